@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Make a Docker engine reachable, installing and starting one only when needed.
+# Idempotent: when `docker info` already answers, this does nothing.
+# Capsule's server never installs anything; this script is for CI and development machines.
+set -euo pipefail
+
+log() { printf '[provision-docker] %s\n' "$*" >&2; }
+
+if docker info >/dev/null 2>&1; then
+  log "engine reachable ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
+  exit 0
+fi
+
+if [[ "$(id -u)" != "0" ]]; then
+  log "no Docker engine answers and this is not root: start Docker yourself (or set DOCKER_HOST) and retry"
+  exit 1
+fi
+if [[ ! -f /etc/debian_version ]]; then
+  log "no Docker engine answers and this is not Debian: install Docker Engine for your OS and retry"
+  exit 1
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  log "installing docker.io from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq docker.io >/dev/null
+fi
+
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+  log "starting dockerd in the background (--bridge=none: sandboxes use no network)"
+  mkdir -p /var/log
+  # The runtime is runc: crun fails on hybrid cgroup hosts.
+  nohup dockerd --bridge=none --default-runtime=runc >/var/log/dockerd.log 2>&1 &
+fi
+
+for _ in $(seq 1 60); do
+  if docker info >/dev/null 2>&1; then
+    log "engine up ($(docker version --format '{{.Server.Version}}'))"
+    exit 0
+  fi
+  sleep 1
+done
+log "dockerd did not answer within 60 s; last lines of /var/log/dockerd.log:"
+tail -n 20 /var/log/dockerd.log >&2 || true
+exit 1

@@ -1,0 +1,51 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_SANDBOX_IMAGE, projectRoot } from './version.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Every CAPSULE_* setting. Each entry's description is the one-line documentation the README repeats
+ * (a unit test checks the README names every key).
+ */
+export const configSchema = z.object({
+  CAPSULE_HOST: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server binds to.'),
+  CAPSULE_PORT: int(0, 65535).default(8080).describe('Port of the HTTP server (0 picks a free port).'),
+  CAPSULE_PROFILES_DIR: z.string().min(1).default(resolve(projectRoot, 'sandbox-profiles'))
+    .describe('Folder of sandbox profile YAML files.'),
+  CAPSULE_SANDBOX_IMAGE: z.string().min(1).default(DEFAULT_SANDBOX_IMAGE)
+    .describe('Image used by profiles that name none (default: package.json capsule.sandboxImage).'),
+  CAPSULE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+    .describe('Log level of the JSON logs written to stderr.'),
+  CAPSULE_MAX_COMMAND_BYTES: int(1, 16 << 20).default(64 << 10).describe('Largest accepted `command` (bytes).'),
+  CAPSULE_MAX_CODE_BYTES: int(1, 64 << 20).default(1 << 20).describe('Largest accepted `code` (bytes).'),
+  CAPSULE_MAX_STDIN_BYTES: int(0, 64 << 20).default(1 << 20).describe('Largest accepted `stdin` (bytes).'),
+  CAPSULE_MAX_ENV_VARS: int(0, 4096).default(64).describe('Most environment variables a call may set.'),
+  CAPSULE_MAX_ENV_BYTES: int(0, 16 << 20).default(32 << 10).describe('Largest total size of a call\'s env names and values (bytes).'),
+  CAPSULE_MAX_ARGS: int(0, 4096).default(64).describe('Most `args` a run_code call may pass.'),
+  CAPSULE_MAX_BODY_BYTES: int(1024, 256 << 20).default(4 << 20).describe('Largest HTTP request body (bytes).'),
+  CAPSULE_KILL_GRACE_MS: int(0, 60_000).default(500)
+    .describe('Time between SIGTERM and SIGKILL when a run is timed out or cancelled (ms).'),
+  CAPSULE_SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000)
+    .describe('Longest a SIGTERM shutdown waits for in-flight runs to be killed and removed (ms).'),
+  CAPSULE_MAX_CONCURRENT: int(1, 1024).default(Math.max(2, availableParallelism() * 4))
+    .describe('Most sandbox containers running at once (default: 4 per CPU).'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parse the CAPSULE_* environment once; a bad value fails with every offending key named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

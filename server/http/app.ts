@@ -1,0 +1,62 @@
+import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Logger } from 'pino';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
+import { CAPSULE_VERSION } from '../version.js';
+import type { McpSessions } from './mcp-sessions.js';
+
+export interface HttpAppDeps {
+  host: string;
+  allowedHosts?: string[];
+  maxBodyBytes: number;
+  sessions: McpSessions;
+  sandbox: SandboxService;
+  log: Logger;
+}
+
+/** Malformed or oversized bodies get a JSON-RPC error, never an HTML page or a crash. */
+const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.too.large') {
+    res.status(413).json({ jsonrpc: '2.0', error: { code: -32600, message: `request body too large: ${(err as Error).message}` }, id: null });
+    return;
+  }
+  if (type === 'entity.parse.failed') {
+    res.status(400).json({ jsonrpc: '2.0', error: { code: -32700, message: 'parse error: the body is not valid JSON' }, id: null });
+    return;
+  }
+  next(err);
+};
+
+/**
+ * The HTTP surface: /mcp (Streamable HTTP), /healthz and /readyz.
+ * createMcpExpressApp gives Host-header validation (DNS-rebinding protection on loopback binds) and a
+ * JSON parser capped at 100 kB; Capsule parses first with CAPSULE_MAX_BODY_BYTES and the SDK's parser
+ * skips bodies already read.
+ */
+export function createHttpApp(deps: HttpAppDeps): Express {
+  const outer = express();
+  outer.disable('x-powered-by');
+  outer.use(express.json({ limit: deps.maxBodyBytes }));
+  outer.use(bodyErrors);
+
+  const app = createMcpExpressApp({ host: deps.host, ...(deps.allowedHosts ? { allowedHosts: deps.allowedHosts } : {}) });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', version: CAPSULE_VERSION });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await deps.sandbox.readiness();
+    if (ready.ready) res.json({ status: 'ready' });
+    else res.status(503).json({ status: 'not_ready', reason: ready.reason });
+  });
+  app.post('/mcp', deps.sessions.handle);
+  app.get('/mcp', deps.sessions.handle);
+  app.delete('/mcp', deps.sessions.handle);
+  const internalError: ErrorRequestHandler = (err, _req, res, _next) => {
+    deps.log.error({ err }, 'unhandled HTTP error');
+    if (!res.headersSent) res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null });
+  };
+  app.use(internalError);
+  outer.use(app);
+  return outer;
+}

@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { loadConfig } from './config.js';
+import { createHttpApp } from './http/app.js';
+import { McpSessions } from './http/mcp-sessions.js';
+import { createLogger } from './log.js';
+import { createMcpServer } from './mcp/server.js';
+import { DockerRuntime } from './runtime/docker-runtime.js';
+import { ProfileRegistry } from './sandbox/profiles.js';
+import { SandboxService } from './sandbox/sandbox-service.js';
+import { CAPSULE_VERSION } from './version.js';
+
+export interface ServeOptions {
+  stdio: boolean;
+}
+
+/**
+ * The composition root: read the config once, build every service once, wire them, start the
+ * transport, and tear everything down on SIGTERM/SIGINT (or when the stdio client goes away).
+ */
+export async function serve(options: ServeOptions): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.CAPSULE_LOG_LEVEL);
+  const instanceId = randomBytes(6).toString('hex');
+  const runtime = new DockerRuntime();
+  const profiles = ProfileRegistry.load(config.CAPSULE_PROFILES_DIR, config.CAPSULE_SANDBOX_IMAGE);
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instanceId });
+  const toolDeps = { sandbox, log };
+
+  const ready = await sandbox.readiness();
+  if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
+
+  let stopping: Promise<void> | null = null;
+  const stopHooks: Array<() => Promise<void>> = [];
+  const shutdown = (why: string) => {
+    stopping ??= (async () => {
+      log.info({ why }, 'shutting down');
+      for (const hook of stopHooks) await hook().catch((err) => log.error({ err }, 'shutdown step failed'));
+      await sandbox.shutdown();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => void shutdown(signal).then(() => process.exit(0)));
+  }
+
+  if (options.stdio) {
+    const server = createMcpServer(toolDeps);
+    const transport = new StdioServerTransport();
+    transport.onclose = () => void shutdown('stdio closed').then(() => process.exit(0));
+    process.stdin.once('end', () => void shutdown('stdin ended').then(() => process.exit(0)));
+    stopHooks.push(() => server.close());
+    await server.connect(transport);
+    log.info({ version: CAPSULE_VERSION, instance_id: instanceId }, 'Capsule serving MCP on stdio');
+    return;
+  }
+
+  const sessions = new McpSessions(() => createMcpServer(toolDeps), log, 30 * 60_000);
+  const app = createHttpApp({ host: config.CAPSULE_HOST, maxBodyBytes: config.CAPSULE_MAX_BODY_BYTES, sessions, sandbox, log });
+  const httpServer = await new Promise<import('node:http').Server>((resolve, reject) => {
+    const s = app.listen(config.CAPSULE_PORT, config.CAPSULE_HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  stopHooks.push(
+    () => new Promise<void>((resolve) => {
+      httpServer.close(() => resolve());
+      httpServer.closeIdleConnections();
+    }),
+    () => sessions.closeAll(),
+  );
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.CAPSULE_HOST.includes(':') ? `[${config.CAPSULE_HOST}]` : config.CAPSULE_HOST}:${port}/mcp`;
+  log.info({ version: CAPSULE_VERSION, instance_id: instanceId, url }, 'Capsule listening');
+  // A line for humans and for tests that start the server on port 0.
+  process.stderr.write(`Capsule ${CAPSULE_VERSION} listening on ${url}\n`);
+}

@@ -1,0 +1,123 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * The narrow interface Capsule needs from a container engine. Only runtime/ implements it (Docker via
+ * dockerode); unit tests use a fake. No engine-specific type crosses this boundary.
+ */
+
+export type OutputStream = 'stdout' | 'stderr';
+
+/** One piece of a container's output, tagged with the stream it came from. */
+export interface OutputChunk {
+  stream: OutputStream;
+  data: Buffer;
+}
+
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface VolumeMount {
+  /** Path inside the container. */
+  target: string;
+  /** Named volume; omitted for an anonymous volume removed with the container. */
+  source?: string;
+  readOnly: boolean;
+}
+
+/** Everything needed to create one sandbox container. */
+export interface ContainerSpec {
+  image: string;
+  cmd: string[];
+  user: string;
+  workdir: string;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  openStdin: boolean;
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+  ulimits: Ulimit[];
+  /** Mount path → tmpfs mount options (e.g. "rw,nosuid,size=64m"). */
+  tmpfs: Record<string, string>;
+  volumes: VolumeMount[];
+  /** 'none' or the name of a network. */
+  network: string;
+  readOnlyRootfs: boolean;
+  capDrop: string[];
+  securityOpt: string[];
+  init: boolean;
+  /** OCI runtime name (e.g. runsc); engine default when omitted. */
+  runtime?: string;
+}
+
+/** The streams of an attached container. `stdin` is null unless the container was created with openStdin. */
+export interface AttachedIo {
+  output: AsyncIterable<OutputChunk>;
+  stdin: Writable | null;
+  /** Drop the connection (used when the run is abandoned). */
+  destroy(): void;
+}
+
+export interface ContainerState {
+  running: boolean;
+  exitCode: number | null;
+  oomKilled: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface ContainerSummary {
+  id: string;
+  labels: Record<string, string>;
+  state: string;
+  createdAt: Date;
+}
+
+export interface EngineInfo {
+  version: string;
+  apiVersion: string;
+  os: string;
+  kernelVersion: string;
+  cpus: number;
+  memoryBytes: number;
+  cgroupVersion: string;
+  runtimes: string[];
+  endpoint: string;
+}
+
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  sizeBytes: number;
+  createdAt: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerRuntime {
+  /** Where the engine is reached, for error messages (e.g. unix:///var/run/docker.sock). */
+  readonly endpoint: string;
+  info(): Promise<EngineInfo>;
+  /** The image's facts, or null when it is not present locally. */
+  inspectImage(ref: string): Promise<ImageInfo | null>;
+  /** Local images whose repository name starts with `prefix`. */
+  listImages(prefix: string): Promise<ImageInfo[]>;
+  /** Create (never start) a container; returns its id. */
+  create(spec: ContainerSpec): Promise<string>;
+  /** Extract a tar stream at `path` inside the container (works before start on volume mounts). */
+  putArchive(id: string, path: string, tar: Readable): Promise<void>;
+  /** Attach to stdout/stderr (and stdin when opened); call before start so no output is missed. */
+  attach(id: string): Promise<AttachedIo>;
+  start(id: string): Promise<void>;
+  /** Resolve with the exit code once the container has stopped. */
+  wait(id: string): Promise<number>;
+  inspect(id: string): Promise<ContainerState>;
+  /** Send a signal; a container that is no longer running is not an error. */
+  kill(id: string, signal: string): Promise<void>;
+  /** Remove the container and its anonymous volumes, forcing if running; a missing container is not an error. */
+  remove(id: string): Promise<void>;
+  /** Containers (any state) carrying every given label (value '' matches any value). */
+  list(labels: Record<string, string>): Promise<ContainerSummary[]>;
+}

@@ -1,0 +1,220 @@
+import Docker from 'dockerode';
+import type { Duplex, Readable } from 'node:stream';
+import {
+  EngineUnavailableError,
+  ImageMissingError,
+  RuntimeFailureError,
+} from '../errors.js';
+import type {
+  AttachedIo,
+  ContainerRuntime,
+  ContainerSpec,
+  ContainerState,
+  ContainerSummary,
+  EngineInfo,
+  ImageInfo,
+} from './container-runtime.js';
+import { demuxDockerStream } from './docker-stream-demux.js';
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+interface DockerodeError {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string } | null;
+  reason?: string;
+  message?: string;
+}
+
+/** The Docker Engine implementation of ContainerRuntime: the only module that talks to dockerode. */
+export class DockerRuntime implements ContainerRuntime {
+  readonly endpoint: string;
+  private readonly docker: Docker;
+
+  constructor(options: { dockerHost?: string } = {}) {
+    const host = options.dockerHost ?? process.env.DOCKER_HOST;
+    this.endpoint = host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
+    // docker-modem reads DOCKER_HOST (unix://, tcp://, ssh://) itself; no explicit options needed.
+    this.docker = new Docker();
+  }
+
+  async info(): Promise<EngineInfo> {
+    const [info, version] = await Promise.all([this.call(() => this.docker.info()), this.call(() => this.docker.version())]);
+    return {
+      version: version.Version,
+      apiVersion: version.ApiVersion,
+      os: `${info.OperatingSystem} (${info.OSType}/${info.Architecture})`,
+      kernelVersion: info.KernelVersion,
+      cpus: info.NCPU,
+      memoryBytes: info.MemTotal,
+      cgroupVersion: String(info.CgroupVersion ?? '1'),
+      runtimes: Object.keys(info.Runtimes ?? {}),
+      endpoint: this.endpoint,
+    };
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | null> {
+    try {
+      const img = await this.call(() => this.docker.getImage(ref).inspect());
+      return {
+        id: img.Id,
+        tags: img.RepoTags ?? [],
+        sizeBytes: img.Size,
+        createdAt: img.Created,
+        labels: img.Config?.Labels ?? {},
+      };
+    } catch (err) {
+      if (err instanceof RuntimeFailureError && err.details.status === 404) return null;
+      throw err;
+    }
+  }
+
+  async listImages(prefix: string): Promise<ImageInfo[]> {
+    const images = await this.call(() => this.docker.listImages());
+    return images
+      .filter((img) => (img.RepoTags ?? []).some((tag) => tag.startsWith(prefix)))
+      .map((img) => ({
+        id: img.Id,
+        tags: (img.RepoTags ?? []).filter((tag) => tag.startsWith(prefix)),
+        sizeBytes: img.Size,
+        createdAt: new Date(img.Created * 1000).toISOString(),
+        labels: img.Labels ?? {},
+      }));
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    const options: Docker.ContainerCreateOptions = {
+      Image: spec.image,
+      Cmd: spec.cmd,
+      User: spec.user,
+      WorkingDir: spec.workdir,
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      Labels: spec.labels,
+      AttachStdin: spec.openStdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      OpenStdin: spec.openStdin,
+      StdinOnce: spec.openStdin,
+      Tty: false,
+      NetworkDisabled: spec.network === 'none',
+      HostConfig: {
+        NetworkMode: spec.network,
+        ReadonlyRootfs: spec.readOnlyRootfs,
+        CapDrop: spec.capDrop,
+        SecurityOpt: spec.securityOpt,
+        Memory: spec.memoryBytes,
+        MemorySwap: spec.memoryBytes, // equal to Memory: no swap
+        NanoCpus: spec.nanoCpus,
+        PidsLimit: spec.pidsLimit,
+        Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+        Tmpfs: spec.tmpfs,
+        Mounts: spec.volumes.map((v) => ({
+          Type: 'volume' as const,
+          Target: v.target,
+          Source: v.source ?? '', // empty: an anonymous volume, removed with the container
+          ReadOnly: v.readOnly,
+        })),
+        Init: spec.init,
+        AutoRemove: false,
+        ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+      },
+    };
+    try {
+      const container = await this.call(() => this.docker.createContainer(options));
+      return container.id;
+    } catch (err) {
+      if (err instanceof RuntimeFailureError && err.details.status === 404 && /image/i.test(err.message)) {
+        throw new ImageMissingError(`image ${spec.image} is not present on the engine: run \`make images\``, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async putArchive(id: string, path: string, tar: Readable): Promise<void> {
+    await this.call(() => this.docker.getContainer(id).putArchive(tar, { path }));
+  }
+
+  async attach(id: string): Promise<AttachedIo> {
+    const container = this.docker.getContainer(id);
+    const info = await this.call(() => container.inspect());
+    const withStdin = Boolean(info.Config.OpenStdin);
+    // hijack upgrades the connection so stdin can be written and half-closed (EOF) while output is read.
+    const stream = (await this.call(() =>
+      container.attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: withStdin }),
+    )) as unknown as Duplex;
+    return {
+      output: demuxDockerStream(stream),
+      stdin: withStdin ? stream : null,
+      destroy: () => stream.destroy(),
+    };
+  }
+
+  async start(id: string): Promise<void> {
+    await this.call(() => this.docker.getContainer(id).start());
+  }
+
+  async wait(id: string): Promise<number> {
+    const res = (await this.call(() => this.docker.getContainer(id).wait())) as { StatusCode: number };
+    return res.StatusCode;
+  }
+
+  async inspect(id: string): Promise<ContainerState> {
+    const info = await this.call(() => this.docker.getContainer(id).inspect());
+    const s = info.State;
+    return {
+      running: s.Running,
+      exitCode: s.Running ? null : s.ExitCode,
+      oomKilled: s.OOMKilled,
+      startedAt: s.StartedAt && !s.StartedAt.startsWith('0001') ? s.StartedAt : null,
+      finishedAt: s.FinishedAt && !s.FinishedAt.startsWith('0001') ? s.FinishedAt : null,
+    };
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getContainer(id).kill({ signal }));
+    } catch (err) {
+      // 409: not running; 404: already gone. Both mean there is nothing left to signal.
+      const status = err instanceof RuntimeFailureError ? err.details.status : undefined;
+      if (status === 409 || status === 404) return;
+      throw err;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getContainer(id).remove({ force: true, v: true }));
+    } catch (err) {
+      const status = err instanceof RuntimeFailureError ? err.details.status : undefined;
+      // 404: already gone; 409 "removal already in progress": the engine finishes it.
+      if (status === 404 || status === 409) return;
+      throw err;
+    }
+  }
+
+  async list(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
+    const rows = await this.call(() => this.docker.listContainers({ all: true, filters: { label } }));
+    return rows.map((r) => ({ id: r.Id, labels: r.Labels ?? {}, state: r.State, createdAt: new Date(r.Created * 1000) }));
+  }
+
+  /** Run one engine call, turning transport failures and engine errors into Capsule's typed errors. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (raw) {
+      throw this.translate(raw as DockerodeError);
+    }
+  }
+
+  private translate(err: DockerodeError): Error {
+    if (err.code && UNREACHABLE_CODES.has(err.code) && err.statusCode === undefined) {
+      return new EngineUnavailableError(`Docker engine not reachable at ${this.endpoint} (${err.code})`, { cause: err });
+    }
+    const message = err.json?.message ?? err.reason ?? err.message ?? 'unknown engine error';
+    return new RuntimeFailureError(`engine error${err.statusCode ? ` ${err.statusCode}` : ''}: ${message}`, {
+      cause: err,
+      details: { status: err.statusCode },
+    });
+  }
+}

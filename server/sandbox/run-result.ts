@@ -1,0 +1,39 @@
+/** How a run ended. */
+export type RunStatus = 'exited' | 'timed_out' | 'oom_killed' | 'killed' | 'failed';
+
+/** The honest outcome of one run: every field is always present. */
+export interface RunResult {
+  run_id: string;
+  status: RunStatus;
+  exit_code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  truncated: boolean;
+  duration_ms: number;
+  profile: string;
+  image: string;
+  /** Why a run is `failed` or `killed` (engine error, cancellation, shutdown); absent otherwise. */
+  error?: string;
+}
+
+const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
+  10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 24: 'SIGXCPU', 25: 'SIGXFSZ',
+};
+
+/**
+ * The signal that ended the process, read from the exit code: the init process (tini) and shells
+ * report death by signal N as 128 + N. A program may also exit with such a code on purpose.
+ */
+export function signalFromExitCode(exitCode: number | null): string | null {
+  if (exitCode === null || exitCode <= 128 || exitCode > 128 + 64) return null;
+  return SIGNALS[exitCode - 128] ?? `SIG${exitCode - 128}`;
+}
+
+/** True when the result should be flagged as an error to an MCP client. */
+export function isFailure(result: Pick<RunResult, 'status' | 'exit_code'>): boolean {
+  return result.status !== 'exited' || result.exit_code !== 0;
+}

@@ -1,0 +1,193 @@
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { pack } from 'tar-stream';
+import { CancelledError, CapsuleError } from '../errors.js';
+import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
+import { buildContainerSpec, runLabels } from './container-spec.js';
+import { JOB_DIR } from './languages.js';
+import { OutputBuffer } from './output-buffer.js';
+import type { JobFile, PreparedRun } from './run-request.js';
+import { type RunResult, type RunStatus, signalFromExitCode } from './run-result.js';
+
+export interface RunContext {
+  runtime: ContainerRuntime;
+  log: Logger;
+  instanceId: string;
+  killGraceMs: number;
+}
+
+export interface ExecuteOptions {
+  /** Client cancellation and server shutdown; the wall timeout is added here. */
+  signal?: AbortSignal;
+  /** Called for each output chunk as it arrives (live streaming). Must not throw. */
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string };
+
+function tarOf(files: JobFile[]) {
+  const archive = pack();
+  for (const f of files) archive.entry({ name: f.name, mode: f.mode, uid: 0, gid: 0 }, f.content);
+  archive.finalize();
+  // tar-stream packs are streamx streams; wrap as a Node Readable for the runtime.
+  return Readable.from(archive);
+}
+
+/**
+ * One run in one brand-new container. The owner creates it with `SandboxRun.create`, calls `execute`
+ * once, and disposes it (`await using`): disposal removes the container on every path.
+ */
+export class SandboxRun implements AsyncDisposable {
+  private removed = false;
+
+  private constructor(
+    private readonly ctx: RunContext,
+    readonly job: PreparedRun,
+    readonly containerId: string,
+  ) {}
+
+  /** Create the container (never started) and copy the job's files in; on failure nothing is left behind. */
+  static async create(ctx: RunContext, job: PreparedRun): Promise<SandboxRun> {
+    const spec = buildContainerSpec({
+      profile: job.profile,
+      argv: job.argv,
+      env: job.env,
+      workdir: job.workdir,
+      openStdin: job.stdin !== null,
+      withJobDir: job.files.length > 0,
+      labels: runLabels(job.runId, 'run', job.profile.name, ctx.instanceId),
+    });
+    const id = await ctx.runtime.create(spec);
+    const run = new SandboxRun(ctx, job, id);
+    try {
+      if (job.files.length > 0) await ctx.runtime.putArchive(id, JOB_DIR, tarOf(job.files));
+      return run;
+    } catch (err) {
+      await run[Symbol.asyncDispose]();
+      throw err;
+    }
+  }
+
+  /** Start the container, stream its output into bounded buffers, enforce the timeout, and report how it ended. */
+  async execute(options: ExecuteOptions = {}): Promise<RunResult> {
+    const { runtime } = this.ctx;
+    const { job } = this;
+    const stdout = new OutputBuffer(job.profile.outputMaxBytesPerStream);
+    const stderr = new OutputBuffer(job.profile.outputMaxBytesPerStream);
+    let end: EndReason | null = null;
+    let started = false;
+    let startedAt = Date.now();
+    let failure: string | null = null;
+    let exitCode: number | null = null;
+    let oomKilled = false;
+    let io: AttachedIo | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const killTimers: NodeJS.Timeout[] = [];
+
+    const stop = (reason: EndReason) => {
+      if (end) return;
+      end = reason;
+      this.terminate(killTimers);
+    };
+    const onAbort = () => stop({ kind: 'cancelled', why: describeAbort(options.signal?.reason) });
+
+    try {
+      if (options.signal?.aborted) throw asCancellation(options.signal.reason);
+      io = await runtime.attach(this.containerId);
+      await runtime.start(this.containerId);
+      started = true;
+      startedAt = Date.now();
+      timer = setTimeout(() => stop({ kind: 'timeout' }), job.timeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) onAbort();
+      if (io.stdin) {
+        // A process that exits without reading all of its stdin makes this write fail; that is its choice.
+        io.stdin.on('error', () => undefined);
+        io.stdin.end(job.stdin ?? Buffer.alloc(0));
+      }
+      for await (const chunk of io.output) {
+        (chunk.stream === 'stdout' ? stdout : stderr).write(chunk.data);
+        options.onOutput?.(chunk);
+      }
+      exitCode = await runtime.wait(this.containerId);
+      const state = await runtime.inspect(this.containerId);
+      oomKilled = state.oomKilled;
+    } catch (err) {
+      // Before the start nothing ran: the caller gets the error. After it, the partial output is the result.
+      if (!started) throw err;
+      failure = err instanceof Error ? err.message : String(err);
+      this.ctx.log.warn({ run_id: job.runId, container_id: this.containerId, err }, 'run failed mid-way');
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      io?.destroy();
+    }
+    killTimers.forEach(clearTimeout);
+
+    const ended = end as EndReason | null;
+    let status: RunStatus;
+    let error: string | undefined;
+    if (oomKilled) status = 'oom_killed';
+    else if (ended?.kind === 'timeout') status = 'timed_out';
+    else if (ended?.kind === 'cancelled') {
+      status = 'killed';
+      error = ended.why;
+    } else if (failure !== null) {
+      status = 'failed';
+      error = failure;
+    } else status = 'exited';
+
+    return {
+      run_id: job.runId,
+      status,
+      exit_code: exitCode,
+      signal: signalFromExitCode(exitCode) ?? (ended ? 'SIGKILL' : null),
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      stdout_bytes: stdout.totalBytes,
+      stderr_bytes: stderr.totalBytes,
+      truncated: stdout.truncated || stderr.truncated,
+      duration_ms: Date.now() - startedAt,
+      profile: job.profile.name,
+      image: job.profile.image,
+      ...(error ? { error } : {}),
+    };
+  }
+
+  /** SIGTERM to the container's init, then SIGKILL after the grace period: every process in it ends. */
+  private terminate(timers: NodeJS.Timeout[]): void {
+    const { runtime, killGraceMs, log } = this.ctx;
+    const kill = (signal: string) =>
+      runtime.kill(this.containerId, signal).catch((err) => log.warn({ container_id: this.containerId, err }, `kill ${signal} failed`));
+    if (killGraceMs <= 0) {
+      void kill('SIGKILL');
+      return;
+    }
+    void kill('SIGTERM');
+    timers.push(setTimeout(() => void kill('SIGKILL'), killGraceMs));
+  }
+
+  /** Remove the container and its anonymous volumes. Safe to call more than once. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
+    try {
+      await this.ctx.runtime.remove(this.containerId);
+    } catch (err) {
+      // The engine is gone or refused: the reaper removes labelled leftovers later.
+      this.ctx.log.error({ run_id: this.job.runId, container_id: this.containerId, err }, 'container removal failed');
+    }
+  }
+}
+
+/** The error to throw for a run cancelled before its container started. */
+function asCancellation(reason: unknown): Error {
+  if (reason instanceof CapsuleError) return reason;
+  return new CancelledError(describeAbort(reason));
+}
+
+function describeAbort(reason: unknown): string {
+  if (reason instanceof Error && reason.message) return reason.message;
+  if (typeof reason === 'string' && reason) return reason;
+  return 'cancelled by the client';
+}

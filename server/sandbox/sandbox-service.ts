@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { ImageMissingError, ShuttingDownError } from '../errors.js';
+import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
+import { CAPSULE_VERSION } from '../version.js';
+import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { describeProfile, type ProfileRegistry } from './profiles.js';
+import { type CodeRunInput, type CommandRunInput, type PreparedRun, prepareCodeRun, prepareCommandRun } from './run-request.js';
+import type { RunResult } from './run-result.js';
+import { SandboxRun } from './sandbox-run.js';
+
+export interface RunCallOptions {
+  signal?: AbortSignal;
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+export interface SandboxServiceDeps {
+  runtime: ContainerRuntime;
+  profiles: ProfileRegistry;
+  config: Config;
+  log: Logger;
+  instanceId: string;
+}
+
+/** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
+export class SandboxService {
+  private readonly limiter: ConcurrencyLimiter;
+  private readonly shutdownController = new AbortController();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: SandboxServiceDeps) {
+    const max = deps.config.CAPSULE_MAX_CONCURRENT;
+    this.limiter = new ConcurrencyLimiter(max, max * 4);
+  }
+
+  /** Run `/bin/sh -c command` in a fresh container. */
+  runCommand(input: CommandRunInput, options: RunCallOptions = {}): Promise<RunResult> {
+    return this.execute(prepareCommandRun(input, this.deps.profiles, this.deps.config), options);
+  }
+
+  /** Run a code block (copied in as a file) in a fresh container. */
+  runCode(input: CodeRunInput, options: RunCallOptions = {}): Promise<RunResult> {
+    return this.execute(prepareCodeRun(input, this.deps.profiles, this.deps.config), options);
+  }
+
+  /** The profiles and their effective limits. */
+  listProfiles() {
+    return this.deps.profiles.all().map(describeProfile);
+  }
+
+  /** Engine, host and Capsule facts, and which sandbox images are present. */
+  async systemInfo() {
+    const { runtime, profiles } = this.deps;
+    const engine = await runtime.info();
+    const wanted = profiles.images();
+    const present = await Promise.all(wanted.map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
+    return {
+      capsule_version: CAPSULE_VERSION,
+      instance_id: this.deps.instanceId,
+      engine: {
+        version: engine.version,
+        api_version: engine.apiVersion,
+        os: engine.os,
+        kernel: engine.kernelVersion,
+        cgroup_version: engine.cgroupVersion,
+        runtimes: engine.runtimes,
+        endpoint: engine.endpoint,
+      },
+      host: { cpus: engine.cpus, memory_bytes: engine.memoryBytes },
+      images: present.map(({ ref, info }) => ({
+        ref,
+        present: info !== null,
+        id: info?.id ?? null,
+        size_bytes: info?.sizeBytes ?? null,
+        created_at: info?.createdAt ?? null,
+      })),
+      runs: { active: this.limiter.inUse, queued: this.limiter.queued, max_concurrent: this.limiter.max },
+    };
+  }
+
+  /** Ready when the engine answers and every profile image is present; otherwise the reason. */
+  async readiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
+    try {
+      await this.deps.runtime.info();
+      for (const ref of this.deps.profiles.images()) {
+        if (!(await this.deps.runtime.inspectImage(ref))) {
+          return { ready: false, reason: new ImageMissingError(`image ${ref} is missing: run \`make images\``).message };
+        }
+      }
+      return { ready: true };
+    } catch (err) {
+      return { ready: false, reason: (err as Error).message };
+    }
+  }
+
+  /** Stop accepting runs, kill the ones in flight and wait (bounded) until their containers are removed. */
+  async shutdown(): Promise<void> {
+    if (!this.shutdownController.signal.aborted) {
+      this.shutdownController.abort(new ShuttingDownError('the server is shutting down'));
+    }
+    const pending = [...this.inFlight];
+    if (pending.length === 0) return;
+    this.deps.log.info({ runs: pending.length }, 'waiting for in-flight runs to be removed');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.deps.config.CAPSULE_SHUTDOWN_TIMEOUT_MS);
+    });
+    await Promise.race([Promise.allSettled(pending), timeout]);
+    clearTimeout(timer);
+  }
+
+  private async execute(job: PreparedRun, options: RunCallOptions): Promise<RunResult> {
+    const shutdown = this.shutdownController.signal;
+    if (shutdown.aborted) throw shutdown.reason;
+    const signal = options.signal ? AbortSignal.any([options.signal, shutdown]) : shutdown;
+    const work = this.runInSlot(job, signal, options.onOutput);
+    this.inFlight.add(work);
+    try {
+      return await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
+  }
+
+  private async runInSlot(job: PreparedRun, signal: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunResult> {
+    const release = await this.limiter.acquire(signal);
+    try {
+      const ctx = {
+        runtime: this.deps.runtime,
+        log: this.deps.log,
+        instanceId: this.deps.instanceId,
+        killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS,
+      };
+      await using run = await SandboxRun.create(ctx, job);
+      const result = await run.execute({ signal, ...(onOutput ? { onOutput } : {}) });
+      this.deps.log.info(
+        { run_id: job.runId, container_id: run.containerId, what: job.summary, status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
+        'run finished',
+      );
+      return result;
+    } finally {
+      release();
+    }
+  }
+}
