@@ -31,13 +31,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   const ready = await sandbox.readiness();
   if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
 
+  // Shutdown order matters: stop taking new work, kill the runs (so in-flight requests get their
+  // `killed` results), then close sessions and wait for connections to drain.
   let stopping: Promise<void> | null = null;
-  const stopHooks: Array<() => Promise<void>> = [];
+  const beforeRuns: Array<() => void> = [];
+  const afterRuns: Array<() => Promise<void>> = [];
   const shutdown = (why: string) => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down');
-      for (const hook of stopHooks) await hook().catch((err) => log.error({ err }, 'shutdown step failed'));
+      beforeRuns.forEach((hook) => hook());
       await sandbox.shutdown();
+      for (const hook of afterRuns) await hook().catch((err) => log.error({ err }, 'shutdown step failed'));
       log.info('stopped');
     })();
     return stopping;
@@ -51,7 +55,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     const transport = new StdioServerTransport();
     transport.onclose = () => void shutdown('stdio closed').then(() => process.exit(0));
     process.stdin.once('end', () => void shutdown('stdin ended').then(() => process.exit(0)));
-    stopHooks.push(() => server.close());
+    afterRuns.push(() => server.close());
     await server.connect(transport);
     log.info({ version: CAPSULE_VERSION, instance_id: instanceId }, 'Capsule serving MCP on stdio');
     return;
@@ -63,12 +67,18 @@ export async function serve(options: ServeOptions): Promise<void> {
     const s = app.listen(config.CAPSULE_PORT, config.CAPSULE_HOST, () => resolve(s));
     s.once('error', reject);
   });
-  stopHooks.push(
-    () => new Promise<void>((resolve) => {
-      httpServer.close(() => resolve());
-      httpServer.closeIdleConnections();
-    }),
+  let httpClosed: Promise<void> = Promise.resolve();
+  beforeRuns.push(() => {
+    httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeIdleConnections();
+  });
+  afterRuns.push(
     () => sessions.closeAll(),
+    async () => {
+      // Give answered requests a moment to flush, then cut whatever is left (idle SSE streams).
+      const drained = await Promise.race([httpClosed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+      if (!drained) httpServer.closeAllConnections();
+    },
   );
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.CAPSULE_HOST.includes(':') ? `[${config.CAPSULE_HOST}]` : config.CAPSULE_HOST}:${port}/mcp`;

@@ -23,6 +23,8 @@ export class McpSessions {
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
+  /** POST responses not yet finished: requests whose answers are still being written. */
+  private openResponses = 0;
 
   constructor(
     private readonly createServer: () => McpServer,
@@ -40,6 +42,10 @@ export class McpSessions {
   /** Express handler for POST/GET/DELETE /mcp. */
   handle = async (req: Request, res: Response): Promise<void> => {
     if (this.closing) return jsonRpcError(res, 503, -32000, 'server is shutting down');
+    if (req.method === 'POST') {
+      this.openResponses++;
+      res.once('close', () => this.openResponses--);
+    }
     const header = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(header) ? header[0] : header;
     if (sessionId) {
@@ -68,10 +74,15 @@ export class McpSessions {
     await transport.handleRequest(req, res, req.body);
   };
 
-  /** Close every session (shutdown). */
-  async closeAll(): Promise<void> {
+  /**
+   * Close every session (shutdown). Waits up to `graceMs` for requests in flight to be answered first:
+   * closing a session aborts its pending requests, and the SDK drops the answers of aborted requests.
+   */
+  async closeAll(graceMs = 2000): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
+    const deadline = Date.now() + graceMs;
+    while (this.openResponses > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const all = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.allSettled(all.map((s) => s.server.close()));

@@ -26,16 +26,24 @@ interface DockerodeError {
   message?: string;
 }
 
+function modemOptions(host: string): Docker.DockerOptions {
+  const url = new URL(host);
+  if (url.protocol === 'unix:') return { socketPath: url.pathname };
+  if (url.protocol === 'tcp:' || url.protocol === 'http:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
+  if (url.protocol === 'https:') return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376) };
+  throw new Error(`unsupported Docker host ${host}: use unix:///path or tcp://host:port`);
+}
+
 /** The Docker Engine implementation of ContainerRuntime: the only module that talks to dockerode. */
 export class DockerRuntime implements ContainerRuntime {
   readonly endpoint: string;
   private readonly docker: Docker;
 
+  /** `dockerHost` (unix:///path or tcp://host:port) overrides DOCKER_HOST; by default docker-modem reads DOCKER_HOST and its TLS variables. */
   constructor(options: { dockerHost?: string } = {}) {
     const host = options.dockerHost ?? process.env.DOCKER_HOST;
     this.endpoint = host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
-    // docker-modem reads DOCKER_HOST (unix://, tcp://, ssh://) itself; no explicit options needed.
-    this.docker = new Docker();
+    this.docker = options.dockerHost ? new Docker(modemOptions(options.dockerHost)) : new Docker();
   }
 
   async info(): Promise<EngineInfo> {

@@ -187,7 +187,8 @@ function asCancellation(reason: unknown): Error {
 }
 
 function describeAbort(reason: unknown): string {
-  if (reason instanceof Error && reason.message) return reason.message;
+  // A bare abort() carries a DOMException "This operation was aborted": that is the client cancelling.
+  if (reason instanceof Error && reason.name !== 'AbortError' && reason.message) return reason.message;
   if (typeof reason === 'string' && reason) return reason;
   return 'cancelled by the client';
 }

@@ -1,0 +1,48 @@
+import type { ExecutionContext } from 'ava';
+import { join } from 'node:path';
+import { loadConfig } from '../../server/config.js';
+import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
+import { ProfileRegistry, parseProfile, type Profile } from '../../server/sandbox/profiles.js';
+import { SandboxService } from '../../server/sandbox/sandbox-service.js';
+import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
+import { readFileSync } from 'node:fs';
+import { silentLog } from './fixtures.js';
+
+export const runtime = new DockerRuntime();
+
+/**
+ * Integration tests need the real engine and the real image. An unreachable engine or a missing image
+ * is a test failure with the fix named, never a skip.
+ */
+export async function requireEngine(): Promise<void> {
+  try {
+    await runtime.info();
+  } catch (err) {
+    throw new Error(`Docker engine not reachable (${(err as Error).message}): run scripts/provision-docker-engine.sh`);
+  }
+  if (!(await runtime.inspectImage(DEFAULT_SANDBOX_IMAGE))) {
+    throw new Error(`image ${DEFAULT_SANDBOX_IMAGE} missing: run make images`);
+  }
+}
+
+/** The shipped default profile with some fields replaced (e.g. a small memory limit for OOM tests). */
+export function shippedProfile(overrides: Partial<Profile> = {}): Profile {
+  const source = join(projectRoot, 'sandbox-profiles', 'default.yaml');
+  return { ...parseProfile('default', readFileSync(source, 'utf8'), source, DEFAULT_SANDBOX_IMAGE), ...overrides };
+}
+
+export function realService(profiles: Profile[] = [shippedProfile()], env: Record<string, string> = {}, rt: DockerRuntime = runtime) {
+  return new SandboxService({
+    runtime: rt,
+    profiles: ProfileRegistry.fromProfiles(profiles),
+    config: loadConfig(env),
+    log: silentLog,
+    instanceId: 'itest',
+  });
+}
+
+/** Fail the test when any container of this run still exists; print its id for debugging. */
+export async function assertNoContainer(t: ExecutionContext, runId: string): Promise<void> {
+  const left = await runtime.list({ 'capsule.run_id': runId });
+  t.deepEqual(left.map((c) => c.id), [], `containers left behind for ${runId}: ${left.map((c) => c.id).join(', ')}`);
+}

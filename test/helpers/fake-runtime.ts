@@ -1,0 +1,148 @@
+import { PassThrough, type Readable } from 'node:stream';
+import type {
+  AttachedIo,
+  ContainerRuntime,
+  ContainerSpec,
+  ContainerState,
+  ContainerSummary,
+  EngineInfo,
+  ImageInfo,
+  OutputChunk,
+} from '../../server/runtime/container-runtime.js';
+
+/** How a fake container behaves once started. */
+export interface FakeScript {
+  output?: OutputChunk[];
+  /** Delay before the process "exits" by itself (ms); Infinity = never (only a kill ends it). */
+  runMs?: number;
+  exitCode?: number;
+  oomKilled?: boolean;
+  /** Make a step throw. */
+  failAt?: 'create' | 'putArchive' | 'attach' | 'start' | 'wait' | 'output';
+  /** A signal the process ignores (SIGTERM-ignoring programs). */
+  ignores?: string[];
+}
+
+interface FakeContainer {
+  id: string;
+  spec: ContainerSpec;
+  script: FakeScript;
+  running: boolean;
+  exitCode: number | null;
+  finish?: (code: number) => void;
+  exited: Promise<number>;
+  stdinData: Buffer[];
+  archives: { path: string; bytes: number }[];
+}
+
+/** A scripted ContainerRuntime for unit tests of lifecycle logic. Records every call. */
+export class FakeRuntime implements ContainerRuntime {
+  readonly endpoint = 'fake://';
+  readonly containers = new Map<string, FakeContainer>();
+  readonly removed: string[] = [];
+  readonly calls: string[] = [];
+  readonly signals: Array<{ id: string; signal: string }> = [];
+  readonly specs: ContainerSpec[] = [];
+  next: FakeScript = {};
+  private counter = 0;
+
+  async info(): Promise<EngineInfo> {
+    return { version: 'fake', apiVersion: '1.41', os: 'fake', kernelVersion: 'fake', cpus: 2, memoryBytes: 1 << 30, cgroupVersion: '1', runtimes: ['runc'], endpoint: this.endpoint };
+  }
+  async inspectImage(ref: string): Promise<ImageInfo | null> {
+    return { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} };
+  }
+  async listImages(): Promise<ImageInfo[]> {
+    return [];
+  }
+  async create(spec: ContainerSpec): Promise<string> {
+    this.calls.push('create');
+    this.specs.push(spec);
+    const script = this.next;
+    if (script.failAt === 'create') throw new Error('fake create failure');
+    const id = `fake${++this.counter}`;
+    let finish!: (code: number) => void;
+    const exited = new Promise<number>((resolve) => (finish = resolve));
+    this.containers.set(id, { id, spec, script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [] });
+    return id;
+  }
+  async putArchive(id: string, path: string, tar: Readable): Promise<void> {
+    this.calls.push('putArchive');
+    const c = this.get(id);
+    if (c.script.failAt === 'putArchive') throw new Error('fake putArchive failure');
+    let bytes = 0;
+    for await (const chunk of tar) bytes += (chunk as Buffer).length;
+    c.archives.push({ path, bytes });
+  }
+  async attach(id: string): Promise<AttachedIo> {
+    this.calls.push('attach');
+    const c = this.get(id);
+    if (c.script.failAt === 'attach') throw new Error('fake attach failure');
+    const stdin = c.spec.openStdin ? new PassThrough() : null;
+    stdin?.on('data', (d: Buffer) => c.stdinData.push(d));
+    const self = this;
+    async function* output(): AsyncGenerator<OutputChunk> {
+      for (const chunk of c.script.output ?? []) {
+        await new Promise((r) => setImmediate(r));
+        yield chunk;
+      }
+      if (c.script.failAt === 'output') throw new Error('fake connection reset');
+      await c.exited;
+      void self;
+    }
+    return { output: output(), stdin, destroy: () => undefined };
+  }
+  async start(id: string): Promise<void> {
+    this.calls.push('start');
+    const c = this.get(id);
+    if (c.script.failAt === 'start') throw new Error('fake start failure');
+    c.running = true;
+    const runMs = c.script.runMs ?? 0;
+    if (Number.isFinite(runMs)) setTimeout(() => this.exit(c, c.script.exitCode ?? 0), runMs);
+  }
+  async wait(id: string): Promise<number> {
+    const c = this.get(id);
+    if (c.script.failAt === 'wait') throw new Error('fake wait failure');
+    return c.exited;
+  }
+  async inspect(id: string): Promise<ContainerState> {
+    const c = this.get(id);
+    return { running: c.running, exitCode: c.exitCode, oomKilled: c.script.oomKilled ?? false, startedAt: null, finishedAt: null };
+  }
+  async kill(id: string, signal: string): Promise<void> {
+    this.signals.push({ id, signal });
+    const c = this.containers.get(id);
+    if (!c || !c.running) return;
+    if (c.script.ignores?.includes(signal)) return;
+    this.exit(c, 128 + (signal === 'SIGKILL' ? 9 : 15));
+  }
+  async remove(id: string): Promise<void> {
+    this.calls.push('remove');
+    const c = this.containers.get(id);
+    if (c) {
+      this.exit(c, 137);
+      this.containers.delete(id);
+      this.removed.push(id);
+    }
+  }
+  async list(): Promise<ContainerSummary[]> {
+    return [...this.containers.values()].map((c) => ({ id: c.id, labels: c.spec.labels, state: c.running ? 'running' : 'created', createdAt: new Date() }));
+  }
+  /** The spec of the most recently created container. */
+  lastSpec(): ContainerSpec {
+    const spec = this.specs.at(-1);
+    if (!spec) throw new Error('no container was created');
+    return spec;
+  }
+  private exit(c: FakeContainer, code: number): void {
+    if (!c.running && c.exitCode !== null) return;
+    c.running = false;
+    c.exitCode ??= code;
+    c.finish?.(c.exitCode);
+  }
+  private get(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no such fake container ${id}`);
+    return c;
+  }
+}

@@ -1,0 +1,38 @@
+import pino from 'pino';
+import { loadConfig, type Config } from '../../server/config.js';
+import type { Profile } from '../../server/sandbox/profiles.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles.js';
+import { SandboxService } from '../../server/sandbox/sandbox-service.js';
+import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
+
+export const silentLog = pino({ level: 'silent' });
+
+/** A profile with small numbers, for unit tests. */
+export function testProfile(overrides: Partial<Profile> = {}): Profile {
+  return {
+    name: 'default',
+    description: 'test profile',
+    image: 'capsule/sandbox:test',
+    memoryBytes: 64 << 20,
+    cpus: 1,
+    pidsLimit: 64,
+    timeoutDefaultMs: 5000,
+    timeoutMaxMs: 10_000,
+    outputMaxBytesPerStream: 1024,
+    tmpfsTmpBytes: 1 << 20,
+    tmpfsWorkspaceBytes: 1 << 20,
+    ulimits: [{ name: 'nofile', soft: 64, hard: 64 }],
+    env: {},
+    source: 'test',
+    ...overrides,
+  };
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ CAPSULE_KILL_GRACE_MS: '50', ...env });
+}
+
+export function testService(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string> } = {}) {
+  const profiles = ProfileRegistry.fromProfiles(options.profiles ?? [testProfile()]);
+  return new SandboxService({ runtime, profiles, config: testConfig(options.env), log: silentLog, instanceId: 'test' });
+}

@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from '../../server/version.js';
+
+/** The built CLI: e2e tests run the real `capsule serve`, as a user would. */
+export const CLI = join(projectRoot, 'dist', 'server', 'cli.js');
+
+export interface RunningServer {
+  url: URL;
+  base: string;
+  child: ChildProcess;
+  stderr: () => string;
+  /** Send a signal and wait for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Start `capsule serve` on a free loopback port and wait for its "listening on" line. */
+export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<URL>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(new URL(m[1]!));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+  });
+  return {
+    url,
+    base: `${url.protocol}//${url.host}`,
+    child,
+    stderr: () => log,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configSchema, loadConfig } from '../../server/config.js';
+import { projectRoot } from '../../server/version.js';
+
+test('defaults are safe: loopback bind, port 8080', (t) => {
+  const c = loadConfig({});
+  t.is(c.CAPSULE_HOST, '127.0.0.1');
+  t.is(c.CAPSULE_PORT, 8080);
+});
+
+test('a bad value names the key', (t) => {
+  t.throws(() => loadConfig({ CAPSULE_PORT: 'eighty' }), { message: /CAPSULE_PORT/ });
+  t.throws(() => loadConfig({ CAPSULE_LOG_LEVEL: 'loud' }), { message: /CAPSULE_LOG_LEVEL/ });
+});
+
+test('the README documents every CAPSULE_* setting', (t) => {
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  const missing = Object.keys(configSchema.shape).filter((key) => !readme.includes(`\`${key}\``));
+  t.deepEqual(missing, []);
+});
