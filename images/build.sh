@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build Capsule's sandbox image, with or without an image registry.
 #
-#   images/build.sh            build what is missing or stale (the default of `make images`)
+#   images/build.sh [sandbox]  build the sandbox image when missing or stale (`make images`)
+#   images/build.sh server     build the server image (compose.yaml uses it)
 #   FORCE=1 images/build.sh    rebuild even when the tagged image is up to date
 #
-# The tag comes from package.json ("capsule.sandboxImage"). An image whose label
-# capsule.context-hash matches the hash of images/sandbox/ is up to date and skipped.
+# Tags come from package.json ("capsule.sandboxImage"; the server is capsule/server:<version>).
+# An image whose label capsule.context-hash matches the hash of its inputs is up to date and skipped.
 # When BASE_IMAGE (default debian:bookworm-slim) is neither present nor pullable, a Debian
 # base is bootstrapped with debootstrap and imported as capsule/base:bookworm.
 # HTTPS fetched during the build trusts CAPSULE_EXTRA_CA (default: NODE_EXTRA_CA_CERTS).
@@ -17,14 +18,17 @@ TMP_DIRS=()
 cleanup() { if ((${#TMP_DIRS[@]})); then rm -rf "${TMP_DIRS[@]}"; fi; }
 trap cleanup EXIT
 
+TARGET="${1:-sandbox}"
 SANDBOX_IMAGE="${CAPSULE_SANDBOX_IMAGE:-$(node -p "require('$ROOT/package.json').capsule.sandboxImage")}"
+SERVER_IMAGE="capsule/server:$(node -p "require('$ROOT/package.json').version")"
 BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
 OFFLINE_BASE="capsule/base:bookworm"
 EXTRA_CA="${CAPSULE_EXTRA_CA:-${NODE_EXTRA_CA_CERTS:-}}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
+# Hash of the files an image is built from (paths relative to the repository root).
 context_hash() {
-  (cd "$ROOT/images/sandbox" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+  (cd "$ROOT" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -65,30 +69,44 @@ resolve_base() {
   echo "$OFFLINE_BASE"
 }
 
-main() {
-  docker info >/dev/null 2>&1 || { log "Docker engine not reachable (run scripts/provision-docker-engine.sh or set DOCKER_HOST)"; exit 1; }
-  local hash current
-  hash="$(context_hash)"
-  current="$(docker image inspect "$SANDBOX_IMAGE" --format '{{index .Config.Labels "capsule.context-hash"}}' 2>/dev/null || true)"
+build_image() {
+  local tag="$1" hash="$2" context="$3" dockerfile="$4" ca_dest="$5" current base
+  current="$(docker image inspect "$tag" --format '{{index .Config.Labels "capsule.context-hash"}}' 2>/dev/null || true)"
   if [[ "$current" == "$hash" && -z "${FORCE:-}" ]]; then
-    log "$SANDBOX_IMAGE is up to date (context $hash)"
+    log "$tag is up to date (context $hash)"
     return
   fi
-  local base ctx
   base="$(resolve_base)"
-  ctx="$(mktemp -d /tmp/capsule-build.XXXXXX)"
-  TMP_DIRS+=("$ctx")
-  cp -R "$ROOT/images/sandbox/." "$ctx/"
-  if [[ -n "$EXTRA_CA" && -s "$EXTRA_CA" ]]; then cp "$EXTRA_CA" "$ctx/extra-ca.pem"; else : >"$ctx/extra-ca.pem"; fi
-  log "building $SANDBOX_IMAGE on $base (context $hash)"
+  if [[ -n "$EXTRA_CA" && -s "$EXTRA_CA" ]]; then cp "$EXTRA_CA" "$ca_dest"; else : >"$ca_dest"; fi
+  log "building $tag on $base (context $hash)"
   # Builds use the host network: the engine runs with --bridge=none, and apt/npm must reach their
   # registries. Sandboxes never get this; their network is `none`.
   DOCKER_BUILDKIT=0 docker build --network host \
     --build-arg "BASE_IMAGE=$base" \
     --label "capsule.context-hash=$hash" \
-    --label "capsule.managed-image=true" \
-    -t "$SANDBOX_IMAGE" "$ctx"
-  log "built $SANDBOX_IMAGE"
+    -f "$dockerfile" -t "$tag" "$context"
+  # The legacy builder keeps intermediate stages as dangling images; remove ours.
+  docker image prune -f --filter "label=capsule.build-stage" >/dev/null || true
+  log "built $tag"
+}
+
+main() {
+  docker info >/dev/null 2>&1 || { log "Docker engine not reachable (run scripts/provision-docker-engine.sh or set DOCKER_HOST)"; exit 1; }
+  case "$TARGET" in
+    sandbox)
+      local ctx
+      ctx="$(mktemp -d /tmp/capsule-build.XXXXXX)"
+      TMP_DIRS+=("$ctx")
+      cp -R "$ROOT/images/sandbox/." "$ctx/"
+      build_image "$SANDBOX_IMAGE" "$(context_hash images/sandbox)" "$ctx" "$ctx/Dockerfile" "$ctx/extra-ca.pem"
+      ;;
+    server)
+      TMP_DIRS+=("$ROOT/images/server/extra-ca.pem")
+      build_image "$SERVER_IMAGE" "$(context_hash images/server/Dockerfile package.json package-lock.json tsconfig.json server sandbox-profiles)" \
+        "$ROOT" "$ROOT/images/server/Dockerfile" "$ROOT/images/server/extra-ca.pem"
+      ;;
+    *) log "unknown target $TARGET (use sandbox or server)"; exit 2 ;;
+  esac
 }
 
 main "$@"

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { newToken } from './auth/tokens.js';
 import { serve } from './main.js';
 import { CAPSULE_VERSION } from './version.js';
 
-const USAGE = `Usage: capsule serve [--stdio]
+const USAGE = `Usage: capsule serve [--stdio] | capsule new-token <name>
 
-  capsule serve           Streamable HTTP MCP server at http://CAPSULE_HOST:CAPSULE_PORT/mcp
-  capsule serve --stdio   MCP over stdin/stdout for one client
+  capsule serve            Streamable HTTP MCP server at http://CAPSULE_HOST:CAPSULE_PORT/mcp
+  capsule serve --stdio    MCP over stdin/stdout for one client
+  capsule new-token NAME   Print a new random token and its CAPSULE_TOKENS_FILE line
   capsule --version
 
 Settings are CAPSULE_* environment variables (see README.md).`;
@@ -19,6 +21,11 @@ async function cli(argv: string[]): Promise<void> {
   });
   if (values.version) return void process.stdout.write(`${CAPSULE_VERSION}\n`);
   const [command = 'serve', ...rest] = positionals;
+  if (command === 'new-token' && rest.length === 1 && !values.help) {
+    const { token, line } = newToken(rest[0]!);
+    process.stdout.write(`token (give it to the client; shown once): ${token}\nline for CAPSULE_TOKENS_FILE: ${line}\n`);
+    return;
+  }
   if (values.help || command !== 'serve' || rest.length > 0) {
     process.stderr.write(`${USAGE}\n`);
     process.exitCode = values.help ? 0 : 2;

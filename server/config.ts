@@ -31,6 +31,24 @@ export const configSchema = z.object({
     .describe('Longest a SIGTERM shutdown waits for in-flight runs to be killed and removed (ms).'),
   CAPSULE_MAX_CONCURRENT: int(1, 1024).default(Math.max(2, availableParallelism() * 4))
     .describe('Most sandbox containers running at once (default: 4 per CPU).'),
+  CAPSULE_MAX_QUEUE: int(0, 100_000).optional()
+    .describe('Most calls waiting for a slot; beyond it calls get `busy` (default: 4 x CAPSULE_MAX_CONCURRENT).'),
+  CAPSULE_OWNER_MAX_CONCURRENT: int(1, 1024).optional()
+    .describe('Most runs one owner (token) may have running or waiting at once (default: CAPSULE_MAX_CONCURRENT + CAPSULE_MAX_QUEUE).'),
+  CAPSULE_OWNER_RUNS_PER_MINUTE: int(1, 1_000_000).default(600)
+    .describe('Runs one owner may start per minute (token bucket; bursts up to this many).'),
+  CAPSULE_INSTANCE: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('capsule')
+    .describe('Name of this server on its engine; the reaper removes containers of this name that no live run owns. Give each server sharing an engine its own name.'),
+  CAPSULE_REAP_INTERVAL_MS: int(1000, 3_600_000).default(30_000)
+    .describe('How often the reaper sweeps for orphaned containers (it also sweeps at start-up).'),
+  CAPSULE_ALLOW_NETWORK_PROFILES: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
+    .describe('Set to 1 to enable profiles that attach a network (otherwise listed as disabled).'),
+  CAPSULE_TOKENS: z.string().optional()
+    .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
+  CAPSULE_TOKENS_FILE: z.string().optional()
+    .describe('File of `name sha256:<hex of the token>` lines (make one with `capsule hash-token`); used with or instead of CAPSULE_TOKENS.'),
+  CAPSULE_ALLOWED_HOSTS: z.string().optional()
+    .describe('Comma-separated Host header values accepted on non-loopback binds (e.g. capsule.example.com,capsule.example.com:8080).'),
 });
 
 export type Config = z.infer<typeof configSchema>;

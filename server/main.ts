@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { isLoopbackHost, loadTokens, StaticTokenVerifier } from './auth/tokens.js';
 import { loadConfig } from './config.js';
+import { ConfigurationError } from './errors.js';
 import { createHttpApp } from './http/app.js';
 import { McpSessions } from './http/mcp-sessions.js';
 import { createLogger } from './log.js';
 import { createMcpServer } from './mcp/server.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
+import type { InstanceIdentity } from './sandbox/container-spec.js';
 import { ProfileRegistry } from './sandbox/profiles.js';
+import { Reaper } from './sandbox/reaper.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
 import { CAPSULE_VERSION } from './version.js';
 
@@ -22,19 +27,37 @@ export interface ServeOptions {
 export async function serve(options: ServeOptions): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.CAPSULE_LOG_LEVEL);
-  const instanceId = randomBytes(6).toString('hex');
+  const tokens = loadTokens(config);
+  if (!options.stdio && tokens.length === 0 && !isLoopbackHost(config.CAPSULE_HOST)) {
+    throw new ConfigurationError(
+      `refusing to serve on ${config.CAPSULE_HOST} without authentication: set CAPSULE_TOKENS or CAPSULE_TOKENS_FILE, or bind a loopback address (CAPSULE_HOST=127.0.0.1)`,
+    );
+  }
+  const instance: InstanceIdentity = { name: config.CAPSULE_INSTANCE, bootId: randomBytes(6).toString('hex') };
   const runtime = new DockerRuntime();
-  const profiles = ProfileRegistry.load(config.CAPSULE_PROFILES_DIR, config.CAPSULE_SANDBOX_IMAGE);
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instanceId });
+  const profiles = ProfileRegistry.load(config.CAPSULE_PROFILES_DIR, {
+    defaultImage: config.CAPSULE_SANDBOX_IMAGE,
+    allowNetwork: config.CAPSULE_ALLOW_NETWORK_PROFILES,
+  });
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance });
+  const reaper = new Reaper({
+    runtime,
+    log,
+    instance,
+    isOwned: (labels) => sandbox.ownsContainer(labels),
+    intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
+  });
   const toolDeps = { sandbox, log };
 
+  if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
   const ready = await sandbox.readiness();
   if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
+  reaper.start();
 
   // Shutdown order matters: stop taking new work, kill the runs (so in-flight requests get their
   // `killed` results), then close sessions and wait for connections to drain.
   let stopping: Promise<void> | null = null;
-  const beforeRuns: Array<() => void> = [];
+  const beforeRuns: Array<() => void> = [() => reaper.stop()];
   const afterRuns: Array<() => Promise<void>> = [];
   const shutdown = (why: string) => {
     stopping ??= (async () => {
@@ -57,13 +80,22 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.stdin.once('end', () => void shutdown('stdin ended').then(() => process.exit(0)));
     afterRuns.push(() => server.close());
     await server.connect(transport);
-    log.info({ version: CAPSULE_VERSION, instance_id: instanceId }, 'Capsule serving MCP on stdio');
+    log.info({ version: CAPSULE_VERSION, instance: instance.name, boot: instance.bootId }, 'Capsule serving MCP on stdio');
     return;
   }
 
   const sessions = new McpSessions(() => createMcpServer(toolDeps), log, 30 * 60_000);
-  const app = createHttpApp({ host: config.CAPSULE_HOST, maxBodyBytes: config.CAPSULE_MAX_BODY_BYTES, sessions, sandbox, log });
-  const httpServer = await new Promise<import('node:http').Server>((resolve, reject) => {
+  const allowedHosts = config.CAPSULE_ALLOWED_HOSTS?.split(',').map((h) => h.trim()).filter(Boolean);
+  const app = createHttpApp({
+    host: config.CAPSULE_HOST,
+    ...(allowedHosts?.length ? { allowedHosts } : {}),
+    ...(tokens.length ? { verifier: new StaticTokenVerifier(tokens) } : {}),
+    maxBodyBytes: config.CAPSULE_MAX_BODY_BYTES,
+    sessions,
+    sandbox,
+    log,
+  });
+  const httpServer = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.CAPSULE_PORT, config.CAPSULE_HOST, () => resolve(s));
     s.once('error', reject);
   });
@@ -82,7 +114,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   );
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.CAPSULE_HOST.includes(':') ? `[${config.CAPSULE_HOST}]` : config.CAPSULE_HOST}:${port}/mcp`;
-  log.info({ version: CAPSULE_VERSION, instance_id: instanceId, url }, 'Capsule listening');
+  log.info({ version: CAPSULE_VERSION, instance: instance.name, boot: instance.bootId, url, auth: tokens.length > 0 }, 'Capsule listening');
   // A line for humans and for tests that start the server on port 0.
-  process.stderr.write(`Capsule ${CAPSULE_VERSION} listening on ${url}\n`);
+  process.stderr.write(`Capsule ${CAPSULE_VERSION} listening on ${url}${tokens.length ? ' (bearer tokens required)' : ''}\n`);
 }

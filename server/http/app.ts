@@ -1,3 +1,5 @@
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
@@ -8,6 +10,8 @@ import type { McpSessions } from './mcp-sessions.js';
 export interface HttpAppDeps {
   host: string;
   allowedHosts?: string[];
+  /** When set, every route but /healthz and /readyz needs a valid bearer token. */
+  verifier?: OAuthTokenVerifier;
   maxBodyBytes: number;
   sessions: McpSessions;
   sandbox: SandboxService;
@@ -49,6 +53,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     if (ready.ready) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'not_ready', reason: ready.reason });
   });
+  // Everything registered after this line needs a token when tokens are configured.
+  if (deps.verifier) app.use(requireBearerAuth({ verifier: deps.verifier }));
   app.post('/mcp', deps.sessions.handle);
   app.get('/mcp', deps.sessions.handle);
   app.delete('/mcp', deps.sessions.handle);

@@ -4,11 +4,14 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { ownerOf } from '../auth/owner.js';
 
 interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   lastSeen: number;
+  /** The owner who opened it; other owners get 403 on it. */
+  owner: string;
 }
 
 function jsonRpcError(res: Response, status: number, code: number, message: string): void {
@@ -51,6 +54,7 @@ export class McpSessions {
     if (sessionId) {
       const session = this.sessions.get(sessionId);
       if (!session) return jsonRpcError(res, 404, -32001, 'session not found (it expired or the server restarted): initialize again');
+      if (session.owner !== ownerOf(req.auth)) return jsonRpcError(res, 403, -32000, 'this session belongs to another owner');
       session.lastSeen = Date.now();
       await session.transport.handleRequest(req, res, req.body);
       return;
@@ -59,11 +63,12 @@ export class McpSessions {
       return jsonRpcError(res, 400, -32000, 'bad request: send an initialize request first, then the mcp-session-id header');
     }
     const server = this.createServer();
+    const owner = ownerOf(req.auth);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, lastSeen: Date.now() });
-        this.log.info({ mcp_session_id: id }, 'mcp session opened');
+        this.sessions.set(id, { transport, server, lastSeen: Date.now(), owner });
+        this.log.info({ mcp_session_id: id, owner }, 'mcp session opened');
       },
     });
     transport.onclose = () => {

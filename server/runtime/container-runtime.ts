@@ -102,6 +102,8 @@ export interface ContainerRuntime {
   info(): Promise<EngineInfo>;
   /** The image's facts, or null when it is not present locally. */
   inspectImage(ref: string): Promise<ImageInfo | null>;
+  /** True when a network with this name exists on the engine. */
+  networkExists(name: string): Promise<boolean>;
   /** Local images whose repository name starts with `prefix`. */
   listImages(prefix: string): Promise<ImageInfo[]>;
   /** Create (never start) a container; returns its id. */

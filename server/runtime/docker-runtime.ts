@@ -77,6 +77,16 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async networkExists(name: string): Promise<boolean> {
+    try {
+      await this.call(() => this.docker.getNetwork(name).inspect());
+      return true;
+    } catch (err) {
+      if (err instanceof RuntimeFailureError && err.details.status === 404) return false;
+      throw err;
+    }
+  }
+
   async listImages(prefix: string): Promise<ImageInfo[]> {
     const images = await this.call(() => this.docker.listImages());
     return images
@@ -124,6 +134,9 @@ export class DockerRuntime implements ContainerRuntime {
         })),
         Init: spec.init,
         AutoRemove: false,
+        // Output reaches Capsule through attach; the engine's log copy would cost disk and (measured
+        // here) cut small-write throughput tenfold: 2.7 MB/s with json-file vs 25 MB/s with none.
+        LogConfig: { Type: 'none', Config: {} },
         ...(spec.runtime ? { Runtime: spec.runtime } : {}),
       },
     };

@@ -1,23 +1,33 @@
 import type { ContainerSpec } from '../runtime/container-runtime.js';
 import { JOB_DIR } from './languages.js';
 import type { Profile } from './profiles.js';
+import type { EffectiveLimits } from './run-request.js';
 
 export const SANDBOX_USER = '10001:10001';
 
+/** Which server made a container: a stable name (the reaper's scope) and a per-start boot id. */
+export interface InstanceIdentity {
+  name: string;
+  bootId: string;
+}
+
 /** Labels every Capsule container carries; the reaper and tests find containers by them. */
-export function runLabels(runId: string, kind: string, profile: string, instanceId: string): Record<string, string> {
+export function runLabels(input: { runId: string; kind: string; profile: string; owner: string; instance: InstanceIdentity }): Record<string, string> {
   return {
     'capsule.managed': 'true',
-    'capsule.run_id': runId,
-    'capsule.kind': kind,
-    'capsule.profile': profile,
-    'capsule.instance': instanceId,
+    'capsule.run_id': input.runId,
+    'capsule.kind': input.kind,
+    'capsule.profile': input.profile,
+    'capsule.owner': input.owner,
+    'capsule.instance': input.instance.name,
+    'capsule.boot': input.instance.bootId,
   };
 }
 
 /** The locked-down container for one run of `argv` under `profile`. */
 export function buildContainerSpec(input: {
   profile: Profile;
+  limits: EffectiveLimits;
   argv: string[];
   env: Record<string, string>;
   workdir: string;
@@ -34,19 +44,19 @@ export function buildContainerSpec(input: {
     env: { ...profile.env, ...input.env },
     labels: input.labels,
     openStdin: input.openStdin,
-    memoryBytes: profile.memoryBytes,
-    nanoCpus: Math.round(profile.cpus * 1e9),
-    pidsLimit: profile.pidsLimit,
+    memoryBytes: input.limits.memoryBytes,
+    nanoCpus: Math.round(input.limits.cpus * 1e9),
+    pidsLimit: input.limits.pids,
     ulimits: profile.ulimits,
     tmpfs: {
       '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777`,
       '/workspace': `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`,
     },
     volumes: input.withJobDir ? [{ target: JOB_DIR, readOnly: false }] : [],
-    network: 'none',
+    network: profile.network,
     readOnlyRootfs: true,
     capDrop: ['ALL'],
-    securityOpt: ['no-new-privileges:true'],
+    securityOpt: ['no-new-privileges:true', ...(profile.seccompJson ? [`seccomp=${profile.seccompJson}`] : [])],
     init: true,
     ...(profile.runtime ? { runtime: profile.runtime } : {}),
   };

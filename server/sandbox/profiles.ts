@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, ProfileNotFoundError } from '../errors.js';
+import { ConfigurationError, ForbiddenError, ProfileNotFoundError } from '../errors.js';
 import type { Ulimit } from '../runtime/container-runtime.js';
 import { formatByteSize, parseByteSize } from './byte-size.js';
 
@@ -23,6 +23,9 @@ export const profileFileSchema = z.strictObject({
   description: z.string().min(1).max(300),
   image: z.string().min(1).optional(),
   runtime: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/).default('none'),
+  seccomp: z.string().min(1).optional(),
+  env_allowlist: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'entries are env names, optionally ending in *')).optional(),
   limits: z.strictObject({
     memory: byteSize.refine((b) => b >= 6 * 1024 ** 2, 'memory must be at least 6 MiB (the engine minimum)'),
     cpus: z.number().positive().max(1024),
@@ -47,6 +50,15 @@ export interface Profile {
   description: string;
   image: string;
   runtime?: string;
+  /** 'none', or the Docker network a networked profile attaches. */
+  network: string;
+  /** Seccomp profile JSON (Docker's default when absent). */
+  seccompJson?: string;
+  /** Env names (or NAME_* prefixes) a client may set; absent = any valid name. */
+  envAllowlist?: string[];
+  /** False for networked profiles unless CAPSULE_ALLOW_NETWORK_PROFILES=1. */
+  enabled: boolean;
+  disabledReason?: string;
   memoryBytes: number;
   cpus: number;
   pidsLimit: number;
@@ -69,8 +81,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${at || '(top level)'}: ${issue.message}`;
 }
 
+export interface ProfileLoadOptions {
+  defaultImage: string;
+  allowNetwork: boolean;
+  /** Read a file named by the profile (seccomp), relative to the profile's folder. */
+  readRelative?: (file: string) => string;
+}
+
 /** Parse one profile file's text; errors name the file and the key. */
-export function parseProfile(name: string, text: string, source: string, defaultImage: string): Profile {
+export function parseProfile(name: string, text: string, source: string, options: ProfileLoadOptions | string): Profile {
+  const opts: ProfileLoadOptions = typeof options === 'string' ? { defaultImage: options, allowNetwork: false } : options;
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -88,11 +108,27 @@ export function parseProfile(name: string, text: string, source: string, default
     { name: 'core', soft: 0, hard: 0 },
   ];
   if (p.ulimits.fsize) ulimits.push({ name: 'fsize', soft: p.ulimits.fsize, hard: p.ulimits.fsize });
+  let seccompJson: string | undefined;
+  if (p.seccomp) {
+    try {
+      const text = opts.readRelative ? opts.readRelative(p.seccomp) : readFileSync(p.seccomp, 'utf8');
+      seccompJson = JSON.stringify(JSON.parse(text));
+    } catch (err) {
+      throw new ConfigurationError(`profile ${source}: seccomp: cannot load ${p.seccomp}: ${(err as Error).message}`);
+    }
+  }
+  const networked = p.network !== 'none';
+  const enabled = !networked || opts.allowNetwork;
   return {
     name,
     description: p.description,
-    image: p.image ?? defaultImage,
+    image: p.image ?? opts.defaultImage,
     ...(p.runtime ? { runtime: p.runtime } : {}),
+    network: p.network,
+    ...(seccompJson ? { seccompJson } : {}),
+    ...(p.env_allowlist ? { envAllowlist: p.env_allowlist } : {}),
+    enabled,
+    ...(enabled ? {} : { disabledReason: `profile "${name}" has network access and is disabled: the operator must set CAPSULE_ALLOW_NETWORK_PROFILES=1` }),
     memoryBytes: p.limits.memory,
     cpus: p.limits.cpus,
     pidsLimit: p.limits.pids,
@@ -112,7 +148,8 @@ export class ProfileRegistry {
   private constructor(private readonly profiles: Map<string, Profile>) {}
 
   /** Load every *.yaml / *.yml file of `dir`; the file name (without extension) is the profile name. */
-  static load(dir: string, defaultImage: string): ProfileRegistry {
+  static load(dir: string, options: ProfileLoadOptions | string): ProfileRegistry {
+    const base: ProfileLoadOptions = typeof options === 'string' ? { defaultImage: options, allowNetwork: false } : options;
     let files: string[];
     try {
       files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -126,7 +163,8 @@ export class ProfileRegistry {
         throw new ConfigurationError(`profile file ${join(dir, file)}: name "${name}" must match [a-z0-9][a-z0-9_-]*`);
       }
       const source = join(dir, file);
-      profiles.set(name, parseProfile(name, readFileSync(source, 'utf8'), source, defaultImage));
+      const readRelative = (file: string) => readFileSync(isAbsolute(file) ? file : join(dir, file), 'utf8');
+      profiles.set(name, parseProfile(name, readFileSync(source, 'utf8'), source, { ...base, readRelative }));
     }
     if (!profiles.has('default')) throw new ConfigurationError(`profiles folder ${dir} has no default.yaml`);
     return new ProfileRegistry(profiles);
@@ -145,13 +183,31 @@ export class ProfileRegistry {
     return profile;
   }
 
-  all(): Profile[] {
-    return [...this.profiles.values()];
+  /** The named profile when it may be used; a disabled profile is ForbiddenError with the reason. */
+  usable(name = 'default'): Profile {
+    const profile = this.get(name);
+    if (!profile.enabled) throw new ForbiddenError(profile.disabledReason ?? `profile "${name}" is disabled`);
+    return profile;
   }
 
-  /** Distinct images the profiles use. */
+  /** Every profile, default first, then by name. */
+  all(): Profile[] {
+    return [...this.profiles.values()].sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : a.name.localeCompare(b.name)));
+  }
+
+  /** Distinct images the enabled profiles use. */
   images(): string[] {
-    return [...new Set(this.all().map((p) => p.image))];
+    return [...new Set(this.all().filter((p) => p.enabled).map((p) => p.image))];
+  }
+
+  /** Distinct OCI runtimes the enabled profiles name. */
+  runtimes(): string[] {
+    return [...new Set(this.all().flatMap((p) => (p.enabled && p.runtime ? [p.runtime] : [])))];
+  }
+
+  /** Distinct Docker networks the enabled profiles attach. */
+  networks(): string[] {
+    return [...new Set(this.all().flatMap((p) => (p.enabled && p.network !== 'none' ? [p.network] : [])))];
   }
 }
 
@@ -161,7 +217,11 @@ export function describeProfile(p: Profile) {
     name: p.name,
     description: p.description,
     image: p.image,
-    network: 'none',
+    enabled: p.enabled,
+    ...(p.disabledReason ? { disabled_reason: p.disabledReason } : {}),
+    runtime: p.runtime ?? 'engine default',
+    seccomp: p.seccompJson ? 'custom' : 'docker default',
+    network: p.network,
     memory_bytes: p.memoryBytes,
     memory: formatByteSize(p.memoryBytes),
     cpus: p.cpus,

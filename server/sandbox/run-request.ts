@@ -5,10 +5,18 @@ import { InvalidInputError } from '../errors.js';
 import { type Language, LANGUAGES, languageCommand } from './languages.js';
 import { ENV_NAME, type Profile, type ProfileRegistry } from './profiles.js';
 
+/** Optional narrowing of a profile's limits; a value above the profile's is rejected. */
+export interface LimitsInput {
+  memory_mb?: number;
+  cpus?: number;
+  pids?: number;
+}
+
 /** Input of run_command (already shape-checked by the tool's zod schema). */
 export interface CommandRunInput {
   command: string;
   profile?: string;
+  limits?: LimitsInput;
   timeout_ms?: number;
   stdin?: string;
   env?: Record<string, string>;
@@ -21,6 +29,7 @@ export interface CodeRunInput {
   code: string;
   args?: string[];
   profile?: string;
+  limits?: LimitsInput;
   timeout_ms?: number;
   stdin?: string;
   env?: Record<string, string>;
@@ -32,11 +41,21 @@ export interface JobFile {
   mode: number;
 }
 
+/** The limits a run gets: its profile's, possibly narrowed by the caller. */
+export interface EffectiveLimits {
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+}
+
 /** A run that passed every check, ready for the runner. */
 export interface PreparedRun {
   runId: string;
   kind: 'command' | 'code';
+  /** Who asked for it (token name, or "local"); recorded as the capsule.owner label. */
+  owner: string;
   profile: Profile;
+  limits: EffectiveLimits;
   argv: string[];
   files: JobFile[];
   stdin: Buffer | null;
@@ -65,7 +84,11 @@ function checkText(field: string, value: string, max: number, allowEmpty: boolea
   return bytes;
 }
 
-function checkEnv(env: Record<string, string> | undefined, limits: InputLimits): Record<string, string> {
+function allowedByList(name: string, list: string[]): boolean {
+  return list.some((entry) => (entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : name === entry));
+}
+
+function checkEnv(env: Record<string, string> | undefined, limits: InputLimits, profile: Profile): Record<string, string> {
   if (!env) return {};
   const entries = Object.entries(env);
   if (entries.length > limits.CAPSULE_MAX_ENV_VARS) {
@@ -74,6 +97,9 @@ function checkEnv(env: Record<string, string> | undefined, limits: InputLimits):
   let bytes = 0;
   for (const [name, value] of entries) {
     if (!ENV_NAME.test(name)) throw new InvalidInputError(`env name "${name}" must match [A-Za-z_][A-Za-z0-9_]*`);
+    if (profile.envAllowlist && !allowedByList(name, profile.envAllowlist)) {
+      throw new InvalidInputError(`env ${name} is not allowed by profile "${profile.name}" (allowed: ${profile.envAllowlist.join(', ') || 'none'})`);
+    }
     if (value.includes('\0')) throw new InvalidInputError(`env ${name} must not contain NUL bytes`);
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
   }
@@ -93,6 +119,33 @@ function checkTimeout(timeoutMs: number | undefined, profile: Profile): number {
   return timeoutMs;
 }
 
+/** Apply a caller's narrowing; anything that would loosen the profile is rejected, naming the limit. */
+export function narrowLimits(requested: LimitsInput | undefined, profile: Profile): EffectiveLimits {
+  const limits: EffectiveLimits = { memoryBytes: profile.memoryBytes, cpus: profile.cpus, pids: profile.pidsLimit };
+  if (!requested) return limits;
+  const loosen = (what: string, asked: number, max: number, unit = '') =>
+    new InvalidInputError(
+      `limits.${what} ${asked}${unit} exceeds profile "${profile.name}" (${max}${unit}); a call may only lower a profile's limits — pick a larger profile instead (see list_profiles)`,
+    );
+  if (requested.memory_mb !== undefined) {
+    const bytes = requested.memory_mb * 1024 * 1024;
+    if (!Number.isInteger(requested.memory_mb) || requested.memory_mb < 6) throw new InvalidInputError('limits.memory_mb must be an integer of at least 6');
+    if (bytes > profile.memoryBytes) throw loosen('memory_mb', requested.memory_mb, profile.memoryBytes / 1024 / 1024, ' MiB');
+    limits.memoryBytes = bytes;
+  }
+  if (requested.cpus !== undefined) {
+    if (!(requested.cpus >= 0.01)) throw new InvalidInputError('limits.cpus must be at least 0.01');
+    if (requested.cpus > profile.cpus) throw loosen('cpus', requested.cpus, profile.cpus);
+    limits.cpus = requested.cpus;
+  }
+  if (requested.pids !== undefined) {
+    if (!Number.isInteger(requested.pids) || requested.pids < 8) throw new InvalidInputError('limits.pids must be an integer of at least 8');
+    if (requested.pids > profile.pidsLimit) throw loosen('pids', requested.pids, profile.pidsLimit);
+    limits.pids = requested.pids;
+  }
+  return limits;
+}
+
 function checkWorkdir(workdir: string | undefined): string {
   if (workdir === undefined) return '/workspace';
   if (workdir.includes('\0')) throw new InvalidInputError('workdir must not contain NUL bytes');
@@ -109,17 +162,19 @@ function checkStdin(stdin: string | undefined, limits: InputLimits): Buffer | nu
 }
 
 /** Validate a run_command call against the limits and its profile. */
-export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegistry, limits: InputLimits): PreparedRun {
-  const profile = profiles.get(input.profile);
+export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegistry, limits: InputLimits, owner = 'local'): PreparedRun {
+  const profile = profiles.usable(input.profile);
   const command = checkText('command', input.command, limits.CAPSULE_MAX_COMMAND_BYTES, false);
   return {
     runId: newRunId(),
     kind: 'command',
+    owner,
     profile,
+    limits: narrowLimits(input.limits, profile),
     argv: ['/bin/sh', '-c', input.command],
     files: [],
     stdin: checkStdin(input.stdin, limits),
-    env: checkEnv(input.env, limits),
+    env: checkEnv(input.env, limits, profile),
     workdir: checkWorkdir(input.workdir),
     timeoutMs: checkTimeout(input.timeout_ms, profile),
     summary: `command (${command.length} bytes)`,
@@ -127,12 +182,12 @@ export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegis
 }
 
 /** Validate a run_code call; the code becomes a file, never part of a shell string. */
-export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, limits: InputLimits): PreparedRun {
+export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, limits: InputLimits, owner = 'local'): PreparedRun {
   if (!(LANGUAGES as readonly string[]).includes(input.language)) {
     throw new InvalidInputError(`unknown language "${input.language}"; use one of ${LANGUAGES.join(', ')}`);
   }
   const language = input.language as Language;
-  const profile = profiles.get(input.profile);
+  const profile = profiles.usable(input.profile);
   const code = checkText('code', input.code, limits.CAPSULE_MAX_CODE_BYTES, false);
   const args = input.args ?? [];
   if (args.length > limits.CAPSULE_MAX_ARGS) {
@@ -143,11 +198,13 @@ export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, l
   return {
     runId: newRunId(),
     kind: 'code',
+    owner,
     profile,
+    limits: narrowLimits(input.limits, profile),
     argv,
     files: [{ name: fileName, content: code, mode: 0o444 }],
     stdin: checkStdin(input.stdin, limits),
-    env: checkEnv(input.env, limits),
+    env: checkEnv(input.env, limits, profile),
     workdir: '/workspace',
     timeoutMs: checkTimeout(input.timeout_ms, profile),
     summary: `${language} code (${code.length} bytes, ${args.length} args)`,

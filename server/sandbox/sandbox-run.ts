@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { pack } from 'tar-stream';
 import { CancelledError, CapsuleError } from '../errors.js';
 import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
-import { buildContainerSpec, runLabels } from './container-spec.js';
+import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
 import { JOB_DIR } from './languages.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { JobFile, PreparedRun } from './run-request.js';
@@ -12,7 +12,7 @@ import { type RunResult, type RunStatus, signalFromExitCode } from './run-result
 export interface RunContext {
   runtime: ContainerRuntime;
   log: Logger;
-  instanceId: string;
+  instance: InstanceIdentity;
   killGraceMs: number;
 }
 
@@ -50,12 +50,13 @@ export class SandboxRun implements AsyncDisposable {
   static async create(ctx: RunContext, job: PreparedRun): Promise<SandboxRun> {
     const spec = buildContainerSpec({
       profile: job.profile,
+      limits: job.limits,
       argv: job.argv,
       env: job.env,
       workdir: job.workdir,
       openStdin: job.stdin !== null,
       withJobDir: job.files.length > 0,
-      labels: runLabels(job.runId, 'run', job.profile.name, ctx.instanceId),
+      labels: runLabels({ runId: job.runId, kind: 'run', profile: job.profile.name, owner: job.owner, instance: ctx.instance }),
     });
     const id = await ctx.runtime.create(spec);
     const run = new SandboxRun(ctx, job, id);

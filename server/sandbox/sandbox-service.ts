@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { ImageMissingError, ShuttingDownError } from '../errors.js';
+import { ConfigurationError, ImageMissingError, ShuttingDownError } from '../errors.js';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import type { InstanceIdentity } from './container-spec.js';
+import { OwnerLimits } from './owner-limits.js';
 import { describeProfile, type ProfileRegistry } from './profiles.js';
 import { type CodeRunInput, type CommandRunInput, type PreparedRun, prepareCodeRun, prepareCommandRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
@@ -12,6 +14,8 @@ import { SandboxRun } from './sandbox-run.js';
 export interface RunCallOptions {
   signal?: AbortSignal;
   onOutput?: (chunk: OutputChunk) => void;
+  /** Who is calling (token name); "local" without authentication. */
+  owner?: string;
 }
 
 export interface SandboxServiceDeps {
@@ -19,28 +23,39 @@ export interface SandboxServiceDeps {
   profiles: ProfileRegistry;
   config: Config;
   log: Logger;
-  instanceId: string;
+  instance: InstanceIdentity;
 }
 
 /** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
 export class SandboxService {
   private readonly limiter: ConcurrencyLimiter;
+  private readonly ownerLimits: OwnerLimits;
   private readonly shutdownController = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Run ids registered before their container is created, so the reaper never takes a live one. */
+  private readonly liveRuns = new Set<string>();
 
   constructor(private readonly deps: SandboxServiceDeps) {
-    const max = deps.config.CAPSULE_MAX_CONCURRENT;
-    this.limiter = new ConcurrencyLimiter(max, max * 4);
+    const { config } = deps;
+    const max = config.CAPSULE_MAX_CONCURRENT;
+    const queue = config.CAPSULE_MAX_QUEUE ?? max * 4;
+    this.limiter = new ConcurrencyLimiter(max, queue);
+    this.ownerLimits = new OwnerLimits(config.CAPSULE_OWNER_MAX_CONCURRENT ?? max + queue, config.CAPSULE_OWNER_RUNS_PER_MINUTE);
   }
 
   /** Run `/bin/sh -c command` in a fresh container. */
-  runCommand(input: CommandRunInput, options: RunCallOptions = {}): Promise<RunResult> {
-    return this.execute(prepareCommandRun(input, this.deps.profiles, this.deps.config), options);
+  async runCommand(input: CommandRunInput, options: RunCallOptions = {}): Promise<RunResult> {
+    return this.execute(prepareCommandRun(input, this.deps.profiles, this.deps.config, options.owner), options);
   }
 
   /** Run a code block (copied in as a file) in a fresh container. */
-  runCode(input: CodeRunInput, options: RunCallOptions = {}): Promise<RunResult> {
-    return this.execute(prepareCodeRun(input, this.deps.profiles, this.deps.config), options);
+  async runCode(input: CodeRunInput, options: RunCallOptions = {}): Promise<RunResult> {
+    return this.execute(prepareCodeRun(input, this.deps.profiles, this.deps.config, options.owner), options);
+  }
+
+  /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
+  ownsContainer(labels: Record<string, string>): boolean {
+    return labels['capsule.kind'] === 'run' && this.liveRuns.has(labels['capsule.run_id'] ?? '');
   }
 
   /** The profiles and their effective limits. */
@@ -56,7 +71,7 @@ export class SandboxService {
     const present = await Promise.all(wanted.map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
     return {
       capsule_version: CAPSULE_VERSION,
-      instance_id: this.deps.instanceId,
+      instance_id: `${this.deps.instance.name}/${this.deps.instance.bootId}`,
       engine: {
         version: engine.version,
         api_version: engine.apiVersion,
@@ -81,7 +96,14 @@ export class SandboxService {
   /** Ready when the engine answers and every profile image is present; otherwise the reason. */
   async readiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
     try {
-      await this.deps.runtime.info();
+      const engine = await this.deps.runtime.info();
+      const missingRuntime = this.deps.profiles.runtimes().find((r) => !engine.runtimes.includes(r));
+      if (missingRuntime) return { ready: false, reason: `OCI runtime "${missingRuntime}" named by a profile is not configured in the engine` };
+      for (const network of this.deps.profiles.networks()) {
+        if (!(await this.deps.runtime.networkExists(network))) {
+          return { ready: false, reason: `network "${network}" named by a networked profile does not exist (docker network create ${network})` };
+        }
+      }
       for (const ref of this.deps.profiles.images()) {
         if (!(await this.deps.runtime.inspectImage(ref))) {
           return { ready: false, reason: new ImageMissingError(`image ${ref} is missing: run \`make images\``).message };
@@ -91,6 +113,30 @@ export class SandboxService {
     } catch (err) {
       return { ready: false, reason: (err as Error).message };
     }
+  }
+
+  /**
+   * Start-up checks that must stop the server: an OCI runtime or network a profile names but the engine
+   * lacks. An unreachable engine is not fatal (runs fail until it is back); it returns false.
+   */
+  async verifyEngineSetup(): Promise<boolean> {
+    let engine;
+    try {
+      engine = await this.deps.runtime.info();
+    } catch {
+      return false;
+    }
+    for (const runtime of this.deps.profiles.runtimes()) {
+      if (!engine.runtimes.includes(runtime)) {
+        throw new ConfigurationError(`profile runtime "${runtime}" is not configured in the engine (it has: ${engine.runtimes.join(', ')})`);
+      }
+    }
+    for (const network of this.deps.profiles.networks()) {
+      if (!(await this.deps.runtime.networkExists(network))) {
+        throw new ConfigurationError(`network "${network}" named by a networked profile does not exist: docker network create ${network}`);
+      }
+    }
+    return true;
   }
 
   /** Stop accepting runs, kill the ones in flight and wait (bounded) until their containers are removed. */
@@ -112,13 +158,17 @@ export class SandboxService {
   private async execute(job: PreparedRun, options: RunCallOptions): Promise<RunResult> {
     const shutdown = this.shutdownController.signal;
     if (shutdown.aborted) throw shutdown.reason;
+    const leave = this.ownerLimits.enter(job.owner);
     const signal = options.signal ? AbortSignal.any([options.signal, shutdown]) : shutdown;
+    this.liveRuns.add(job.runId);
     const work = this.runInSlot(job, signal, options.onOutput);
     this.inFlight.add(work);
     try {
       return await work;
     } finally {
       this.inFlight.delete(work);
+      this.liveRuns.delete(job.runId);
+      leave();
     }
   }
 
@@ -128,13 +178,13 @@ export class SandboxService {
       const ctx = {
         runtime: this.deps.runtime,
         log: this.deps.log,
-        instanceId: this.deps.instanceId,
+        instance: this.deps.instance,
         killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS,
       };
       await using run = await SandboxRun.create(ctx, job);
       const result = await run.execute({ signal, ...(onOutput ? { onOutput } : {}) });
       this.deps.log.info(
-        { run_id: job.runId, container_id: run.containerId, what: job.summary, status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
+        { run_id: job.runId, container_id: run.containerId, owner: job.owner, what: job.summary, status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
         'run finished',
       );
       return result;

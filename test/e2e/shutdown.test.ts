@@ -14,7 +14,8 @@ test('SIGTERM mid-run kills the run, removes its container and exits 0', async (
   const call = client.callTool({ name: 'run_command', arguments: { command: 'sleep 60' } }).catch((err: unknown) => err);
 
   // Wait until the run's container exists.
-  const labels = { 'capsule.instance': info.instance_id };
+  const [name, boot] = info.instance_id.split('/');
+  const labels = { 'capsule.instance': name!, 'capsule.boot': boot! };
   for (let i = 0; i < 200 && (await runtime.list(labels)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
   t.is((await runtime.list(labels)).length, 1);
 

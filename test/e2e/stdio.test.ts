@@ -11,7 +11,7 @@ test('capsule serve --stdio serves a real client', async (t) => {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'serve', '--stdio'],
-    env: { ...(process.env as Record<string, string>), CAPSULE_LOG_LEVEL: 'warn' },
+    env: { ...(process.env as Record<string, string>), CAPSULE_LOG_LEVEL: 'warn', CAPSULE_INSTANCE: 'e2e-stdio' },
     stderr: 'pipe',
   });
   const client = new Client({ name: 'e2e-stdio', version: '1.0.0' });

@@ -37,7 +37,7 @@ export function realService(profiles: Profile[] = [shippedProfile()], env: Recor
     profiles: ProfileRegistry.fromProfiles(profiles),
     config: loadConfig(env),
     log: silentLog,
-    instanceId: 'itest',
+    instance: { name: 'itest', bootId: 'itest' },
   });
 }
 

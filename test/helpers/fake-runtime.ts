@@ -52,6 +52,10 @@ export class FakeRuntime implements ContainerRuntime {
   async inspectImage(ref: string): Promise<ImageInfo | null> {
     return { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} };
   }
+  networks = new Set<string>();
+  async networkExists(name: string): Promise<boolean> {
+    return this.networks.has(name);
+  }
   async listImages(): Promise<ImageInfo[]> {
     return [];
   }
@@ -125,8 +129,9 @@ export class FakeRuntime implements ContainerRuntime {
       this.removed.push(id);
     }
   }
-  async list(): Promise<ContainerSummary[]> {
-    return [...this.containers.values()].map((c) => ({ id: c.id, labels: c.spec.labels, state: c.running ? 'running' : 'created', createdAt: new Date() }));
+  async list(labels: Record<string, string> = {}): Promise<ContainerSummary[]> {
+    const match = (c: FakeContainer) => Object.entries(labels).every(([k, v]) => (v === '' ? k in c.spec.labels : c.spec.labels[k] === v));
+    return [...this.containers.values()].filter(match).map((c) => ({ id: c.id, labels: c.spec.labels, state: c.running ? 'running' : 'created', createdAt: new Date() }));
   }
   /** The spec of the most recently created container. */
   lastSpec(): ContainerSpec {

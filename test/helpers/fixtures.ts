@@ -23,6 +23,8 @@ export function testProfile(overrides: Partial<Profile> = {}): Profile {
     tmpfsWorkspaceBytes: 1 << 20,
     ulimits: [{ name: 'nofile', soft: 64, hard: 64 }],
     env: {},
+    network: 'none',
+    enabled: true,
     source: 'test',
     ...overrides,
   };
@@ -34,5 +36,5 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 export function testService(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string> } = {}) {
   const profiles = ProfileRegistry.fromProfiles(options.profiles ?? [testProfile()]);
-  return new SandboxService({ runtime, profiles, config: testConfig(options.env), log: silentLog, instanceId: 'test' });
+  return new SandboxService({ runtime, profiles, config: testConfig(options.env), log: silentLog, instance: { name: 'unit', bootId: 'test' } });
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { projectRoot } from '../../server/version.js';
 
@@ -7,6 +8,8 @@ export const CLI = join(projectRoot, 'dist', 'server', 'cli.js');
 
 export interface RunningServer {
   url: URL;
+  /** The CAPSULE_INSTANCE the server runs as (its containers carry it as capsule.instance). */
+  instance: string;
   base: string;
   child: ChildProcess;
   stderr: () => string;
@@ -14,10 +17,26 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Run `capsule serve` expecting it to refuse to start; resolves with its exit code and stderr. */
+export function startServerExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, CAPSULE_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    }),
+  );
+}
+
 /** Start `capsule serve` on a free loopback port and wait for its "listening on" line. */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+  // A unique instance name per server: the reaper of one test server must not touch another's runs.
+  const instance = env['CAPSULE_INSTANCE'] ?? `e2e-${randomBytes(4).toString('hex')}`;
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', ...env, CAPSULE_INSTANCE: instance },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -36,6 +55,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
   });
   return {
     url,
+    instance,
     base: `${url.protocol}//${url.host}`,
     child,
     stderr: () => log,

@@ -10,7 +10,7 @@ const limits = testConfig();
 
 function setup(killGraceMs = 20) {
   const runtime = new FakeRuntime();
-  return { runtime, ctx: { runtime, log: silentLog, instanceId: 'unit', killGraceMs } };
+  return { runtime, ctx: { runtime, log: silentLog, instance: { name: 'unit', bootId: 'b1' }, killGraceMs } };
 }
 
 async function runOnce(ctx: ReturnType<typeof setup>['ctx'], job = prepareCommandRun({ command: 'x' }, profiles, limits), signal?: AbortSignal) {

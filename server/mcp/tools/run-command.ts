@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { ownerOf } from '../../auth/owner.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
-import { runResultShape, runToolResult } from './run-result-format.js';
+import { limitsInput, runResultShape, runToolResult } from './run-result-format.js';
 
 export const runCommandInput = {
   command: z.string().describe('Shell command, run as `/bin/sh -c <command>`.'),
   profile: z.string().optional().describe('Sandbox profile (see list_profiles); default "default".'),
+  limits: limitsInput,
   timeout_ms: z.number().int().positive().optional().describe('Wall-time limit in ms; default and maximum come from the profile.'),
   stdin: z.string().optional().describe('Text written to the process stdin, then closed.'),
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
@@ -25,6 +27,6 @@ export const registerRunCommand: ToolRegistrar = (server, { sandbox, log }) => {
       outputSchema: runResultShape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guarded('run_command', log, async (args, extra) => runToolResult(await sandbox.runCommand(args, { signal: extra.signal }))),
+    guarded('run_command', log, async (args, extra) => runToolResult(await sandbox.runCommand(args, { signal: extra.signal, owner: ownerOf(extra.authInfo) }))),
   );
 };

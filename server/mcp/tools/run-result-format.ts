@@ -2,6 +2,17 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { isFailure, type RunResult } from '../../sandbox/run-result.js';
 
+/** Optional narrowing of the profile's limits (never loosening). */
+export const limitsInput = z
+  .object({
+    memory_mb: z.number().int().positive().optional().describe('Lower memory limit in MiB (at most the profile\'s).'),
+    cpus: z.number().positive().optional().describe('Lower CPU limit (at most the profile\'s).'),
+    pids: z.number().int().positive().optional().describe('Lower process limit (at most the profile\'s).'),
+  })
+  .strict()
+  .optional()
+  .describe('Narrow the profile\'s limits for this call; values above the profile are rejected.');
+
 /** The structured result shared by run_command and run_code (their outputSchema). */
 export const runResultShape = {
   run_id: z.string().describe('Identifier of this run (also the capsule.run_id container label).'),

@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { InstanceIdentity } from './container-spec.js';
+
+export interface ReaperDeps {
+  runtime: ContainerRuntime;
+  log: Logger;
+  instance: InstanceIdentity;
+  /** True when a live object of this server owns the container with these labels. */
+  isOwned: (labels: Record<string, string>) => boolean;
+  intervalMs: number;
+  /** Extra sweeps (expired workspaces, idle pool containers), run after the container sweep. */
+  extraSweeps?: Array<() => Promise<number>>;
+}
+
+/**
+ * Removes what no live run owns: every container labelled capsule.managed=true with this server's
+ * instance name (those of a crashed earlier start included) that is not owned right now. Runs at
+ * start-up and on a timer, so cleanup never depends on the happy path.
+ */
+export class Reaper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | null = null;
+
+  constructor(private readonly deps: ReaperDeps) {}
+
+  /** Sweep once now (concurrent calls share one sweep); resolves with how many things were removed. */
+  sweep(): Promise<number> {
+    this.running ??= this.sweepOnce().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** Sweep now and then every intervalMs until stop(). Errors (engine down) are logged, not thrown. */
+  start(): void {
+    const tick = () => void this.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'reaper sweep failed'));
+    tick();
+    this.timer = setInterval(tick, this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async sweepOnce(): Promise<number> {
+    const { runtime, instance, isOwned, log } = this.deps;
+    const found = await runtime.list({ 'capsule.managed': 'true', 'capsule.instance': instance.name });
+    const orphans = found.filter((c) => !isOwned(c.labels));
+    await Promise.all(
+      orphans.map(async (c) => {
+        await runtime.remove(c.id);
+        log.info({ container_id: c.id, run_id: c.labels['capsule.run_id'], boot: c.labels['capsule.boot'] }, 'reaped orphaned container');
+      }),
+    );
+    let removed = orphans.length;
+    for (const extra of this.deps.extraSweeps ?? []) removed += await extra();
+    return removed;
+  }
+}
