@@ -9,6 +9,17 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
  * Every CAPSULE_* setting. Each entry's description is the one-line documentation the README repeats
  * (a unit test checks the README names every key).
  */
+/** "3600", "90s", "30m", "1h", "2d" → milliseconds. */
+const duration = z.string().transform((value, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 3600, 90s, 30m, 1h, 2d)` });
+    return z.NEVER;
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+});
+
 export const configSchema = z.object({
   CAPSULE_HOST: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server binds to.'),
   CAPSULE_PORT: int(0, 65535).default(8080).describe('Port of the HTTP server (0 picks a free port).'),
@@ -43,6 +54,12 @@ export const configSchema = z.object({
     .describe('How often the reaper sweeps for orphaned containers (it also sweeps at start-up).'),
   CAPSULE_ALLOW_NETWORK_PROFILES: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
     .describe('Set to 1 to enable profiles that attach a network (otherwise listed as disabled).'),
+  CAPSULE_DATA_DIR: z.string().min(1).default(resolve(projectRoot, 'data'))
+    .describe('Folder of the run store (capsule.db, SQLite) and artifacts.'),
+  CAPSULE_RESULT_TTL: duration.default(3_600_000)
+    .describe('How long finished runs and processes are kept (seconds, or 90s/30m/1h/2d); default 1h.'),
+  CAPSULE_PROCESS_RETAIN_BYTES: int(1024, 1 << 30).default(4 << 20)
+    .describe('Output kept per background process for read_process_output; older output is dropped and counted.'),
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()

@@ -12,7 +12,9 @@ import { createMcpServer } from './mcp/server.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { InstanceIdentity } from './sandbox/container-spec.js';
 import { ProfileRegistry } from './sandbox/profiles.js';
+import { ProcessManager } from './sandbox/process-manager.js';
 import { Reaper } from './sandbox/reaper.js';
+import { RunStore } from './store/run-store.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
 import { CAPSULE_VERSION } from './version.js';
 
@@ -39,15 +41,25 @@ export async function serve(options: ServeOptions): Promise<void> {
     defaultImage: config.CAPSULE_SANDBOX_IMAGE,
     allowNetwork: config.CAPSULE_ALLOW_NETWORK_PROFILES,
   });
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance });
+  const store = RunStore.open(config.CAPSULE_DATA_DIR, instance.name);
+  const interrupted = store.markInterrupted('the server stopped while this run was in flight');
+  if (interrupted) log.warn({ runs: interrupted }, 'marked runs of an earlier start as failed');
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store });
+  const processes = new ProcessManager({
+    sandbox,
+    log,
+    retainBytes: config.CAPSULE_PROCESS_RETAIN_BYTES,
+    resultTtlMs: config.CAPSULE_RESULT_TTL,
+  });
   const reaper = new Reaper({
     runtime,
     log,
     instance,
     isOwned: (labels) => sandbox.ownsContainer(labels),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
+    extraSweeps: [async () => processes.sweepExpired(), async () => store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL)],
   });
-  const toolDeps = { sandbox, log };
+  const toolDeps = { sandbox, processes, store, log };
 
   if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
   const ready = await sandbox.readiness();
@@ -65,6 +77,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       beforeRuns.forEach((hook) => hook());
       await sandbox.shutdown();
       for (const hook of afterRuns) await hook().catch((err) => log.error({ err }, 'shutdown step failed'));
+      store.close();
       log.info('stopped');
     })();
     return stopping;
@@ -93,6 +106,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     maxBodyBytes: config.CAPSULE_MAX_BODY_BYTES,
     sessions,
     sandbox,
+    processes,
+    store,
     log,
   });
   const httpServer = await new Promise<Server>((resolve, reject) => {

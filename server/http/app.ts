@@ -3,18 +3,18 @@ import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/p
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
-import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { CAPSULE_VERSION } from '../version.js';
 import type { McpSessions } from './mcp-sessions.js';
+import { openApiDocument } from './openapi.js';
+import { type RestDeps, restRunsRouter } from './rest-runs.js';
 
-export interface HttpAppDeps {
+export interface HttpAppDeps extends RestDeps {
   host: string;
   allowedHosts?: string[];
   /** When set, every route but /healthz and /readyz needs a valid bearer token. */
   verifier?: OAuthTokenVerifier;
   maxBodyBytes: number;
   sessions: McpSessions;
-  sandbox: SandboxService;
   log: Logger;
 }
 
@@ -33,7 +33,7 @@ const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
 };
 
 /**
- * The HTTP surface: /mcp (Streamable HTTP), /healthz and /readyz.
+ * The HTTP surface: /mcp (Streamable HTTP), /v1 REST, /openapi.json, /healthz and /readyz.
  * createMcpExpressApp gives Host-header validation (DNS-rebinding protection on loopback binds) and a
  * JSON parser capped at 100 kB; Capsule parses first with CAPSULE_MAX_BODY_BYTES and the SDK's parser
  * skips bodies already read.
@@ -53,11 +53,15 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     if (ready.ready) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'not_ready', reason: ready.reason });
   });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
   // Everything registered after this line needs a token when tokens are configured.
   if (deps.verifier) app.use(requireBearerAuth({ verifier: deps.verifier }));
   app.post('/mcp', deps.sessions.handle);
   app.get('/mcp', deps.sessions.handle);
   app.delete('/mcp', deps.sessions.handle);
+  app.use(restRunsRouter(deps));
   const internalError: ErrorRequestHandler = (err, _req, res, _next) => {
     deps.log.error({ err }, 'unhandled HTTP error');
     if (!res.headersSent) res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null });

@@ -5,6 +5,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ownerOf } from '../auth/owner.js';
+import { BoundedEventStore } from './bounded-event-store.js';
 
 interface Session {
   transport: StreamableHTTPServerTransport;
@@ -28,6 +29,8 @@ export class McpSessions {
   private closing = false;
   /** POST responses not yet finished: requests whose answers are still being written. */
   private openResponses = 0;
+
+  private readonly eventStore = new BoundedEventStore();
 
   constructor(
     private readonly createServer: () => McpServer,
@@ -66,6 +69,8 @@ export class McpSessions {
     const owner = ownerOf(req.auth);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // Resumability: a client reconnecting with Last-Event-ID receives the notifications it missed.
+      eventStore: this.eventStore,
       onsessioninitialized: (id) => {
         this.sessions.set(id, { transport, server, lastSeen: Date.now(), owner });
         this.log.info({ mcp_session_id: id, owner }, 'mcp session opened');

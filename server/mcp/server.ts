@@ -1,12 +1,35 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CAPSULE_VERSION } from '../version.js';
+import { SessionLogLevel } from './session-log-level.js';
 import type { ToolDeps, ToolRegistrar } from './tool-context.js';
+import { registerGetRun } from './tools/get-run.js';
+import { registerKillProcess } from './tools/kill-process.js';
+import { registerListProcesses } from './tools/list-processes.js';
 import { registerListProfiles } from './tools/list-profiles.js';
+import { registerListRuns } from './tools/list-runs.js';
+import { registerReadProcessOutput } from './tools/read-process-output.js';
 import { registerRunCode } from './tools/run-code.js';
 import { registerRunCommand } from './tools/run-command.js';
+import { registerStartProcess } from './tools/start-process.js';
 import { registerSystemInfo } from './tools/system-info.js';
+import { registerWaitProcess } from './tools/wait-process.js';
+import { registerWriteProcessStdin } from './tools/write-process-stdin.js';
 
-const TOOLS: ToolRegistrar[] = [registerRunCommand, registerRunCode, registerListProfiles, registerSystemInfo];
+const TOOLS: ToolRegistrar[] = [
+  registerRunCommand,
+  registerRunCode,
+  registerStartProcess,
+  registerListProcesses,
+  registerReadProcessOutput,
+  registerWaitProcess,
+  registerWriteProcessStdin,
+  registerKillProcess,
+  registerGetRun,
+  registerListRuns,
+  registerListProfiles,
+  registerSystemInfo,
+];
 
 /** A new MCP server (one per session or stdio connection) with every Capsule tool registered. */
 export function createMcpServer(deps: ToolDeps): McpServer {
@@ -17,9 +40,16 @@ export function createMcpServer(deps: ToolDeps): McpServer {
       instructions:
         'Capsule runs each command or code block in its own fresh, locked-down Docker container (no network, ' +
         'non-root, resource limits) and removes it afterwards. Use run_command for shell commands and run_code for ' +
-        'Python/JavaScript/TypeScript/Bash programs; list_profiles shows the limits.',
+        'Python/JavaScript/TypeScript/Bash programs; start_process for long work you poll; list_profiles shows the limits.',
     },
   );
-  for (const register of TOOLS) register(server, deps);
+  const session = { logLevel: new SessionLogLevel() };
+  // The SDK keeps the level privately; Capsule keeps its own per session so live output can honour it
+  // while sending on the request's own stream.
+  server.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    session.logLevel.set(request.params.level);
+    return {};
+  });
+  for (const register of TOOLS) register(server, deps, session);
   return server;
 }

@@ -2,15 +2,25 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { asCapsuleError, toToolErrorResult } from '../errors.js';
+import type { ProcessManager } from '../sandbox/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import type { RunStore } from '../store/run-store.js';
+import type { SessionLogLevel } from './session-log-level.js';
 
 /** What tools may call: services only, never the runtime. */
 export interface ToolDeps {
   sandbox: SandboxService;
+  processes: ProcessManager;
+  store: RunStore;
   log: Logger;
 }
 
-export type ToolRegistrar = (server: McpServer, deps: ToolDeps) => void;
+/** State of one MCP session (one McpServer per session). */
+export interface SessionContext {
+  logLevel: SessionLogLevel;
+}
+
+export type ToolRegistrar = (server: McpServer, deps: ToolDeps, session: SessionContext) => void;
 
 /**
  * Wrap a tool body so every thrown error becomes an `isError` result through the one mapper, and is
@@ -30,4 +40,9 @@ export function guarded<A extends unknown[]>(
       return toToolErrorResult(e);
     }
   };
+}
+
+/** A JSON result: the structured content plus the same as text for clients that only read text. */
+export function jsonResult(structured: Record<string, unknown>, text?: string): CallToolResult {
+  return { content: [{ type: 'text', text: text ?? JSON.stringify(structured, null, 2) }], structuredContent: structured };
 }

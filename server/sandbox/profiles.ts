@@ -34,6 +34,10 @@ export const profileFileSchema = z.strictObject({
   timeout: z
     .strictObject({ default_ms: positiveInt, max_ms: positiveInt })
     .refine((t) => t.default_ms <= t.max_ms, 'timeout.default_ms must not exceed timeout.max_ms'),
+  process_timeout: z
+    .strictObject({ default_ms: positiveInt, max_ms: positiveInt })
+    .refine((t) => t.default_ms <= t.max_ms, 'process_timeout.default_ms must not exceed process_timeout.max_ms')
+    .default({ default_ms: 600_000, max_ms: 3_600_000 }),
   output: z.strictObject({ max_bytes_per_stream: byteSize }),
   tmpfs: z.strictObject({ tmp: byteSize, workspace: byteSize }),
   ulimits: z.strictObject({
@@ -64,6 +68,9 @@ export interface Profile {
   pidsLimit: number;
   timeoutDefaultMs: number;
   timeoutMaxMs: number;
+  /** Background processes (start_process) get their own, longer, timeouts. */
+  processTimeoutDefaultMs: number;
+  processTimeoutMaxMs: number;
   outputMaxBytesPerStream: number;
   tmpfsTmpBytes: number;
   tmpfsWorkspaceBytes: number;
@@ -134,6 +141,8 @@ export function parseProfile(name: string, text: string, source: string, options
     pidsLimit: p.limits.pids,
     timeoutDefaultMs: p.timeout.default_ms,
     timeoutMaxMs: p.timeout.max_ms,
+    processTimeoutDefaultMs: p.process_timeout.default_ms,
+    processTimeoutMaxMs: p.process_timeout.max_ms,
     outputMaxBytesPerStream: p.output.max_bytes_per_stream,
     tmpfsTmpBytes: p.tmpfs.tmp,
     tmpfsWorkspaceBytes: p.tmpfs.workspace,
@@ -228,6 +237,8 @@ export function describeProfile(p: Profile) {
     pids: p.pidsLimit,
     timeout_default_ms: p.timeoutDefaultMs,
     timeout_max_ms: p.timeoutMaxMs,
+    process_timeout_default_ms: p.processTimeoutDefaultMs,
+    process_timeout_max_ms: p.processTimeoutMaxMs,
     output_max_bytes_per_stream: p.outputMaxBytesPerStream,
     tmpfs_tmp_bytes: p.tmpfsTmpBytes,
     tmpfs_workspace_bytes: p.tmpfsWorkspaceBytes,

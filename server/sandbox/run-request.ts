@@ -48,10 +48,17 @@ export interface EffectiveLimits {
   pids: number;
 }
 
+/** Who asks and how the run lives: a call that waits for it, or a background process. */
+export interface PrepareContext {
+  owner?: string;
+  mode?: 'run' | 'process';
+}
+
 /** A run that passed every check, ready for the runner. */
 export interface PreparedRun {
   runId: string;
   kind: 'command' | 'code';
+  mode: 'run' | 'process';
   /** Who asked for it (token name, or "local"); recorded as the capsule.owner label. */
   owner: string;
   profile: Profile;
@@ -64,6 +71,8 @@ export interface PreparedRun {
   timeoutMs: number;
   /** What ran, safe to log: never the command or code itself. */
   summary: string;
+  /** What ran, for its owner (list_processes, the run store): the command (cut at 300 chars) or the code summary. */
+  display: string;
 }
 
 export type InputLimits = Pick<
@@ -109,11 +118,12 @@ function checkEnv(env: Record<string, string> | undefined, limits: InputLimits, 
   return { ...env };
 }
 
-function checkTimeout(timeoutMs: number | undefined, profile: Profile): number {
-  if (timeoutMs === undefined) return profile.timeoutDefaultMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > profile.timeoutMaxMs) {
+function checkTimeout(timeoutMs: number | undefined, profile: Profile, mode: 'run' | 'process'): number {
+  const [def, max] = mode === 'process' ? [profile.processTimeoutDefaultMs, profile.processTimeoutMaxMs] : [profile.timeoutDefaultMs, profile.timeoutMaxMs];
+  if (timeoutMs === undefined) return def;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > max) {
     throw new InvalidInputError(
-      `timeout_ms must be an integer from 1 to ${profile.timeoutMaxMs} (the maximum of profile "${profile.name}"); got ${timeoutMs}`,
+      `timeout_ms must be an integer from 1 to ${max} (the ${mode === 'process' ? 'process ' : ''}maximum of profile "${profile.name}"); got ${timeoutMs}`,
     );
   }
   return timeoutMs;
@@ -162,12 +172,14 @@ function checkStdin(stdin: string | undefined, limits: InputLimits): Buffer | nu
 }
 
 /** Validate a run_command call against the limits and its profile. */
-export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegistry, limits: InputLimits, owner = 'local'): PreparedRun {
+export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegistry, limits: InputLimits, ctx: PrepareContext = {}): PreparedRun {
+  const { owner = 'local', mode = 'run' } = ctx;
   const profile = profiles.usable(input.profile);
   const command = checkText('command', input.command, limits.CAPSULE_MAX_COMMAND_BYTES, false);
   return {
     runId: newRunId(),
     kind: 'command',
+    mode,
     owner,
     profile,
     limits: narrowLimits(input.limits, profile),
@@ -176,13 +188,15 @@ export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegis
     stdin: checkStdin(input.stdin, limits),
     env: checkEnv(input.env, limits, profile),
     workdir: checkWorkdir(input.workdir),
-    timeoutMs: checkTimeout(input.timeout_ms, profile),
+    timeoutMs: checkTimeout(input.timeout_ms, profile, mode),
     summary: `command (${command.length} bytes)`,
+    display: input.command.length > 300 ? `${input.command.slice(0, 297)}...` : input.command,
   };
 }
 
 /** Validate a run_code call; the code becomes a file, never part of a shell string. */
-export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, limits: InputLimits, owner = 'local'): PreparedRun {
+export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, limits: InputLimits, ctx: PrepareContext = {}): PreparedRun {
+  const { owner = 'local', mode = 'run' } = ctx;
   if (!(LANGUAGES as readonly string[]).includes(input.language)) {
     throw new InvalidInputError(`unknown language "${input.language}"; use one of ${LANGUAGES.join(', ')}`);
   }
@@ -198,6 +212,7 @@ export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, l
   return {
     runId: newRunId(),
     kind: 'code',
+    mode,
     owner,
     profile,
     limits: narrowLimits(input.limits, profile),
@@ -206,7 +221,8 @@ export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, l
     stdin: checkStdin(input.stdin, limits),
     env: checkEnv(input.env, limits, profile),
     workdir: '/workspace',
-    timeoutMs: checkTimeout(input.timeout_ms, profile),
+    timeoutMs: checkTimeout(input.timeout_ms, profile, mode),
     summary: `${language} code (${code.length} bytes, ${args.length} args)`,
+    display: `${language} code (${code.length} bytes)`,
   };
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pack } from 'tar-stream';
-import { CancelledError, CapsuleError } from '../errors.js';
+import { CancelledError, CapsuleError, InvalidInputError } from '../errors.js';
 import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
 import { JOB_DIR } from './languages.js';
@@ -16,11 +16,25 @@ export interface RunContext {
   killGraceMs: number;
 }
 
+/** Controls of a started run, for background processes. */
+export interface RunControls {
+  /** Write to the process stdin (only when it was opened and not yet closed). */
+  writeStdin(data: Buffer): Promise<void>;
+  /** Close stdin (EOF). */
+  endStdin(): void;
+  /** Send a signal to the container's init, which forwards it to the program. */
+  signal(name: string): Promise<void>;
+}
+
 export interface ExecuteOptions {
   /** Client cancellation and server shutdown; the wall timeout is added here. */
   signal?: AbortSignal;
   /** Called for each output chunk as it arrives (live streaming). Must not throw. */
   onOutput?: (chunk: OutputChunk) => void;
+  /** Keep stdin open after the initial data (interactive processes); closed by controls.endStdin(). */
+  keepStdinOpen?: boolean;
+  /** Called once the container has started. */
+  onStarted?: (controls: RunControls) => void;
 }
 
 type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string };
@@ -101,11 +115,25 @@ export class SandboxRun implements AsyncDisposable {
       timer = setTimeout(() => stop({ kind: 'timeout' }), job.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted) onAbort();
-      if (io.stdin) {
+      const stdin = io.stdin;
+      if (stdin) {
         // A process that exits without reading all of its stdin makes this write fail; that is its choice.
-        io.stdin.on('error', () => undefined);
-        io.stdin.end(job.stdin ?? Buffer.alloc(0));
+        stdin.on('error', () => undefined);
+        if (options.keepStdinOpen) {
+          if (job.stdin?.length) stdin.write(job.stdin);
+        } else stdin.end(job.stdin ?? Buffer.alloc(0));
       }
+      options.onStarted?.({
+        writeStdin: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (!stdin || stdin.writableEnded || stdin.destroyed) return reject(new InvalidInputError('stdin is not open for this process'));
+            stdin.write(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        endStdin: () => {
+          if (stdin && !stdin.writableEnded) stdin.end();
+        },
+        signal: (name) => runtime.kill(this.containerId, name),
+      });
       for await (const chunk of io.output) {
         (chunk.stream === 'stdout' ? stdout : stderr).write(chunk.data);
         options.onOutput?.(chunk);

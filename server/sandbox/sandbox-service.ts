@@ -9,13 +9,18 @@ import { OwnerLimits } from './owner-limits.js';
 import { describeProfile, type ProfileRegistry } from './profiles.js';
 import { type CodeRunInput, type CommandRunInput, type PreparedRun, prepareCodeRun, prepareCommandRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
-import { SandboxRun } from './sandbox-run.js';
+import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
+import type { RunStore } from '../store/run-store.js';
 
-export interface RunCallOptions {
+export interface RunCallOptions extends Omit<ExecuteOptions, 'signal'> {
   signal?: AbortSignal;
-  onOutput?: (chunk: OutputChunk) => void;
   /** Who is calling (token name); "local" without authentication. */
   owner?: string;
+  /** 'process' for background processes (their own timeouts); default 'run'. */
+  mode?: 'run' | 'process';
+  /** Called once the run passed validation, before it waits for a slot. */
+  onAccepted?: (job: PreparedRun) => void;
+  processId?: string;
 }
 
 export interface SandboxServiceDeps {
@@ -24,6 +29,8 @@ export interface SandboxServiceDeps {
   config: Config;
   log: Logger;
   instance: InstanceIdentity;
+  /** Where every run is recorded; omitted in some unit tests. */
+  store?: RunStore;
 }
 
 /** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
@@ -45,17 +52,26 @@ export class SandboxService {
 
   /** Run `/bin/sh -c command` in a fresh container. */
   async runCommand(input: CommandRunInput, options: RunCallOptions = {}): Promise<RunResult> {
-    return this.execute(prepareCommandRun(input, this.deps.profiles, this.deps.config, options.owner), options);
+    return this.execute(prepareCommandRun(input, this.deps.profiles, this.deps.config, this.prepareContext(options)), options);
   }
 
   /** Run a code block (copied in as a file) in a fresh container. */
   async runCode(input: CodeRunInput, options: RunCallOptions = {}): Promise<RunResult> {
-    return this.execute(prepareCodeRun(input, this.deps.profiles, this.deps.config, options.owner), options);
+    return this.execute(prepareCodeRun(input, this.deps.profiles, this.deps.config, this.prepareContext(options)), options);
+  }
+
+  private prepareContext(options: RunCallOptions) {
+    return { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
   }
 
   /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
   ownsContainer(labels: Record<string, string>): boolean {
     return labels['capsule.kind'] === 'run' && this.liveRuns.has(labels['capsule.run_id'] ?? '');
+  }
+
+  /** The per-stream output cap of a profile (live output stops there too). */
+  outputCap(profile?: string): number {
+    return this.deps.profiles.get(profile).outputMaxBytesPerStream;
   }
 
   /** The profiles and their effective limits. */
@@ -161,10 +177,18 @@ export class SandboxService {
     const leave = this.ownerLimits.enter(job.owner);
     const signal = options.signal ? AbortSignal.any([options.signal, shutdown]) : shutdown;
     this.liveRuns.add(job.runId);
-    const work = this.runInSlot(job, signal, options.onOutput);
+    const { store } = this.deps;
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
+    options.onAccepted?.(job);
+    const work = this.runInSlot(job, { ...options, signal });
     this.inFlight.add(work);
     try {
-      return await work;
+      const result = await work;
+      store?.recordFinished(result);
+      return result;
+    } catch (err) {
+      store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
+      throw err;
     } finally {
       this.inFlight.delete(work);
       this.liveRuns.delete(job.runId);
@@ -172,7 +196,8 @@ export class SandboxService {
     }
   }
 
-  private async runInSlot(job: PreparedRun, signal: AbortSignal, onOutput?: (chunk: OutputChunk) => void): Promise<RunResult> {
+  private async runInSlot(job: PreparedRun, options: RunCallOptions & { signal: AbortSignal }): Promise<RunResult> {
+    const { signal } = options;
     const release = await this.limiter.acquire(signal);
     try {
       const ctx = {
@@ -182,7 +207,8 @@ export class SandboxService {
         killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS,
       };
       await using run = await SandboxRun.create(ctx, job);
-      const result = await run.execute({ signal, ...(onOutput ? { onOutput } : {}) });
+      const { onOutput, keepStdinOpen, onStarted } = options;
+      const result = await run.execute({ signal, ...(onOutput ? { onOutput } : {}), ...(keepStdinOpen ? { keepStdinOpen } : {}), ...(onStarted ? { onStarted } : {}) });
       this.deps.log.info(
         { run_id: job.runId, container_id: run.containerId, owner: job.owner, what: job.summary, status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
         'run finished',

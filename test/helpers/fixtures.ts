@@ -4,6 +4,9 @@ import type { Profile } from '../../server/sandbox/profiles.js';
 import { ProfileRegistry } from '../../server/sandbox/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
+import type { ToolDeps } from '../../server/mcp/tool-context.js';
+import { ProcessManager } from '../../server/sandbox/process-manager.js';
+import { RunStore } from '../../server/store/run-store.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -18,6 +21,8 @@ export function testProfile(overrides: Partial<Profile> = {}): Profile {
     pidsLimit: 64,
     timeoutDefaultMs: 5000,
     timeoutMaxMs: 10_000,
+    processTimeoutDefaultMs: 20_000,
+    processTimeoutMaxMs: 60_000,
     outputMaxBytesPerStream: 1024,
     tmpfsTmpBytes: 1 << 20,
     tmpfsWorkspaceBytes: 1 << 20,
@@ -34,7 +39,22 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ CAPSULE_KILL_GRACE_MS: '50', ...env });
 }
 
-export function testService(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string> } = {}) {
+export function testService(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string>; store?: RunStore } = {}) {
   const profiles = ProfileRegistry.fromProfiles(options.profiles ?? [testProfile()]);
-  return new SandboxService({ runtime, profiles, config: testConfig(options.env), log: silentLog, instance: { name: 'unit', bootId: 'test' } });
+  return new SandboxService({
+    runtime,
+    profiles,
+    config: testConfig(options.env),
+    log: silentLog,
+    instance: { name: 'unit', bootId: 'test' },
+    ...(options.store ? { store: options.store } : {}),
+  });
+}
+
+/** Every service a tool needs, on a given runtime, with an in-memory store. */
+export function testToolDeps(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string> } = {}): ToolDeps {
+  const store = RunStore.open(':memory:', 'unit');
+  const sandbox = testService(runtime, { ...options, store });
+  const processes = new ProcessManager({ sandbox, log: silentLog, retainBytes: 1 << 20, resultTtlMs: 60_000 });
+  return { sandbox, processes, store, log: silentLog };
 }

@@ -4,10 +4,10 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer } from '../../server/mcp/server.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { silentLog, testService } from '../helpers/fixtures.js';
+import { testToolDeps } from '../helpers/fixtures.js';
 
 async function connect(runtime: FakeRuntime) {
-  const server = createMcpServer({ sandbox: testService(runtime), log: silentLog });
+  const server = createMcpServer(testToolDeps(runtime));
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'unit', version: '1' });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
@@ -18,7 +18,7 @@ test('lists the tools with input and output schemas', async (t) => {
   const client = await connect(new FakeRuntime());
   const { tools } = await client.listTools();
   const names = tools.map((tool) => tool.name).sort();
-  t.deepEqual(names, ['list_profiles', 'run_code', 'run_command', 'system_info']);
+  t.deepEqual(names, ['get_run', 'kill_process', 'list_processes', 'list_profiles', 'list_runs', 'read_process_output', 'run_code', 'run_command', 'start_process', 'system_info', 'wait_process', 'write_process_stdin']);
   const run = tools.find((tool) => tool.name === 'run_command')!;
   t.truthy(run.outputSchema?.properties?.['exit_code']);
   t.deepEqual(run.inputSchema.required, ['command']);

@@ -1,0 +1,52 @@
+import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+interface StoredEvent {
+  id: string;
+  streamId: string;
+  message: JSONRPCMessage;
+  bytes: number;
+}
+
+/**
+ * The SDK's EventStore (resumable Streamable HTTP: a client reconnecting with Last-Event-ID gets the
+ * notifications it missed), kept in memory with a bound on events and bytes: the oldest are dropped
+ * first. The SDK's own InMemoryEventStore is an unbounded example; this one can run for weeks.
+ */
+export class BoundedEventStore implements EventStore {
+  private readonly events: StoredEvent[] = [];
+  private readonly byId = new Map<string, StoredEvent>();
+  private bytes = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly maxEvents = 10_000,
+    private readonly maxBytes = 32 << 20,
+  ) {}
+
+  async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
+    const id = `${streamId}.${(++this.seq).toString(36)}`;
+    const event = { id, streamId, message, bytes: JSON.stringify(message).length };
+    this.events.push(event);
+    this.byId.set(id, event);
+    this.bytes += event.bytes;
+    while (this.events.length > this.maxEvents || this.bytes > this.maxBytes) {
+      const old = this.events.shift()!;
+      this.byId.delete(old.id);
+      this.bytes -= old.bytes;
+    }
+    return id;
+  }
+
+  async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
+    return this.byId.get(eventId)?.streamId;
+  }
+
+  async replayEventsAfter(lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
+    const last = this.byId.get(lastEventId);
+    if (!last) return '';
+    const start = this.events.indexOf(last);
+    for (const e of this.events.slice(start + 1)) if (e.streamId === last.streamId) await send(e.id, e.message);
+    return last.streamId;
+  }
+}

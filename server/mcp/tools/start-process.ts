@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { ownerOf } from '../../auth/owner.js';
+import { LANGUAGES } from '../../sandbox/languages.js';
+import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { processSummary, processSummaryShape } from './process-format.js';
+import { limitsInput } from '../../schemas/run-inputs.js';
+
+export const startProcessInput = {
+  command: z.string().optional().describe('Shell command (`/bin/sh -c`). Give this, or language and code.'),
+  language: z.enum(LANGUAGES).optional().describe('Language of `code`.'),
+  code: z.string().optional().describe('Program source, copied in as a file.'),
+  args: z.array(z.string()).optional().describe('Arguments for the program (with code).'),
+  profile: z.string().optional().describe('Sandbox profile (see list_profiles).'),
+  limits: limitsInput,
+  timeout_ms: z.number().int().positive().optional().describe('Wall-time limit; processes use the profile\'s longer process timeouts (default 10 min).'),
+  env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
+  stdin: z.string().optional().describe('Initial stdin.'),
+  stdin_open: z.boolean().optional().describe('Keep stdin open for write_process_stdin (otherwise it is closed at start).'),
+};
+
+export const registerStartProcess: ToolRegistrar = (server, { processes, log }) => {
+  server.registerTool(
+    'start_process',
+    {
+      title: 'Start a background process',
+      description:
+        'Starts a command or program in a fresh sandbox container and returns at once with its process_id. Use it for work ' +
+        'longer than one call: read its output with read_process_output (cursor-based), wait with wait_process, send input ' +
+        'with write_process_stdin, stop it with kill_process. It keeps running if the client disconnects; results are kept ' +
+        'for an hour after it ends.',
+      inputSchema: startProcessInput,
+      outputSchema: processSummaryShape,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    guarded('start_process', log, async (args, extra) => {
+      const p = await processes.start(args, ownerOf(extra.authInfo));
+      return jsonResult(processSummary(p), `started ${p.processId} (run ${p.runId})`);
+    }),
+  );
+};

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { InvalidInputError, NotFoundError } from '../errors.js';
+import type { LimitsInput } from './run-request.js';
+import type { RunResult, RunStatus } from './run-result.js';
+import { type LogRead, RetainedLog } from './retained-log.js';
+import type { RunControls } from './sandbox-run.js';
+import type { SandboxService } from './sandbox-service.js';
+
+export type ProcessState = 'running' | RunStatus;
+
+/** Input of start_process: a command, or a language and code. */
+export interface ProcessInput {
+  command?: string;
+  language?: string;
+  code?: string;
+  args?: string[];
+  profile?: string;
+  limits?: LimitsInput;
+  timeout_ms?: number;
+  env?: Record<string, string>;
+  stdin?: string;
+  stdin_open?: boolean;
+}
+
+/** Signals kill_process accepts. SIGTERM and SIGKILL end the process (TERM, grace, KILL); others are forwarded. */
+export const PROCESS_SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+class KilledByOwner extends Error {
+  constructor(signal: string) {
+    super(`killed by kill_process (${signal})`);
+  }
+}
+
+/** One background process: its container runs on after the call that started it returns. */
+export interface BackgroundProcess {
+  processId: string;
+  runId: string;
+  owner: string;
+  display: string;
+  profile: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  state: ProcessState;
+  result: RunResult | null;
+  log: RetainedLog;
+  done: Promise<RunResult>;
+}
+
+interface Entry extends BackgroundProcess {
+  controls: RunControls | null;
+  kill: AbortController;
+}
+
+export interface ProcessManagerDeps {
+  sandbox: SandboxService;
+  log: Logger;
+  retainBytes: number;
+  resultTtlMs: number;
+}
+
+/**
+ * Background processes: started by one call, read, written, waited on and killed by later ones.
+ * A process belongs to its owner, not to the MCP session that started it.
+ */
+export class ProcessManager {
+  private readonly processes = new Map<string, Entry>();
+
+  constructor(private readonly deps: ProcessManagerDeps) {}
+
+  /**
+   * Start a process; resolves once its container runs (or rejects with why it could not start).
+   * `mode` 'run' gives it run timeouts instead of process ones (REST runs started without waiting).
+   */
+  async start(input: ProcessInput, owner: string, mode: 'run' | 'process' = 'process'): Promise<BackgroundProcess> {
+    const hasCommand = input.command !== undefined;
+    const hasCode = input.code !== undefined || input.language !== undefined;
+    if (hasCommand === hasCode) throw new InvalidInputError('give either command, or language and code');
+    const processId = `proc_${randomBytes(8).toString('hex')}`;
+    const log = new RetainedLog(this.deps.retainBytes);
+    const kill = new AbortController();
+    let entry: Entry | undefined;
+    let markStarted!: () => void;
+    const started = new Promise<void>((resolve) => (markStarted = resolve));
+    const options = {
+      owner,
+      mode,
+      processId,
+      signal: kill.signal,
+      keepStdinOpen: input.stdin_open ?? false,
+      onOutput: (chunk: Parameters<RetainedLog['append']>[0]) => log.append(chunk),
+      onAccepted: (job: { runId: string; display: string; profile: { name: string } }) => {
+        entry = {
+          processId,
+          runId: job.runId,
+          owner,
+          display: job.display,
+          profile: job.profile.name,
+          startedAt: new Date(),
+          finishedAt: null,
+          state: 'running',
+          result: null,
+          log,
+          done: undefined as unknown as Promise<RunResult>,
+          controls: null,
+          kill,
+        };
+      },
+      onStarted: (controls: RunControls) => {
+        if (entry) {
+          entry.controls = controls;
+          entry.startedAt = new Date();
+          this.processes.set(processId, entry);
+        }
+        markStarted();
+      },
+    };
+    const common = {
+      ...(input.profile !== undefined ? { profile: input.profile } : {}),
+      ...(input.limits !== undefined ? { limits: input.limits } : {}),
+      ...(input.timeout_ms !== undefined ? { timeout_ms: input.timeout_ms } : {}),
+      ...(input.env !== undefined ? { env: input.env } : {}),
+      ...(input.stdin !== undefined ? { stdin: input.stdin } : input.stdin_open ? { stdin: '' } : {}),
+    };
+    const done = hasCommand
+      ? this.deps.sandbox.runCommand({ command: input.command!, ...common }, options)
+      : this.deps.sandbox.runCode({ language: input.language ?? '', code: input.code ?? '', ...(input.args ? { args: input.args } : {}), ...common }, options);
+    const finished = done.then((result) => {
+      if (entry) {
+        entry.result = result;
+        entry.state = result.status;
+        entry.finishedAt = new Date();
+        entry.controls = null;
+      }
+      log.close();
+      return result;
+    });
+    finished.catch(() => log.close());
+    // Resolves when the container runs; rejects when the run could not start at all.
+    await Promise.race([started, finished.then(() => undefined)]);
+    if (!entry) throw new InvalidInputError('process did not start');
+    entry.done = finished;
+    this.processes.set(processId, entry);
+    this.deps.log.info({ process_id: processId, run_id: entry.runId, owner }, 'process started');
+    return entry;
+  }
+
+  /** The owner's processes, newest first. */
+  list(owner: string): BackgroundProcess[] {
+    return [...this.processes.values()].filter((p) => p.owner === owner).sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
+  }
+
+  /** One of the owner's processes, by process id or run id. */
+  get(owner: string, id: string): BackgroundProcess {
+    return this.entry(owner, id);
+  }
+
+  /** Output from `cursor`, plus the state. */
+  read(owner: string, id: string, cursor: number | undefined, maxBytes: number): LogRead & { process: BackgroundProcess } {
+    const p = this.entry(owner, id);
+    return { ...p.log.read(cursor, maxBytes), process: p };
+  }
+
+  /** Wait up to `timeoutMs` for the process to end; returns it either way. */
+  async wait(owner: string, id: string, timeoutMs: number, signal?: AbortSignal): Promise<BackgroundProcess> {
+    const p = this.entry(owner, id);
+    if (p.state !== 'running') return p;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      p.done.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      }),
+    ]);
+    clearTimeout(timer);
+    return p;
+  }
+
+  /** Write to the stdin of a process started with stdin_open; `eof` closes it. */
+  async writeStdin(owner: string, id: string, data: string, eof: boolean): Promise<void> {
+    const p = this.entry(owner, id);
+    if (p.state !== 'running' || !p.controls) throw new InvalidInputError(`process ${p.processId} is not running`);
+    if (data.length > 0) await p.controls.writeStdin(Buffer.from(data, 'utf8'));
+    if (eof) p.controls.endStdin();
+  }
+
+  /** SIGTERM/SIGKILL (default) end the process: SIGTERM, grace, SIGKILL of the container. Other signals are forwarded. */
+  async kill(owner: string, id: string, signal: (typeof PROCESS_SIGNALS)[number] = 'SIGKILL'): Promise<BackgroundProcess> {
+    const p = this.entry(owner, id);
+    if (p.state !== 'running') return p;
+    if (signal === 'SIGTERM' || signal === 'SIGKILL') {
+      p.kill.abort(new KilledByOwner(signal));
+      await p.done.catch(() => undefined);
+    } else {
+      await p.controls?.signal(signal);
+    }
+    return p;
+  }
+
+  /** Forget processes that ended more than the result TTL ago (the run store keeps their records). */
+  sweepExpired(): number {
+    const cutoff = Date.now() - this.deps.resultTtlMs;
+    let removed = 0;
+    for (const [id, p] of this.processes) {
+      if (p.finishedAt && p.finishedAt.getTime() < cutoff) {
+        this.processes.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private entry(owner: string, id: string): Entry {
+    const byProcess = this.processes.get(id);
+    const p = byProcess ?? [...this.processes.values()].find((e) => e.runId === id);
+    // Another owner's process is reported exactly like a missing one.
+    if (!p || p.owner !== owner) throw new NotFoundError(`process ${id} not found (it never existed, expired, or belongs to another owner)`);
+    return p;
+  }
+}

@@ -1,0 +1,158 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult, RunStatus } from '../sandbox/run-result.js';
+
+/** What the store keeps of one run or process. */
+export interface RunRecord {
+  run_id: string;
+  process_id: string | null;
+  kind: 'run' | 'process';
+  owner: string;
+  profile: string;
+  /** The command (first 300 characters) or "<language> code (N bytes)"; never code bodies. */
+  summary: string;
+  status: RunStatus | 'running';
+  exit_code: number | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  /** The full result (capped output included) once finished. */
+  result: RunResult | null;
+}
+
+interface Row {
+  run_id: string;
+  process_id: string | null;
+  kind: 'run' | 'process';
+  owner: string;
+  profile: string;
+  summary: string;
+  status: string;
+  exit_code: number | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  result_json: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  run_id      TEXT PRIMARY KEY,
+  process_id  TEXT,
+  kind        TEXT NOT NULL,
+  instance    TEXT NOT NULL,
+  owner       TEXT NOT NULL,
+  profile     TEXT NOT NULL,
+  summary     TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  exit_code   INTEGER,
+  started_at  TEXT NOT NULL,
+  finished_at TEXT,
+  duration_ms INTEGER,
+  error       TEXT,
+  result_json TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_owner_started ON runs (owner, started_at DESC);
+CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at);
+`;
+
+/** The embedded run store (SQLite via better-sqlite3): finished results survive a server restart. */
+export class RunStore {
+  private readonly db: Database.Database;
+
+  private constructor(
+    db: Database.Database,
+    private readonly instance: string,
+  ) {
+    this.db = db;
+  }
+
+  /** Open (creating when needed) `<dataDir>/capsule.db`; ':memory:' for tests. */
+  static open(dataDir: string, instance: string): RunStore {
+    let db: Database.Database;
+    if (dataDir === ':memory:') db = new Database(':memory:');
+    else {
+      mkdirSync(dataDir, { recursive: true });
+      db = new Database(join(dataDir, 'capsule.db'));
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+    }
+    db.exec(SCHEMA);
+    return new RunStore(db, instance);
+  }
+
+  /** Record a run as started (status running). */
+  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string }): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+      )
+      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString());
+  }
+
+  /** Record how a run ended. */
+  recordFinished(result: RunResult): void {
+    this.db
+      .prepare(`UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, duration_ms = ?, error = ?, result_json = ? WHERE run_id = ?`)
+      .run(result.status, result.exit_code, new Date().toISOString(), result.duration_ms, result.error ?? null, JSON.stringify(result), result.run_id);
+  }
+
+  /** Record a run that ended without a result (it never started). */
+  recordAbandoned(runId: string, error: string): void {
+    this.db.prepare(`UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ? AND status = 'running'`).run(new Date().toISOString(), error, runId);
+  }
+
+  /** Mark this instance's runs still "running" as failed: the server stopped while they were in flight. */
+  markInterrupted(reason: string): number {
+    return this.db
+      .prepare(`UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE status = 'running' AND instance = ?`)
+      .run(new Date().toISOString(), reason, this.instance).changes;
+  }
+
+  /** One run of this owner, or null (another owner's run is indistinguishable from a missing one). */
+  get(runId: string, owner: string): RunRecord | null {
+    const row = this.db.prepare(`SELECT * FROM runs WHERE run_id = ? AND owner = ?`).get(runId, owner) as Row | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  /** The owner's runs, newest first. */
+  list(owner: string, options: { limit?: number; status?: string } = {}): RunRecord[] {
+    const limit = Math.min(Math.max(options.limit ?? 20, 1), 500);
+    const rows = options.status
+      ? this.db.prepare(`SELECT * FROM runs WHERE owner = ? AND status = ? ORDER BY started_at DESC LIMIT ?`).all(owner, options.status, limit)
+      : this.db.prepare(`SELECT * FROM runs WHERE owner = ? ORDER BY started_at DESC LIMIT ?`).all(owner, limit);
+    return (rows as Row[]).map(toRecord);
+  }
+
+  /** Delete finished runs older than `ttlMs`; returns how many. */
+  purgeFinishedBefore(ttlMs: number): number {
+    const cutoff = new Date(Date.now() - ttlMs).toISOString();
+    return this.db.prepare(`DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?`).run(cutoff).changes;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toRecord(row: Row): RunRecord {
+  return {
+    run_id: row.run_id,
+    process_id: row.process_id,
+    kind: row.kind,
+    owner: row.owner,
+    profile: row.profile,
+    summary: row.summary,
+    status: row.status as RunRecord['status'],
+    exit_code: row.exit_code,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    duration_ms: row.duration_ms,
+    error: row.error,
+    result: row.result_json ? (JSON.parse(row.result_json) as RunResult) : null,
+  };
+}
