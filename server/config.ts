@@ -60,6 +60,13 @@ export const configSchema = z.object({
     .describe('How long finished runs and processes are kept (seconds, or 90s/30m/1h/2d); default 1h.'),
   CAPSULE_PROCESS_RETAIN_BYTES: int(1024, 1 << 30).default(4 << 20)
     .describe('Output kept per background process for read_process_output; older output is dropped and counted.'),
+  CAPSULE_WORKSPACE_MAX_BYTES: int(1 << 20, 2 ** 40).default(1024 ** 3)
+    .describe('Quota of one workspace in bytes (checked on every write; a run over it is reported).'),
+  CAPSULE_WORKSPACE_MAX_FILES: int(1, 10_000_000).default(100_000).describe('Quota of one workspace in files and folders.'),
+  CAPSULE_WORKSPACE_TTL: duration.default(86_400_000).describe('Default lifetime of a workspace (create_workspace ttl_s overrides, up to the max).'),
+  CAPSULE_WORKSPACE_MAX_TTL: duration.default(7 * 86_400_000).describe('Longest lifetime a workspace may ask for.'),
+  CAPSULE_MAX_WORKSPACES_PER_OWNER: int(1, 10_000).default(20).describe('Most workspaces one owner may hold.'),
+  CAPSULE_COLLECT_MAX_BYTES: int(0, 64 << 20).default(1 << 20).describe('Most bytes of files a run returns through `collect` (embedded in the result).'),
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()

@@ -16,6 +16,7 @@ import { ProcessManager } from './sandbox/process-manager.js';
 import { Reaper } from './sandbox/reaper.js';
 import { RunStore } from './store/run-store.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
+import { WorkspaceService } from './sandbox/workspace-service.js';
 import { CAPSULE_VERSION } from './version.js';
 
 export interface ServeOptions {
@@ -44,7 +45,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const store = RunStore.open(config.CAPSULE_DATA_DIR, instance.name);
   const interrupted = store.markInterrupted('the server stopped while this run was in flight');
   if (interrupted) log.warn({ runs: interrupted }, 'marked runs of an earlier start as failed');
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store });
+  const workspaces = new WorkspaceService({ runtime, log, instance, config });
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces });
   const processes = new ProcessManager({
     sandbox,
     log,
@@ -55,11 +57,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     runtime,
     log,
     instance,
-    isOwned: (labels) => sandbox.ownsContainer(labels),
+    isOwned: (labels) => sandbox.ownsContainer(labels) || workspaces.ownsContainer(labels),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
-    extraSweeps: [async () => processes.sweepExpired(), async () => store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL)],
+    extraSweeps: [
+      async () => processes.sweepExpired(),
+      async () => store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
+      () => workspaces.sweepExpired(),
+    ],
   });
-  const toolDeps = { sandbox, processes, store, log };
+  const toolDeps = { sandbox, processes, store, workspaces, log };
 
   if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
   const ready = await sandbox.readiness();
@@ -108,6 +114,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     sandbox,
     processes,
     store,
+    workspaces,
     log,
   });
   const httpServer = await new Promise<Server>((resolve, reject) => {

@@ -3,12 +3,15 @@ import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/p
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
+import type { WorkspaceService } from '../sandbox/workspace-service.js';
 import { CAPSULE_VERSION } from '../version.js';
 import type { McpSessions } from './mcp-sessions.js';
 import { openApiDocument } from './openapi.js';
 import { type RestDeps, restRunsRouter } from './rest-runs.js';
+import { restWorkspacesRouter } from './rest-workspaces.js';
 
 export interface HttpAppDeps extends RestDeps {
+  workspaces: WorkspaceService;
   host: string;
   allowedHosts?: string[];
   /** When set, every route but /healthz and /readyz needs a valid bearer token. */
@@ -62,6 +65,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.get('/mcp', deps.sessions.handle);
   app.delete('/mcp', deps.sessions.handle);
   app.use(restRunsRouter(deps));
+  app.use(restWorkspacesRouter(deps.workspaces));
   const internalError: ErrorRequestHandler = (err, _req, res, _next) => {
     deps.log.error({ err }, 'unhandled HTTP error');
     if (!res.headersSent) res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null });

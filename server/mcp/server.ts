@@ -3,7 +3,15 @@ import { SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { SessionLogLevel } from './session-log-level.js';
 import type { ToolDeps, ToolRegistrar } from './tool-context.js';
+import { registerWorkspaceResources } from './resources.js';
+import { registerCreateWorkspace } from './tools/create-workspace.js';
+import { registerDeleteFiles } from './tools/delete-files.js';
+import { registerDeleteWorkspace } from './tools/delete-workspace.js';
 import { registerGetRun } from './tools/get-run.js';
+import { registerListFiles } from './tools/list-files.js';
+import { registerListWorkspaces } from './tools/list-workspaces.js';
+import { registerReadFile } from './tools/read-file.js';
+import { registerWriteFiles } from './tools/write-files.js';
 import { registerKillProcess } from './tools/kill-process.js';
 import { registerListProcesses } from './tools/list-processes.js';
 import { registerListProfiles } from './tools/list-profiles.js';
@@ -27,6 +35,13 @@ const TOOLS: ToolRegistrar[] = [
   registerKillProcess,
   registerGetRun,
   registerListRuns,
+  registerCreateWorkspace,
+  registerListWorkspaces,
+  registerDeleteWorkspace,
+  registerWriteFiles,
+  registerReadFile,
+  registerListFiles,
+  registerDeleteFiles,
   registerListProfiles,
   registerSystemInfo,
 ];
@@ -36,7 +51,7 @@ export function createMcpServer(deps: ToolDeps): McpServer {
   const server = new McpServer(
     { name: 'capsule', version: CAPSULE_VERSION },
     {
-      capabilities: { tools: {}, logging: {} },
+      capabilities: { tools: {}, logging: {}, resources: {} },
       instructions:
         'Capsule runs each command or code block in its own fresh, locked-down Docker container (no network, ' +
         'non-root, resource limits) and removes it afterwards. Use run_command for shell commands and run_code for ' +
@@ -51,5 +66,6 @@ export function createMcpServer(deps: ToolDeps): McpServer {
     return {};
   });
   for (const register of TOOLS) register(server, deps, session);
+  registerWorkspaceResources(server, deps);
   return server;
 }

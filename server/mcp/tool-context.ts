@@ -5,6 +5,7 @@ import { asCapsuleError, toToolErrorResult } from '../errors.js';
 import type { ProcessManager } from '../sandbox/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { RunStore } from '../store/run-store.js';
+import type { WorkspaceService } from '../sandbox/workspace-service.js';
 import type { SessionLogLevel } from './session-log-level.js';
 
 /** What tools may call: services only, never the runtime. */
@@ -12,6 +13,7 @@ export interface ToolDeps {
   sandbox: SandboxService;
   processes: ProcessManager;
   store: RunStore;
+  workspaces: WorkspaceService;
   log: Logger;
 }
 

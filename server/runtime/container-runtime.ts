@@ -96,6 +96,24 @@ export interface ImageInfo {
   labels: Record<string, string>;
 }
 
+/** What the engine reports about a path inside a container (symlinks not followed for the last component). */
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Permission bits (0o777). */
+  mode: number;
+  mtime: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  /** For symlinks: the target, as the engine resolves it inside the container. */
+  linkTarget: string;
+}
+
+export interface VolumeSummary {
+  name: string;
+  labels: Record<string, string>;
+  createdAt: string;
+}
+
 export interface ContainerRuntime {
   /** Where the engine is reached, for error messages (e.g. unix:///var/run/docker.sock). */
   readonly endpoint: string;
@@ -108,8 +126,21 @@ export interface ContainerRuntime {
   listImages(prefix: string): Promise<ImageInfo[]>;
   /** Create (never start) a container; returns its id. */
   create(spec: ContainerSpec): Promise<string>;
-  /** Extract a tar stream at `path` inside the container (works before start on volume mounts). */
+  /**
+   * Extract a tar stream at `path` inside the container (works before start on volume mounts).
+   * Files get the uid/gid of their tar headers.
+   */
   putArchive(id: string, path: string, tar: Readable): Promise<void>;
+  /** A tar stream of `path` inside the container (works on stopped and never-started containers). */
+  getArchive(id: string, path: string): Promise<Readable>;
+  /** Stat a path inside the container without following a final symlink; null when it does not exist. */
+  statPath(id: string, path: string): Promise<PathStat | null>;
+  /** Create a named volume with labels. */
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Remove a named volume; a missing one is not an error; one in use is BusyError. */
+  removeVolume(name: string): Promise<void>;
+  /** Volumes carrying every given label. */
+  listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]>;
   /** Attach to stdout/stderr (and stdin when opened); call before start so no output is missed. */
   attach(id: string): Promise<AttachedIo>;
   start(id: string): Promise<void>;

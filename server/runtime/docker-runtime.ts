@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import type { Duplex, Readable } from 'node:stream';
 import {
+  BusyError,
   EngineUnavailableError,
   ImageMissingError,
   RuntimeFailureError,
@@ -13,10 +14,17 @@ import type {
   ContainerSummary,
   EngineInfo,
   ImageInfo,
+  PathStat,
+  VolumeSummary,
 } from './container-runtime.js';
 import { demuxDockerStream } from './docker-stream-demux.js';
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/** dockerode's HEAD /archive call, missing from its type definitions. */
+interface DockerodeInfoArchive {
+  infoArchive(options: { path: string }): Promise<unknown>;
+}
 
 interface DockerodeError {
   statusCode?: number;
@@ -152,7 +160,62 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async putArchive(id: string, path: string, tar: Readable): Promise<void> {
+    // Ownership comes from the tar headers. (copyUIDGID would resolve the container user on the
+    // *host's* passwd database, which does not know uid 10001.)
     await this.call(() => this.docker.getContainer(id).putArchive(tar, { path }));
+  }
+
+  async getArchive(id: string, path: string): Promise<Readable> {
+    return (await this.call(() => this.docker.getContainer(id).getArchive({ path }))) as unknown as Readable;
+  }
+
+  async statPath(id: string, path: string): Promise<PathStat | null> {
+    try {
+      const info = (await this.call(() => (this.docker.getContainer(id) as unknown as DockerodeInfoArchive).infoArchive({ path }))) as {
+        headers?: Record<string, string>;
+        resume?: () => void;
+      };
+      info.resume?.();
+      const header = info.headers?.['x-docker-container-path-stat'];
+      if (!header) throw new RuntimeFailureError('engine returned no path stat');
+      const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { name: string; size: number; mode: number; mtime: string; linkTarget: string };
+      // Go os.FileMode: ModeDir = 1<<31, ModeSymlink = 1<<27; permission bits in the low 9.
+      const dir = stat.mode >= 2 ** 31;
+      const symlink = Math.floor(stat.mode / 2 ** 27) % 2 === 1;
+      const other = (stat.mode & 0x0ff00000) !== 0 && !symlink;
+      return {
+        name: stat.name,
+        size: stat.size,
+        mode: stat.mode & 0o777,
+        mtime: stat.mtime,
+        type: dir ? 'directory' : symlink ? 'symlink' : other ? 'other' : 'file',
+        linkTarget: stat.linkTarget,
+      };
+    } catch (err) {
+      if (err instanceof RuntimeFailureError && err.details.status === 404) return null;
+      throw err;
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.call(() => this.docker.createVolume({ Name: name, Labels: labels }));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.call(() => this.docker.getVolume(name).remove());
+    } catch (err) {
+      const status = err instanceof RuntimeFailureError ? err.details.status : undefined;
+      if (status === 404) return;
+      if (status === 409) throw new BusyError(`volume ${name} is in use by a running container; retry when it ends`, { cause: err, details: { retry_after_s: 5 } });
+      throw err;
+    }
+  }
+
+  async listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]> {
+    const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
+    const res = await this.call(() => this.docker.listVolumes({ filters: { label } }));
+    return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {}, createdAt: (v as { CreatedAt?: string }).CreatedAt ?? '' }));
   }
 
   async attach(id: string): Promise<AttachedIo> {

@@ -33,9 +33,20 @@ export function buildContainerSpec(input: {
   workdir: string;
   openStdin: boolean;
   withJobDir: boolean;
+  /**
+   * What backs /workspace: null = the profile's tmpfs; { volume } = a workspace volume;
+   * { volume: null } = an anonymous volume (files put in before start, or collected after exit,
+   * which a tmpfs cannot hold).
+   */
+  workspaceMount: { volume: string | null } | null;
   labels: Record<string, string>;
 }): ContainerSpec {
   const { profile } = input;
+  const volumes: ContainerSpec['volumes'] = [];
+  if (input.withJobDir) volumes.push({ target: JOB_DIR, readOnly: false });
+  if (input.workspaceMount) volumes.push({ target: '/workspace', readOnly: false, ...(input.workspaceMount.volume ? { source: input.workspaceMount.volume } : {}) });
+  const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777` };
+  if (!input.workspaceMount) tmpfs['/workspace'] = `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`;
   return {
     image: profile.image,
     cmd: input.argv,
@@ -48,11 +59,8 @@ export function buildContainerSpec(input: {
     nanoCpus: Math.round(input.limits.cpus * 1e9),
     pidsLimit: input.limits.pids,
     ulimits: profile.ulimits,
-    tmpfs: {
-      '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777`,
-      '/workspace': `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`,
-    },
-    volumes: input.withJobDir ? [{ target: JOB_DIR, readOnly: false }] : [],
+    tmpfs,
+    volumes,
     network: profile.network,
     readOnlyRootfs: true,
     capDrop: ['ALL'],

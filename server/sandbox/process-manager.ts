@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { InvalidInputError, NotFoundError } from '../errors.js';
-import type { LimitsInput } from './run-request.js';
+import type { LimitsInput, WorkspaceRunInput } from './run-request.js';
 import type { RunResult, RunStatus } from './run-result.js';
 import { type LogRead, RetainedLog } from './retained-log.js';
 import type { RunControls } from './sandbox-run.js';
@@ -10,7 +10,7 @@ import type { SandboxService } from './sandbox-service.js';
 export type ProcessState = 'running' | RunStatus;
 
 /** Input of start_process: a command, or a language and code. */
-export interface ProcessInput {
+export interface ProcessInput extends WorkspaceRunInput {
   command?: string;
   language?: string;
   code?: string;
@@ -120,6 +120,9 @@ export class ProcessManager {
       ...(input.limits !== undefined ? { limits: input.limits } : {}),
       ...(input.timeout_ms !== undefined ? { timeout_ms: input.timeout_ms } : {}),
       ...(input.env !== undefined ? { env: input.env } : {}),
+      ...(input.workspace_id !== undefined ? { workspace_id: input.workspace_id } : {}),
+      ...(input.files !== undefined ? { files: input.files } : {}),
+      ...(input.collect !== undefined ? { collect: input.collect } : {}),
       ...(input.stdin !== undefined ? { stdin: input.stdin } : input.stdin_open ? { stdin: '' } : {}),
     };
     const done = hasCommand

@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import { InvalidInputError } from '../errors.js';
 import { type Language, LANGUAGES, languageCommand } from './languages.js';
 import { ENV_NAME, type Profile, type ProfileRegistry } from './profiles.js';
+import { type FileWrite, type PreparedFile, prepareFiles } from './workspace-files.js';
+import { workspaceRelative } from './workspace-paths.js';
 
 /** Optional narrowing of a profile's limits; a value above the profile's is rejected. */
 export interface LimitsInput {
@@ -12,8 +14,18 @@ export interface LimitsInput {
   pids?: number;
 }
 
+/** Workspace options shared by run_command, run_code and start_process. */
+export interface WorkspaceRunInput {
+  /** Mount this workspace read-write at /workspace instead of an empty tmpfs. */
+  workspace_id?: string;
+  /** Files written to /workspace before the program starts. */
+  files?: FileWrite[];
+  /** Paths or globs (relative to /workspace) returned after the run. */
+  collect?: string[];
+}
+
 /** Input of run_command (already shape-checked by the tool's zod schema). */
-export interface CommandRunInput {
+export interface CommandRunInput extends WorkspaceRunInput {
   command: string;
   profile?: string;
   limits?: LimitsInput;
@@ -24,7 +36,7 @@ export interface CommandRunInput {
 }
 
 /** Input of run_code. */
-export interface CodeRunInput {
+export interface CodeRunInput extends WorkspaceRunInput {
   language: string;
   code: string;
   args?: string[];
@@ -52,6 +64,8 @@ export interface EffectiveLimits {
 export interface PrepareContext {
   owner?: string;
   mode?: 'run' | 'process';
+  /** The resolved workspace, when the call names one. */
+  workspace?: { id: string; volume: string };
 }
 
 /** A run that passed every check, ready for the runner. */
@@ -64,7 +78,13 @@ export interface PreparedRun {
   profile: Profile;
   limits: EffectiveLimits;
   argv: string[];
-  files: JobFile[];
+  /** Code files, copied read-only into /capsule. */
+  jobFiles: JobFile[];
+  /** Files for /workspace (written before start). */
+  workspaceFiles: PreparedFile[];
+  /** Globs of files to return after the run. */
+  collect: string[];
+  workspace: { id: string; volume: string } | null;
   stdin: Buffer | null;
   env: Record<string, string>;
   workdir: string;
@@ -79,6 +99,18 @@ export type InputLimits = Pick<
   Config,
   'CAPSULE_MAX_COMMAND_BYTES' | 'CAPSULE_MAX_CODE_BYTES' | 'CAPSULE_MAX_STDIN_BYTES' | 'CAPSULE_MAX_ENV_VARS' | 'CAPSULE_MAX_ENV_BYTES' | 'CAPSULE_MAX_ARGS'
 >;
+
+const MAX_COLLECT_PATTERNS = 32;
+
+function workspaceParts(input: WorkspaceRunInput, ctx: PrepareContext) {
+  const collect = input.collect ?? [];
+  if (collect.length > MAX_COLLECT_PATTERNS) throw new InvalidInputError(`collect has ${collect.length} patterns; the limit is ${MAX_COLLECT_PATTERNS}`);
+  return {
+    workspaceFiles: input.files?.length ? prepareFiles(input.files) : [],
+    collect: collect.map((c) => workspaceRelative(c, 'collect pattern') || '**'),
+    workspace: ctx.workspace ?? null,
+  };
+}
 
 /** A new run id: "run_" and 16 hex digits. */
 export function newRunId(): string {
@@ -184,7 +216,8 @@ export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegis
     profile,
     limits: narrowLimits(input.limits, profile),
     argv: ['/bin/sh', '-c', input.command],
-    files: [],
+    jobFiles: [],
+    ...workspaceParts(input, ctx),
     stdin: checkStdin(input.stdin, limits),
     env: checkEnv(input.env, limits, profile),
     workdir: checkWorkdir(input.workdir),
@@ -217,7 +250,8 @@ export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, l
     profile,
     limits: narrowLimits(input.limits, profile),
     argv,
-    files: [{ name: fileName, content: code, mode: 0o444 }],
+    jobFiles: [{ name: fileName, content: code, mode: 0o444 }],
+    ...workspaceParts(input, ctx),
     stdin: checkStdin(input.stdin, limits),
     env: checkEnv(input.env, limits, profile),
     workdir: '/workspace',

@@ -1,3 +1,5 @@
+import type { CollectedFile } from './collect-files.js';
+
 /** How a run ended. */
 export type RunStatus = 'exited' | 'timed_out' | 'oom_killed' | 'killed' | 'failed';
 
@@ -17,6 +19,21 @@ export interface RunResult {
   image: string;
   /** Why a run is `failed` or `killed` (engine error, cancellation, shutdown); absent otherwise. */
   error?: string;
+  /** For runs on a workspace: its size after the run, and whether it is over quota. */
+  workspace?: WorkspaceUsageReport;
+  /** Files matched by `collect`. */
+  files?: CollectedFile[];
+  /** Why collecting files or workspace usage after the run failed. */
+  collect_error?: string;
+}
+
+export interface WorkspaceUsageReport {
+  workspace_id: string;
+  bytes: number;
+  files: number;
+  quota_bytes: number;
+  quota_files: number;
+  over_quota: boolean;
 }
 
 const SIGNALS: Record<number, string> = {

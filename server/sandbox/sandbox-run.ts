@@ -7,6 +7,7 @@ import { buildContainerSpec, type InstanceIdentity, runLabels } from './containe
 import { JOB_DIR } from './languages.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { JobFile, PreparedRun } from './run-request.js';
+import { tarOfFiles } from './workspace-files.js';
 import { type RunResult, type RunStatus, signalFromExitCode } from './run-result.js';
 
 export interface RunContext {
@@ -35,6 +36,8 @@ export interface ExecuteOptions {
   keepStdinOpen?: boolean;
   /** Called once the container has started. */
   onStarted?: (controls: RunControls) => void;
+  /** After the container stopped, before removal: extra result fields (collected files, workspace usage). */
+  afterExit?: (containerId: string) => Promise<Partial<RunResult>>;
 }
 
 type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string };
@@ -69,13 +72,22 @@ export class SandboxRun implements AsyncDisposable {
       env: job.env,
       workdir: job.workdir,
       openStdin: job.stdin !== null,
-      withJobDir: job.files.length > 0,
+      withJobDir: job.jobFiles.length > 0,
+      workspaceMount: job.workspace
+        ? { volume: job.workspace.volume }
+        : job.workspaceFiles.length > 0 || job.collect.length > 0
+          ? { volume: null }
+          : null,
       labels: runLabels({ runId: job.runId, kind: 'run', profile: job.profile.name, owner: job.owner, instance: ctx.instance }),
     });
     const id = await ctx.runtime.create(spec);
     const run = new SandboxRun(ctx, job, id);
     try {
-      if (job.files.length > 0) await ctx.runtime.putArchive(id, JOB_DIR, tarOf(job.files));
+      if (job.jobFiles.length > 0) await ctx.runtime.putArchive(id, JOB_DIR, tarOf(job.jobFiles));
+      // With a workspace, files were written (quota and symlink checks included) by the workspace service.
+      if (!job.workspace && job.workspaceFiles.length > 0) {
+        await ctx.runtime.putArchive(id, '/workspace', tarOfFiles(job.workspaceFiles));
+      }
       return run;
     } catch (err) {
       await run[Symbol.asyncDispose]();
@@ -96,6 +108,7 @@ export class SandboxRun implements AsyncDisposable {
     let exitCode: number | null = null;
     let oomKilled = false;
     let io: AttachedIo | null = null;
+    let extra: Partial<RunResult> = {};
     let timer: NodeJS.Timeout | undefined;
     const killTimers: NodeJS.Timeout[] = [];
 
@@ -141,6 +154,14 @@ export class SandboxRun implements AsyncDisposable {
       exitCode = await runtime.wait(this.containerId);
       const state = await runtime.inspect(this.containerId);
       oomKilled = state.oomKilled;
+      if (options.afterExit) {
+        try {
+          extra = await options.afterExit(this.containerId);
+        } catch (err) {
+          this.ctx.log.warn({ run_id: job.runId, err }, 'collecting after the run failed');
+          extra = { collect_error: (err as Error).message };
+        }
+      }
     } catch (err) {
       // Before the start nothing ran: the caller gets the error. After it, the partial output is the result.
       if (!started) throw err;
@@ -180,6 +201,7 @@ export class SandboxRun implements AsyncDisposable {
       profile: job.profile.name,
       image: job.profile.image,
       ...(error ? { error } : {}),
+      ...extra,
     };
   }
 

@@ -1,13 +1,23 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { ConfigurationError, ImageMissingError, ShuttingDownError } from '../errors.js';
+import { ConfigurationError, ImageMissingError, InvalidInputError, ShuttingDownError } from '../errors.js';
+import { collectFiles } from './collect-files.js';
+import type { WorkspaceService } from './workspace-service.js';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { InstanceIdentity } from './container-spec.js';
 import { OwnerLimits } from './owner-limits.js';
 import { describeProfile, type ProfileRegistry } from './profiles.js';
-import { type CodeRunInput, type CommandRunInput, type PreparedRun, prepareCodeRun, prepareCommandRun } from './run-request.js';
+import {
+  type CodeRunInput,
+  type CommandRunInput,
+  type PrepareContext,
+  type PreparedRun,
+  prepareCodeRun,
+  prepareCommandRun,
+  type WorkspaceRunInput,
+} from './run-request.js';
 import type { RunResult } from './run-result.js';
 import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
 import type { RunStore } from '../store/run-store.js';
@@ -31,6 +41,8 @@ export interface SandboxServiceDeps {
   instance: InstanceIdentity;
   /** Where every run is recorded; omitted in some unit tests. */
   store?: RunStore;
+  /** Workspaces runs may mount; without it, workspace_id is refused. */
+  workspaces?: WorkspaceService;
 }
 
 /** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
@@ -52,16 +64,51 @@ export class SandboxService {
 
   /** Run `/bin/sh -c command` in a fresh container. */
   async runCommand(input: CommandRunInput, options: RunCallOptions = {}): Promise<RunResult> {
-    return this.execute(prepareCommandRun(input, this.deps.profiles, this.deps.config, this.prepareContext(options)), options);
+    const job = prepareCommandRun(input, this.deps.profiles, this.deps.config, await this.prepareContext(input, options));
+    return this.execute(await this.withWorkspaceFiles(job, input), options);
   }
 
   /** Run a code block (copied in as a file) in a fresh container. */
   async runCode(input: CodeRunInput, options: RunCallOptions = {}): Promise<RunResult> {
-    return this.execute(prepareCodeRun(input, this.deps.profiles, this.deps.config, this.prepareContext(options)), options);
+    const job = prepareCodeRun(input, this.deps.profiles, this.deps.config, await this.prepareContext(input, options));
+    return this.execute(await this.withWorkspaceFiles(job, input), options);
   }
 
-  private prepareContext(options: RunCallOptions) {
-    return { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
+  private async prepareContext(input: WorkspaceRunInput, options: RunCallOptions): Promise<PrepareContext> {
+    const ctx: PrepareContext = { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
+    if (input.workspace_id !== undefined) {
+      if (!this.deps.workspaces) throw new InvalidInputError('workspaces are not available on this server');
+      ctx.workspace = { id: input.workspace_id, volume: await this.deps.workspaces.volumeFor(options.owner ?? 'local', input.workspace_id) };
+    }
+    return ctx;
+  }
+
+  /** On a workspace, `files` go in through the workspace service first (paths, symlinks and quota checked). */
+  private async withWorkspaceFiles(job: PreparedRun, input: WorkspaceRunInput): Promise<PreparedRun> {
+    if (job.workspace && input.files?.length) await this.deps.workspaces!.writeFiles(job.owner, job.workspace.id, input.files);
+    return job;
+  }
+
+  /** Collected files and workspace usage, read from the stopped container before it is removed. */
+  private afterExit(job: PreparedRun): ((containerId: string) => Promise<Partial<RunResult>>) | undefined {
+    const { workspaces, runtime, config } = this.deps;
+    if (!job.collect.length && !job.workspace) return undefined;
+    return async (containerId) => {
+      const extra: Partial<RunResult> = {};
+      if (job.collect.length) extra.files = await collectFiles(runtime, containerId, job.collect, config.CAPSULE_COLLECT_MAX_BYTES, job.workspace?.id ?? null);
+      if (job.workspace && workspaces) {
+        const quota = workspaces.quota;
+        const usage = await workspaces.usageIn(containerId, quota.bytes);
+        extra.workspace = {
+          workspace_id: job.workspace.id,
+          ...usage,
+          quota_bytes: quota.bytes,
+          quota_files: quota.files,
+          over_quota: usage.bytes > quota.bytes || usage.files > quota.files,
+        };
+      }
+      return extra;
+    };
   }
 
   /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
@@ -208,7 +255,14 @@ export class SandboxService {
       };
       await using run = await SandboxRun.create(ctx, job);
       const { onOutput, keepStdinOpen, onStarted } = options;
-      const result = await run.execute({ signal, ...(onOutput ? { onOutput } : {}), ...(keepStdinOpen ? { keepStdinOpen } : {}), ...(onStarted ? { onStarted } : {}) });
+      const afterExit = this.afterExit(job);
+      const result = await run.execute({
+        signal,
+        ...(onOutput ? { onOutput } : {}),
+        ...(keepStdinOpen ? { keepStdinOpen } : {}),
+        ...(onStarted ? { onStarted } : {}),
+        ...(afterExit ? { afterExit } : {}),
+      });
       this.deps.log.info(
         { run_id: job.runId, container_id: run.containerId, owner: job.owner, what: job.summary, status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
         'run finished',

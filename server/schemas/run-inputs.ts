@@ -14,6 +14,23 @@ export const limitsInput = z
   .optional()
   .describe('Narrow the profile\'s limits for this call; values above the profile are rejected.');
 
+/** One file to write: path relative to /workspace, text or base64 content, optional mode. */
+export const fileWriteObject = z
+  .object({
+    path: z.string().describe('Path relative to /workspace (e.g. "src/app.py").'),
+    content: z.string().describe('The content: text, or base64 with encoding "base64".'),
+    encoding: z.enum(['utf8', 'base64']).optional().describe('Default utf8.'),
+    mode: z.number().int().min(0).max(0o777).optional().describe('Permission bits, e.g. 493 (0o755) for a script; default 420 (0o644).'),
+  })
+  .strict();
+
+/** Workspace options of run_command, run_code and start_process. */
+export const workspaceRunInput = {
+  workspace_id: z.string().optional().describe('Mount this workspace (from create_workspace) read-write at /workspace so files persist between runs.'),
+  files: z.array(fileWriteObject).max(1000).optional().describe('Files written to /workspace before the program starts (with or without a workspace).'),
+  collect: z.array(z.string()).max(32).optional().describe('Paths or globs under /workspace (e.g. "out/*.png") returned after the run: embedded, or as workspace links with workspace_id.'),
+};
+
 export const runCommandInput = {
   command: z.string().describe('Shell command, run as `/bin/sh -c <command>`.'),
   profile: z.string().optional().describe('Sandbox profile (see list_profiles); default "default".'),
@@ -22,6 +39,7 @@ export const runCommandInput = {
   stdin: z.string().optional().describe('Text written to the process stdin, then closed.'),
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
   workdir: z.string().optional().describe('Working directory: an absolute path inside /workspace or /tmp (default /workspace).'),
+  ...workspaceRunInput,
 };
 
 export const runCodeInput = {
@@ -33,6 +51,7 @@ export const runCodeInput = {
   timeout_ms: z.number().int().positive().optional().describe('Wall-time limit in ms; default and maximum come from the profile.'),
   stdin: z.string().optional().describe('Text written to the program stdin, then closed.'),
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
+  ...workspaceRunInput,
 };
 
 /** The structured result shared by run_command and run_code (their outputSchema). */
@@ -50,6 +69,32 @@ export const runResultShape = {
   profile: z.string().describe('Sandbox profile used.'),
   image: z.string().describe('Container image used.'),
   error: z.string().optional().describe('Why the run failed or was killed, when it was.'),
+  workspace: z
+    .object({
+      workspace_id: z.string(),
+      bytes: z.number().int(),
+      files: z.number().int(),
+      quota_bytes: z.number().int(),
+      quota_files: z.number().int(),
+      over_quota: z.boolean(),
+    })
+    .optional()
+    .describe('For runs on a workspace: its size after the run and whether the run pushed it over quota.'),
+  files: z
+    .array(
+      z.object({
+        path: z.string(),
+        size: z.number().int(),
+        mime_type: z.string(),
+        content: z.string().optional(),
+        encoding: z.enum(['utf8', 'base64']).optional(),
+        uri: z.string().optional(),
+        skipped: z.string().optional(),
+      }),
+    )
+    .optional()
+    .describe('Files matched by collect.'),
+  collect_error: z.string().optional().describe('Why collecting files or workspace usage after the run failed.'),
 };
 
 export const runResultObject = z.object(runResultShape);

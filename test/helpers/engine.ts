@@ -4,6 +4,7 @@ import { loadConfig } from '../../server/config.js';
 import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
 import { ProfileRegistry, parseProfile, type Profile } from '../../server/sandbox/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
+import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
 import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
 import { readFileSync } from 'node:fs';
 import { silentLog } from './fixtures.js';
@@ -39,6 +40,15 @@ export function realService(profiles: Profile[] = [shippedProfile()], env: Recor
     log: silentLog,
     instance: { name: 'itest', bootId: 'itest' },
   });
+}
+
+/** Real sandbox + workspace services sharing one config (e.g. a small quota). */
+export function realWorkspaceServices(env: Record<string, string> = {}, instanceName = 'itest') {
+  const config = loadConfig(env);
+  const instance = { name: instanceName, bootId: 'itest' };
+  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance, config });
+  const sandbox = new SandboxService({ runtime, profiles: ProfileRegistry.fromProfiles([shippedProfile()]), config, log: silentLog, instance, workspaces });
+  return { sandbox, workspaces };
 }
 
 /** Fail the test when any container of this run still exists; print its id for debugging. */

@@ -8,6 +8,8 @@ import type {
   EngineInfo,
   ImageInfo,
   OutputChunk,
+  PathStat,
+  VolumeSummary,
 } from '../../server/runtime/container-runtime.js';
 
 /** How a fake container behaves once started. */
@@ -51,6 +53,27 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async inspectImage(ref: string): Promise<ImageInfo | null> {
     return { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} };
+  }
+  readonly volumes = new Map<string, Record<string, string>>();
+  async getArchive(): Promise<Readable> {
+    const { pack } = await import('tar-stream');
+    const archive = pack();
+    archive.finalize();
+    return PassThrough.from(archive as unknown as AsyncIterable<Buffer>);
+  }
+  async statPath(): Promise<PathStat | null> {
+    return null;
+  }
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    this.volumes.set(name, labels);
+  }
+  async removeVolume(name: string): Promise<void> {
+    this.volumes.delete(name);
+  }
+  async listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]> {
+    return [...this.volumes.entries()]
+      .filter(([, l]) => Object.entries(labels).every(([k, v]) => (v === '' ? k in l : l[k] === v)))
+      .map(([name, l]) => ({ name, labels: l, createdAt: '' }));
   }
   networks = new Set<string>();
   async networkExists(name: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { ContainerRuntime } from '../../server/runtime/container-runtime.js
 import type { ToolDeps } from '../../server/mcp/tool-context.js';
 import { ProcessManager } from '../../server/sandbox/process-manager.js';
 import { RunStore } from '../../server/store/run-store.js';
+import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -39,7 +40,10 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ CAPSULE_KILL_GRACE_MS: '50', ...env });
 }
 
-export function testService(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string>; store?: RunStore } = {}) {
+export function testService(
+  runtime: ContainerRuntime,
+  options: { profiles?: Profile[]; env?: Record<string, string>; store?: RunStore; workspaces?: WorkspaceService } = {},
+) {
   const profiles = ProfileRegistry.fromProfiles(options.profiles ?? [testProfile()]);
   return new SandboxService({
     runtime,
@@ -48,13 +52,16 @@ export function testService(runtime: ContainerRuntime, options: { profiles?: Pro
     log: silentLog,
     instance: { name: 'unit', bootId: 'test' },
     ...(options.store ? { store: options.store } : {}),
+    ...(options.workspaces ? { workspaces: options.workspaces } : {}),
   });
 }
 
 /** Every service a tool needs, on a given runtime, with an in-memory store. */
 export function testToolDeps(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string> } = {}): ToolDeps {
   const store = RunStore.open(':memory:', 'unit');
-  const sandbox = testService(runtime, { ...options, store });
+  const config = testConfig(options.env);
+  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance: { name: 'unit', bootId: 'test' }, config });
+  const sandbox = testService(runtime, { ...options, store, workspaces });
   const processes = new ProcessManager({ sandbox, log: silentLog, retainBytes: 1 << 20, resultTtlMs: 60_000 });
-  return { sandbox, processes, store, log: silentLog };
+  return { sandbox, processes, store, workspaces, log: silentLog };
 }

@@ -18,7 +18,11 @@ test('lists the tools with input and output schemas', async (t) => {
   const client = await connect(new FakeRuntime());
   const { tools } = await client.listTools();
   const names = tools.map((tool) => tool.name).sort();
-  t.deepEqual(names, ['get_run', 'kill_process', 'list_processes', 'list_profiles', 'list_runs', 'read_process_output', 'run_code', 'run_command', 'start_process', 'system_info', 'wait_process', 'write_process_stdin']);
+  t.deepEqual(names, [
+    'create_workspace', 'delete_files', 'delete_workspace', 'get_run', 'kill_process', 'list_files', 'list_processes', 'list_profiles',
+    'list_runs', 'list_workspaces', 'read_file', 'read_process_output', 'run_code', 'run_command', 'start_process', 'system_info',
+    'wait_process', 'write_files', 'write_process_stdin',
+  ]);
   const run = tools.find((tool) => tool.name === 'run_command')!;
   t.truthy(run.outputSchema?.properties?.['exit_code']);
   t.deepEqual(run.inputSchema.required, ['command']);

@@ -19,8 +19,8 @@ test('a command becomes /bin/sh -c with profile defaults', (t) => {
 test('code becomes a read-only file and an argv; never a shell string', (t) => {
   const job = prepareCodeRun({ language: 'python', code: 'print(1)', args: ['a b'] }, profiles, limits);
   t.deepEqual(job.argv, ['python3', '/capsule/main.py', 'a b']);
-  t.is(job.files[0]!.content.toString(), 'print(1)');
-  t.is(job.files[0]!.mode, 0o444);
+  t.is(job.jobFiles[0]!.content.toString(), 'print(1)');
+  t.is(job.jobFiles[0]!.mode, 0o444);
 });
 
 const bad: Array<[string, () => unknown, RegExp]> = [

@@ -1,5 +1,19 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CollectedFile } from '../../sandbox/collect-files.js';
 import { isFailure, type RunResult } from '../../sandbox/run-result.js';
+
+/** A collected file as MCP content: a link to its workspace, or the content embedded. */
+function fileContent(runId: string, f: CollectedFile): CallToolResult['content'] {
+  if (f.uri) return [{ type: 'resource_link', uri: f.uri, name: f.path, mimeType: f.mime_type, size: f.size }];
+  if (f.content === undefined) return [];
+  const uri = `capsule://runs/${runId}/files/${f.path}`;
+  return [
+    {
+      type: 'resource',
+      resource: f.encoding === 'base64' ? { uri, mimeType: f.mime_type, blob: f.content } : { uri, mimeType: f.mime_type, text: f.content },
+    },
+  ];
+}
 
 const STATUS_TEXT: Record<RunResult['status'], string> = {
   exited: 'exited',
@@ -16,11 +30,16 @@ export function runToolResult(result: RunResult): CallToolResult {
   ];
   if (result.error) head.push(`error: ${result.error}`);
   if (result.truncated) head.push(`output truncated: stdout ${result.stdout_bytes} bytes, stderr ${result.stderr_bytes} bytes in all`);
+  if (result.workspace?.over_quota) {
+    head.push(`workspace ${result.workspace.workspace_id} is over quota: ${result.workspace.bytes}/${result.workspace.quota_bytes} bytes, ${result.workspace.files}/${result.workspace.quota_files} entries; writes are refused until files are deleted`);
+  }
+  if (result.collect_error) head.push(`collect failed: ${result.collect_error}`);
   const parts = [head.join('\n')];
   if (result.stdout) parts.push(`--- stdout ---\n${result.stdout}`);
   if (result.stderr) parts.push(`--- stderr ---\n${result.stderr}`);
+  for (const f of result.files ?? []) if (f.skipped) parts.push(`collect: ${f.path} skipped: ${f.skipped}`);
   return {
-    content: [{ type: 'text', text: parts.join('\n') }],
+    content: [{ type: 'text', text: parts.join('\n') }, ...(result.files ?? []).flatMap((f) => fileContent(result.run_id, f))],
     structuredContent: { ...result },
     isError: isFailure(result),
   };

@@ -3,7 +3,7 @@ import { ownerOf } from '../../auth/owner.js';
 import { LANGUAGES } from '../../sandbox/languages.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { processSummary, processSummaryShape } from './process-format.js';
-import { limitsInput } from '../../schemas/run-inputs.js';
+import { limitsInput, workspaceRunInput } from '../../schemas/run-inputs.js';
 
 export const startProcessInput = {
   command: z.string().optional().describe('Shell command (`/bin/sh -c`). Give this, or language and code.'),
@@ -16,6 +16,7 @@ export const startProcessInput = {
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
   stdin: z.string().optional().describe('Initial stdin.'),
   stdin_open: z.boolean().optional().describe('Keep stdin open for write_process_stdin (otherwise it is closed at start).'),
+  ...workspaceRunInput,
 };
 
 export const registerStartProcess: ToolRegistrar = (server, { processes, log }) => {

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { ownerOf } from '../../auth/owner.js';
+import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { workspaceIdInput } from './workspace-format.js';
+
+export const registerDeleteWorkspace: ToolRegistrar = (server, { workspaces, log }) => {
+  server.registerTool(
+    'delete_workspace',
+    {
+      title: 'Delete a workspace',
+      description: 'Deletes a workspace and all its files. Refused (busy) while a run or process is using it.',
+      inputSchema: { workspace_id: workspaceIdInput },
+      outputSchema: { workspace_id: z.string(), deleted: z.boolean() },
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    },
+    guarded('delete_workspace', log, async (args, extra) => {
+      await workspaces.delete(ownerOf(extra.authInfo), args.workspace_id);
+      return jsonResult({ workspace_id: args.workspace_id, deleted: true }, `deleted ${args.workspace_id}`);
+    }),
+  );
+};

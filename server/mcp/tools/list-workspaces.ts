@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { ownerOf } from '../../auth/owner.js';
+import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { workspaceInfoShape } from './workspace-format.js';
+
+export const registerListWorkspaces: ToolRegistrar = (server, { workspaces, log }) => {
+  server.registerTool(
+    'list_workspaces',
+    {
+      title: 'List workspaces',
+      description: 'Lists your workspaces with size, file count, creation and expiry times.',
+      inputSchema: {},
+      outputSchema: { workspaces: z.array(z.object(workspaceInfoShape)) },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    guarded('list_workspaces', log, async (_args, extra) => {
+      const list = await workspaces.list(ownerOf(extra.authInfo));
+      const text = list.length ? list.map((w) => `${w.workspace_id}: ${w.files} entries, ${w.bytes} bytes, expires ${w.expires_at}`).join('\n') : 'no workspaces';
+      return jsonResult({ workspaces: list }, text);
+    }),
+  );
+};

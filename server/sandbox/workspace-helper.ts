@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { RuntimeFailureError } from '../errors.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { InstanceIdentity } from './container-spec.js';
+import { SANDBOX_USER } from './container-spec.js';
+import { WORKSPACE_ROOT } from './workspace-paths.js';
+
+export interface HelperContext {
+  runtime: ContainerRuntime;
+  log: Logger;
+  instance: InstanceIdentity;
+  image: string;
+  /** Ids of helpers alive now, so the reaper leaves them alone. */
+  live: Set<string>;
+}
+
+/**
+ * A created-but-never-started container that mounts a workspace volume at /workspace, so files move
+ * through the engine's archive API with no process running anywhere. Disposal removes it.
+ */
+export class WorkspaceHelper implements AsyncDisposable {
+  private constructor(
+    private readonly ctx: HelperContext,
+    readonly id: string,
+    private readonly helperId: string,
+  ) {}
+
+  static async create(ctx: HelperContext, volume: string, workspaceId: string, cmd: string[] = ['true']): Promise<WorkspaceHelper> {
+    const helperId = `helper_${randomBytes(6).toString('hex')}`;
+    ctx.live.add(helperId);
+    try {
+      const id = await ctx.runtime.create({
+        image: ctx.image,
+        cmd,
+        user: SANDBOX_USER,
+        workdir: WORKSPACE_ROOT,
+        env: {},
+        labels: {
+          'capsule.managed': 'true',
+          'capsule.kind': 'helper',
+          'capsule.run_id': helperId,
+          'capsule.workspace': workspaceId,
+          'capsule.instance': ctx.instance.name,
+          'capsule.boot': ctx.instance.bootId,
+        },
+        openStdin: false,
+        memoryBytes: 16 * 1024 * 1024,
+        nanoCpus: 1e8,
+        pidsLimit: 8,
+        ulimits: [],
+        tmpfs: {},
+        volumes: [{ source: volume, target: WORKSPACE_ROOT, readOnly: false }],
+        network: 'none',
+        readOnlyRootfs: true,
+        capDrop: ['ALL'],
+        securityOpt: ['no-new-privileges:true'],
+        init: false,
+        ...(cmd.length > 1 ? { tmpfs: { '/tmp': 'rw,nosuid,nodev,size=1m' } } : {}),
+      });
+      return new WorkspaceHelper(ctx, id, helperId);
+    } catch (err) {
+      ctx.live.delete(helperId);
+      throw err;
+    }
+  }
+
+  /**
+   * Run one program (argv, never a shell string) in a fresh locked-down container on the workspace,
+   * as uid 10001 with no network, and remove it. For what the archive API cannot do (deleting files).
+   */
+  static async runOnce(ctx: HelperContext, volume: string, workspaceId: string, argv: string[]): Promise<number> {
+    await using helper = await WorkspaceHelper.create(ctx, volume, workspaceId, argv);
+    await ctx.runtime.start(helper.id);
+    const code = await ctx.runtime.wait(helper.id);
+    if (code !== 0) throw new RuntimeFailureError(`${argv[0]} exited with ${code} in workspace ${workspaceId}`);
+    return code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.ctx.runtime.remove(this.id);
+    } catch (err) {
+      this.ctx.log.error({ container_id: this.id, err }, 'helper removal failed (the reaper will retry)');
+    } finally {
+      this.ctx.live.delete(this.helperId);
+    }
+  }
+}

@@ -1,0 +1,450 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { PassThrough, Readable } from 'node:stream';
+import { lookup as mimeLookup } from 'mime-types';
+import type { Logger } from 'pino';
+import { pack } from 'tar-stream';
+import type { Config } from '../config.js';
+import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors.js';
+import type { ContainerRuntime, VolumeSummary } from '../runtime/container-runtime.js';
+import type { InstanceIdentity } from './container-spec.js';
+import { readRange, tarEntries } from './tar-entries.js';
+import { WorkspaceHelper, type HelperContext } from './workspace-helper.js';
+import { type FileWrite, prepareFiles, SANDBOX_OWNER, tarOfFiles } from './workspace-files.js';
+import { inWorkspace, isInsideWorkspace, workspaceRelative } from './workspace-paths.js';
+
+export type { FileWrite };
+
+export interface WorkspaceInfo {
+  workspace_id: string;
+  created_at: string;
+  expires_at: string;
+  bytes: number;
+  files: number;
+  quota_bytes: number;
+  quota_files: number;
+}
+
+export interface FileEntry {
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  mtime: string;
+}
+
+export interface Usage {
+  bytes: number;
+  files: number;
+}
+
+export type WorkspaceConfig = Pick<
+  Config,
+  'CAPSULE_WORKSPACE_MAX_BYTES' | 'CAPSULE_WORKSPACE_MAX_FILES' | 'CAPSULE_WORKSPACE_TTL' | 'CAPSULE_WORKSPACE_MAX_TTL' | 'CAPSULE_MAX_WORKSPACES_PER_OWNER' | 'CAPSULE_SANDBOX_IMAGE'
+>;
+
+export interface WorkspaceDeps {
+  runtime: ContainerRuntime;
+  log: Logger;
+  instance: InstanceIdentity;
+  config: WorkspaceConfig;
+}
+
+const ID = /^ws_[0-9a-f]{16}$/;
+const MAX_LINK_HOPS = 16;
+
+/** Source files mime-db lacks or gets wrong for a code box (.ts there is MPEG transport stream). */
+const SOURCE_TYPES: Record<string, string> = {
+  '.py': 'text/x-python',
+  '.ts': 'text/x-typescript',
+  '.tsx': 'text/x-typescript',
+  '.mts': 'text/x-typescript',
+  '.sh': 'text/x-shellscript',
+  '.rs': 'text/x-rust',
+  '.go': 'text/x-go',
+  '.toml': 'application/toml',
+};
+
+/** MIME type of a file name (application/octet-stream when unknown). */
+export function mimeTypeOf(path: string): string {
+  return SOURCE_TYPES[posix.extname(path).toLowerCase()] ?? (mimeLookup(path) || 'application/octet-stream');
+}
+
+/**
+ * Workspaces: Docker volumes that persist files between ephemeral runs. Files move through the
+ * engine's archive API on never-started helper containers; every path is checked to stay inside
+ * /workspace, symlinks included, and every write respects the workspace quota.
+ */
+export class WorkspaceService {
+  private readonly helpers: HelperContext;
+
+  constructor(private readonly deps: WorkspaceDeps) {
+    this.helpers = { runtime: deps.runtime, log: deps.log, instance: deps.instance, image: deps.config.CAPSULE_SANDBOX_IMAGE, live: new Set() };
+  }
+
+  get quota(): { bytes: number; files: number } {
+    return { bytes: this.deps.config.CAPSULE_WORKSPACE_MAX_BYTES, files: this.deps.config.CAPSULE_WORKSPACE_MAX_FILES };
+  }
+
+  /** True when a container with these labels is a helper in use right now (the reaper's question). */
+  ownsContainer(labels: Record<string, string>): boolean {
+    return labels['capsule.kind'] === 'helper' && this.helpers.live.has(labels['capsule.run_id'] ?? '');
+  }
+
+  /** Create a workspace for `owner`, living `ttlS` seconds (default and maximum from the config). */
+  async create(owner: string, ttlS?: number): Promise<WorkspaceInfo> {
+    const { config, runtime } = this.deps;
+    const ttlMs = ttlS === undefined ? config.CAPSULE_WORKSPACE_TTL : ttlS * 1000;
+    if (!Number.isInteger(ttlMs) || ttlMs < 1000 || ttlMs > config.CAPSULE_WORKSPACE_MAX_TTL) {
+      throw new InvalidInputError(`ttl_s must be an integer from 1 to ${config.CAPSULE_WORKSPACE_MAX_TTL / 1000}; got ${ttlS}`);
+    }
+    const mine = await runtime.listVolumes({ 'capsule.workspace': '', 'capsule.owner': owner, 'capsule.instance': this.deps.instance.name });
+    if (mine.length >= config.CAPSULE_MAX_WORKSPACES_PER_OWNER) {
+      throw new QuotaExceededError(`owner "${owner}" already has ${mine.length} workspaces (limit ${config.CAPSULE_MAX_WORKSPACES_PER_OWNER}); delete one first`);
+    }
+    const id = `ws_${randomBytes(8).toString('hex')}`;
+    const now = new Date();
+    const expires = new Date(now.getTime() + ttlMs);
+    const volume = volumeName(id);
+    await runtime.createVolume(volume, {
+      'capsule.managed': 'true',
+      'capsule.kind': 'workspace',
+      'capsule.workspace': id,
+      'capsule.owner': owner,
+      'capsule.instance': this.deps.instance.name,
+      'capsule.created_at': now.toISOString(),
+      'capsule.expires_at': expires.toISOString(),
+    });
+    try {
+      // The first mount copies the image's /workspace (owned by uid 10001) into the new volume.
+      await using _helper = await WorkspaceHelper.create(this.helpers, volume, id);
+    } catch (err) {
+      await runtime.removeVolume(volume).catch(() => undefined);
+      throw err;
+    }
+    return { workspace_id: id, created_at: now.toISOString(), expires_at: expires.toISOString(), bytes: 0, files: 0, quota_bytes: this.quota.bytes, quota_files: this.quota.files };
+  }
+
+  /** The owner's workspaces with their size and file count. */
+  async list(owner: string): Promise<WorkspaceInfo[]> {
+    const volumes = await this.deps.runtime.listVolumes({ 'capsule.workspace': '', 'capsule.owner': owner, 'capsule.instance': this.deps.instance.name });
+    const live = volumes.filter((v) => !isExpired(v));
+    return Promise.all(live.map(async (v) => ({ ...describe(v, this.quota), ...(await this.usageOfVolume(v.name, v.labels['capsule.workspace']!)) })));
+  }
+
+  /** One workspace's facts. */
+  async info(owner: string, id: string): Promise<WorkspaceInfo> {
+    const v = await this.find(owner, id);
+    return { ...describe(v, this.quota), ...(await this.usageOfVolume(v.name, id)) };
+  }
+
+  /** Delete a workspace; refused while a run uses it. */
+  async delete(owner: string, id: string): Promise<void> {
+    const v = await this.find(owner, id);
+    await this.deps.runtime.removeVolume(v.name);
+  }
+
+  /** The volume to mount for a run on this workspace (checks owner and expiry). */
+  async volumeFor(owner: string, id: string): Promise<string> {
+    return (await this.find(owner, id)).name;
+  }
+
+  /** Files and folders count and total file bytes of a workspace volume; stops counting past `stopAfterBytes`. */
+  async usageOfVolume(volume: string, id: string, stopAfterBytes = Infinity): Promise<Usage> {
+    await using helper = await WorkspaceHelper.create(this.helpers, volume, id);
+    // `return await`: the helper must outlive the read (disposal runs when this function returns).
+    return await this.usageIn(helper.id, stopAfterBytes);
+  }
+
+  /** Usage as seen through any container that mounts the workspace at /workspace (a run's own, after it exits). */
+  async usageIn(containerId: string, stopAfterBytes = Infinity): Promise<Usage> {
+    let bytes = 0;
+    let files = 0;
+    for await (const { header } of tarEntries(await this.deps.runtime.getArchive(containerId, '/workspace'))) {
+      if (header.name === 'workspace' || header.name === 'workspace/') continue;
+      files++;
+      if (header.type === 'file' || header.type === 'contiguous-file') bytes += header.size ?? 0;
+      if (bytes > stopAfterBytes) break;
+    }
+    return { bytes, files };
+  }
+
+  /** Write files (all or nothing): paths checked, quota checked before anything is written. */
+  async writeFiles(owner: string, id: string, files: FileWrite[]): Promise<{ written: Array<{ path: string; bytes: number }>; usage: Usage }> {
+    const v = await this.find(owner, id);
+    const prepared = prepareFiles(files);
+    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    for (const dir of new Set(prepared.map((f) => posix.dirname(f.relative)).filter((d) => d !== '.'))) await this.resolve(helper.id, dir, true);
+    const before = await this.usageIn(helper.id);
+    const adding = prepared.reduce((n, f) => n + f.content.length, 0);
+    this.checkQuota(before, adding, prepared.length, id);
+    await this.deps.runtime.putArchive(helper.id, '/workspace', tarOfFiles(prepared));
+    return { written: prepared.map((f) => ({ path: f.relative, bytes: f.content.length })), usage: { bytes: before.bytes + adding, files: before.files + prepared.length } };
+  }
+
+  /** Read (a range of) one file; symlinks are followed only while they stay inside the workspace. */
+  async readFile(owner: string, id: string, path: string, offset = 0, maxBytes = 1 << 20): Promise<{ path: string; size: number; content: Buffer; offset: number; eof: boolean; mime_type: string }> {
+    const v = await this.find(owner, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    const resolved = await this.resolve(helper.id, workspaceRelative(path), false);
+    for await (const { header, stream } of tarEntries(await this.deps.runtime.getArchive(helper.id, resolved))) {
+      if (header.type === 'directory') throw new InvalidInputError(`"${path}" is a directory; use list_files`);
+      if (header.type !== 'file' && header.type !== 'contiguous-file') throw new InvalidInputError(`"${path}" is not a regular file`);
+      const size = header.size ?? 0;
+      const content = await readRange(stream, offset, maxBytes);
+      return { path: posix.relative('/workspace', resolved), size, content, offset, eof: offset + content.length >= size, mime_type: mimeTypeOf(resolved) };
+    }
+    throw new NotFoundError(`"${path}" not found in workspace ${id}`);
+  }
+
+  /** Stream one whole file (REST download); the caller must consume or destroy the stream. */
+  async openFile(owner: string, id: string, path: string): Promise<{ size: number; mime_type: string; stream: Readable }> {
+    const v = await this.find(owner, id);
+    const helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    try {
+      const resolved = await this.resolve(helper.id, workspaceRelative(path), false);
+      const entries = tarEntries(await this.deps.runtime.getArchive(helper.id, resolved));
+      const first = await entries.next();
+      if (first.done) throw new NotFoundError(`"${path}" not found in workspace ${id}`);
+      const { header, stream } = first.value;
+      if (header.type !== 'file' && header.type !== 'contiguous-file') throw new InvalidInputError(`"${path}" is not a regular file`);
+      const out = new PassThrough();
+      stream.pipe(out);
+      const cleanup = () => void entries.return(undefined).finally(() => helper[Symbol.asyncDispose]());
+      out.once('close', cleanup);
+      stream.once('end', () => out.end());
+      return { size: header.size ?? 0, mime_type: mimeTypeOf(resolved), stream: out };
+    } catch (err) {
+      await helper[Symbol.asyncDispose]();
+      throw err;
+    }
+  }
+
+  /** Write one file from a stream of known size (REST upload), within the quota. */
+  async writeFileStream(owner: string, id: string, path: string, source: Readable, size: number, mode = 0o644): Promise<Usage> {
+    const v = await this.find(owner, id);
+    const relative = workspaceRelative(path);
+    if (!relative) throw new InvalidInputError('path must name a file');
+    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    if (posix.dirname(relative) !== '.') await this.resolve(helper.id, posix.dirname(relative), true);
+    const before = await this.usageIn(helper.id);
+    this.checkQuota(before, size, 1, id);
+    const archive = pack();
+    const entry = archive.entry({ name: relative, size, mode, type: 'file', ...SANDBOX_OWNER }, (err) => (err ? archive.destroy(err) : archive.finalize()));
+    source.on('error', (err) => archive.destroy(err));
+    source.pipe(entry as unknown as NodeJS.WritableStream);
+    await this.deps.runtime.putArchive(helper.id, '/workspace', Readable.from(archive));
+    return { bytes: before.bytes + size, files: before.files + 1 };
+  }
+
+  /** List a folder (or, recursively, everything under it); at most `limit` entries. */
+  async listFiles(owner: string, id: string, path = '', recursive = false, limit = 10_000): Promise<{ entries: FileEntry[]; truncated: boolean }> {
+    const v = await this.find(owner, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    const resolved = await this.resolve(helper.id, workspaceRelative(path), false);
+    const entries: FileEntry[] = [];
+    let truncated = false;
+    for await (const { header } of tarEntries(await this.deps.runtime.getArchive(helper.id, resolved))) {
+      const inside = header.name.replace(/\/$/, '').split('/').slice(1).join('/');
+      if (!inside) {
+        if (header.type !== 'directory') throw new InvalidInputError(`"${path}" is not a directory; use read_file`);
+        continue;
+      }
+      if (!recursive && inside.includes('/')) continue;
+      if (entries.length >= limit) {
+        truncated = true;
+        break;
+      }
+      entries.push({
+        path: posix.join(posix.relative('/workspace', resolved), inside),
+        type: header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : header.type === 'file' || header.type === 'contiguous-file' ? 'file' : 'other',
+        size: header.size ?? 0,
+        mode: (header.mode ?? 0) & 0o7777,
+        mtime: (header.mtime ?? new Date(0)).toISOString(),
+      });
+    }
+    return { entries, truncated };
+  }
+
+  /** Delete files and folders (recursively): the archive API cannot delete, so a locked-down container runs rm. */
+  async deleteFiles(owner: string, id: string, paths: string[]): Promise<string[]> {
+    const v = await this.find(owner, id);
+    const relative = paths.map((p) => workspaceRelative(p));
+    if (relative.some((p) => p === '')) throw new InvalidInputError('refusing to delete the workspace root; use delete_workspace');
+    await WorkspaceHelper.runOnce(this.helpers, v.name, id, ['rm', '-rf', '--', ...relative.map(inWorkspace)]);
+    return relative;
+  }
+
+  /** Stream the whole workspace as a tar (REST download), cut at the quota size. */
+  async download(owner: string, id: string): Promise<Readable> {
+    const v = await this.find(owner, id);
+    const helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    try {
+      const source = await this.deps.runtime.getArchive(helper.id, '/workspace');
+      const cap = this.quota.bytes * 1.1 + 10 * 1024 * 1024;
+      let sent = 0;
+      const out = new PassThrough();
+      source.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        if (sent > cap) source.destroy(new QuotaExceededError(`workspace ${id} archive exceeds ${cap} bytes`));
+      });
+      source.on('error', (err) => out.destroy(err));
+      source.pipe(out);
+      out.once('close', () => {
+        source.destroy();
+        void helper[Symbol.asyncDispose]();
+      });
+      return out;
+    } catch (err) {
+      await helper[Symbol.asyncDispose]();
+      throw err;
+    }
+  }
+
+  /**
+   * Upload a tar (REST): every entry is validated (no absolute or ".." names, links only inside the
+   * workspace) and counted against the quota while it is re-packed into a spool file on disk; only a
+   * fully valid archive reaches the workspace, so a rejected upload leaves nothing behind.
+   */
+  async upload(owner: string, id: string, source: Readable): Promise<Usage> {
+    const v = await this.find(owner, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    const before = await this.usageIn(helper.id);
+    const dir = await mkdtemp(join(tmpdir(), 'capsule-upload-'));
+    const spool = join(dir, 'upload.tar');
+    try {
+      const archive = pack();
+      const written = pipeline(archive as unknown as Readable, createWriteStream(spool));
+      let bytes = 0;
+      let count = 0;
+      try {
+        for await (const { header, stream } of tarEntries(source)) {
+          const name = archiveName(header.name);
+          count++;
+          if (header.type === 'symlink' || header.type === 'link') {
+            const link = header.linkname ?? '';
+            const target = posix.isAbsolute(link) ? link : posix.join('/workspace', posix.dirname(name), link);
+            if (!isInsideWorkspace(target)) throw new InvalidInputError(`archive entry "${header.name}" links outside the workspace (${link})`);
+            archive.entry({ name, type: header.type, linkname: link, ...SANDBOX_OWNER });
+          } else if (header.type === 'directory') {
+            archive.entry({ name, type: 'directory', mode: (header.mode ?? 0o755) & 0o777, ...SANDBOX_OWNER });
+          } else if (header.type === 'file' || header.type === 'contiguous-file') {
+            bytes += header.size ?? 0;
+            this.checkQuota(before, bytes, count, id);
+            const entry = archive.entry({ name, type: 'file', size: header.size ?? 0, mode: (header.mode ?? 0o644) & 0o777, ...SANDBOX_OWNER });
+            await pipeline(stream, entry as unknown as NodeJS.WritableStream);
+          } else {
+            throw new InvalidInputError(`archive entry "${header.name}" has unsupported type ${header.type}`);
+          }
+          this.checkQuota(before, bytes, count, id);
+        }
+        archive.finalize();
+      } catch (err) {
+        archive.destroy(err as Error);
+        await written.catch(() => undefined);
+        throw err;
+      }
+      await written;
+      await this.deps.runtime.putArchive(helper.id, '/workspace', createReadStream(spool));
+      return { bytes: before.bytes + bytes, files: before.files + count };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Remove workspaces past their expiry (the reaper calls this). */
+  async sweepExpired(): Promise<number> {
+    const volumes = await this.deps.runtime.listVolumes({ 'capsule.workspace': '', 'capsule.instance': this.deps.instance.name });
+    let removed = 0;
+    for (const v of volumes.filter(isExpired)) {
+      try {
+        await this.deps.runtime.removeVolume(v.name);
+        removed++;
+        this.deps.log.info({ workspace_id: v.labels['capsule.workspace'] }, 'expired workspace removed');
+      } catch (err) {
+        this.deps.log.warn({ workspace_id: v.labels['capsule.workspace'], err: (err as Error).message }, 'expired workspace still in use');
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Resolve a relative path inside the workspace, component by component, following symlinks only
+   * while they stay inside /workspace. `allowMissing` accepts a path whose tail does not exist yet.
+   */
+  private async resolve(containerId: string, relative: string, allowMissing: boolean): Promise<string> {
+    let current = '/workspace';
+    const rest = relative ? relative.split('/') : [];
+    let hops = 0;
+    while (rest.length) {
+      const next = posix.join(current, rest.shift()!);
+      const stat = await this.deps.runtime.statPath(containerId, next);
+      if (!stat) {
+        if (allowMissing) return posix.join(next, ...rest);
+        throw new NotFoundError(`"${posix.relative('/workspace', next)}" not found in the workspace`);
+      }
+      if (stat.type === 'symlink') {
+        if (++hops > MAX_LINK_HOPS) throw new InvalidInputError(`too many symlinks under "${relative}"`);
+        if (!isInsideWorkspace(stat.linkTarget)) {
+          throw new InvalidInputError(`"${posix.relative('/workspace', next)}" is a symlink that leads outside the workspace (${stat.linkTarget}); refusing to follow it`);
+        }
+        current = posix.normalize(stat.linkTarget);
+        continue;
+      }
+      if (rest.length && stat.type !== 'directory') throw new InvalidInputError(`"${posix.relative('/workspace', next)}" is not a directory`);
+      current = next;
+    }
+    return current;
+  }
+
+  private checkQuota(before: Usage, addingBytes: number, addingFiles: number, id: string): void {
+    const { bytes, files } = this.quota;
+    if (before.bytes + addingBytes > bytes || before.files + addingFiles > files) {
+      throw new QuotaExceededError(
+        `workspace ${id} quota exceeded: it holds ${before.bytes} bytes in ${before.files} entries, this adds ${addingBytes} bytes in ${addingFiles}; the quota is ${bytes} bytes and ${files} entries. Nothing was written.`,
+      );
+    }
+  }
+
+  private async find(owner: string, id: string): Promise<VolumeSummary> {
+    if (!ID.test(id)) throw new InvalidInputError(`"${id}" is not a workspace id (ws_ and 16 hex digits)`);
+    const [v] = await this.deps.runtime.listVolumes({ 'capsule.workspace': id, 'capsule.instance': this.deps.instance.name });
+    // Another owner's workspace is reported exactly like a missing one.
+    if (!v || v.labels['capsule.owner'] !== owner || isExpired(v)) {
+      throw new NotFoundError(`workspace ${id} not found (it never existed, expired, or belongs to another owner)`);
+    }
+    return v;
+  }
+}
+
+export function volumeName(id: string): string {
+  return `capsule-${id.replace('_', '-')}`;
+}
+
+function isExpired(v: VolumeSummary): boolean {
+  const at = Date.parse(v.labels['capsule.expires_at'] ?? '');
+  return Number.isFinite(at) && at <= Date.now();
+}
+
+function describe(v: VolumeSummary, quota: { bytes: number; files: number }) {
+  return {
+    workspace_id: v.labels['capsule.workspace']!,
+    created_at: v.labels['capsule.created_at'] ?? v.createdAt,
+    expires_at: v.labels['capsule.expires_at'] ?? '',
+    quota_bytes: quota.bytes,
+    quota_files: quota.files,
+  };
+}
+
+function archiveName(name: string): string {
+  if (posix.isAbsolute(name)) throw new InvalidInputError(`archive entry "${name}" is an absolute path`);
+  if (name.split('/').includes('..')) throw new InvalidInputError(`archive entry "${name}" contains ".."`);
+  const relative = workspaceRelative(name, 'archive entry');
+  if (!relative) throw new InvalidInputError(`archive entry "${name}" names the workspace root`);
+  return relative;
+}
+
