@@ -1,6 +1,6 @@
 import test from 'ava';
 import { pack } from 'tar-stream';
-import { requireEngine } from '../helpers/engine.js';
+import { requireEngine, runtime } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { startServer, type RunningServer } from '../helpers/server-process.js';
 
@@ -11,6 +11,7 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await server?.stop();
+  for (const v of await runtime.listVolumes({ 'capsule.instance': server.instance })) await runtime.removeVolume(v.name).catch(() => undefined);
 });
 
 test('acceptance: a Python project in a workspace passes pytest; files the run wrote are readable; a symlink to /etc/passwd is not', async (t) => {

@@ -9,6 +9,11 @@ test.before(requireEngine);
 const { sandbox, workspaces } = realWorkspaceServices();
 const OWNER = 'ws-test';
 
+// Whatever a failing test left behind: every workspace volume this file's owner made.
+test.after.always(async () => {
+  for (const v of await runtime.listVolumes({ 'capsule.owner': OWNER, 'capsule.instance': 'itest' })) await runtime.removeVolume(v.name).catch(() => undefined);
+});
+
 test('text and binary files round-trip', async (t) => {
   const ws = await workspaces.create(OWNER);
   const binary = randomBytes(3000);
