@@ -1,5 +1,6 @@
 import type { ContainerSpec } from '../runtime/container-runtime.js';
 import { JOB_DIR } from './languages.js';
+import { LAUNCHER } from './launcher-protocol.js';
 import type { Profile } from './profiles.js';
 import type { EffectiveLimits } from './run-request.js';
 
@@ -49,7 +50,8 @@ export function buildContainerSpec(input: {
   if (!input.workspaceMount) tmpfs['/workspace'] = `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`;
   return {
     image: profile.image,
-    cmd: input.argv,
+    // Every program runs under the launcher (frames output, reports exit and cgroup accounting).
+    cmd: [LAUNCHER, '--', ...input.argv],
     user: SANDBOX_USER,
     workdir: input.workdir,
     env: { ...profile.env, ...input.env },

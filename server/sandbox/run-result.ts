@@ -1,4 +1,5 @@
 import type { CollectedFile } from './collect-files.js';
+import type { RunStats } from './run-stats.js';
 
 /** How a run ended. */
 export type RunStatus = 'exited' | 'timed_out' | 'oom_killed' | 'killed' | 'failed';
@@ -19,6 +20,8 @@ export interface RunResult {
   image: string;
   /** Why a run is `failed` or `killed` (engine error, cancellation, shutdown); absent otherwise. */
   error?: string;
+  /** What the run cost (CPU, memory, processes, I/O, samples over time). */
+  stats: RunStats;
   /** For runs on a workspace: its size after the run, and whether it is over quota. */
   workspace?: WorkspaceUsageReport;
   /** Files matched by `collect`. */
@@ -47,7 +50,12 @@ const SIGNALS: Record<number, string> = {
  */
 export function signalFromExitCode(exitCode: number | null): string | null {
   if (exitCode === null || exitCode <= 128 || exitCode > 128 + 64) return null;
-  return SIGNALS[exitCode - 128] ?? `SIG${exitCode - 128}`;
+  return signalName(exitCode - 128);
+}
+
+/** SIGKILL for 9, and so on. */
+export function signalName(signo: number): string {
+  return SIGNALS[signo] ?? `SIG${signo}`;
 }
 
 /** True when the result should be flagged as an error to an MCP client. */

@@ -5,10 +5,12 @@ import { CancelledError, CapsuleError, InvalidInputError } from '../errors.js';
 import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
 import { JOB_DIR } from './languages.js';
-import { OutputBuffer } from './output-buffer.js';
+import { launcherEvents } from './launcher-protocol.js';
 import type { JobFile, PreparedRun } from './run-request.js';
+import type { RunResult } from './run-result.js';
+import { type EndReason, RunOutcome } from './run-outcome.js';
+import { type RunStats, toRunStats } from './run-stats.js';
 import { tarOfFiles } from './workspace-files.js';
-import { type RunResult, type RunStatus, signalFromExitCode } from './run-result.js';
 
 export interface RunContext {
   runtime: ContainerRuntime;
@@ -38,9 +40,9 @@ export interface ExecuteOptions {
   onStarted?: (controls: RunControls) => void;
   /** After the container stopped, before removal: extra result fields (collected files, workspace usage). */
   afterExit?: (containerId: string) => Promise<Partial<RunResult>>;
+  /** Called with the launcher's periodic accounting (about once a second) and the final one. */
+  onStats?: (stats: RunStats) => void;
 }
-
-type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string };
 
 function tarOf(files: JobFile[]) {
   const archive = pack();
@@ -99,22 +101,14 @@ export class SandboxRun implements AsyncDisposable {
   async execute(options: ExecuteOptions = {}): Promise<RunResult> {
     const { runtime } = this.ctx;
     const { job } = this;
-    const stdout = new OutputBuffer(job.profile.outputMaxBytesPerStream);
-    const stderr = new OutputBuffer(job.profile.outputMaxBytesPerStream);
-    let end: EndReason | null = null;
+    const outcome = new RunOutcome(job);
     let started = false;
-    let startedAt = Date.now();
-    let failure: string | null = null;
-    let exitCode: number | null = null;
-    let oomKilled = false;
     let io: AttachedIo | null = null;
-    let extra: Partial<RunResult> = {};
     let timer: NodeJS.Timeout | undefined;
     const killTimers: NodeJS.Timeout[] = [];
-
     const stop = (reason: EndReason) => {
-      if (end) return;
-      end = reason;
+      if (outcome.end) return;
+      outcome.end = reason;
       this.terminate(killTimers);
     };
     const onAbort = () => stop({ kind: 'cancelled', why: describeAbort(options.signal?.reason) });
@@ -124,84 +118,73 @@ export class SandboxRun implements AsyncDisposable {
       io = await runtime.attach(this.containerId);
       await runtime.start(this.containerId);
       started = true;
-      startedAt = Date.now();
+      outcome.startedAt = Date.now();
       timer = setTimeout(() => stop({ kind: 'timeout' }), job.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted) onAbort();
-      const stdin = io.stdin;
-      if (stdin) {
-        // A process that exits without reading all of its stdin makes this write fail; that is its choice.
-        stdin.on('error', () => undefined);
-        if (options.keepStdinOpen) {
-          if (job.stdin?.length) stdin.write(job.stdin);
-        } else stdin.end(job.stdin ?? Buffer.alloc(0));
+      // Not inlined into `onStarted?.(...)`: optional calls skip evaluating their arguments.
+      const controls = this.controls(io, options.keepStdinOpen ?? false);
+      options.onStarted?.(controls);
+      for await (const event of launcherEvents(io.output)) {
+        if (event.kind === 'output') {
+          outcome.output(event.chunk);
+          options.onOutput?.(event.chunk);
+        } else if (event.kind === 'stats') {
+          outcome.stats = event.stats;
+          options.onStats?.(toRunStats(event.stats));
+        } else if (event.kind === 'exit') {
+          // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
+          outcome.exit = event.exit;
+          break;
+        }
       }
-      options.onStarted?.({
-        writeStdin: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (!stdin || stdin.writableEnded || stdin.destroyed) return reject(new InvalidInputError('stdin is not open for this process'));
-            stdin.write(data, (err) => (err ? reject(err) : resolve()));
-          }),
-        endStdin: () => {
-          if (stdin && !stdin.writableEnded) stdin.end();
-        },
-        signal: (name) => runtime.kill(this.containerId, name),
-      });
-      for await (const chunk of io.output) {
-        (chunk.stream === 'stdout' ? stdout : stderr).write(chunk.data);
-        options.onOutput?.(chunk);
+      if (!outcome.exit) {
+        // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
+        const code = await runtime.wait(this.containerId);
+        outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
       }
-      exitCode = await runtime.wait(this.containerId);
-      const state = await runtime.inspect(this.containerId);
-      oomKilled = state.oomKilled;
       if (options.afterExit) {
         try {
-          extra = await options.afterExit(this.containerId);
+          outcome.extra = await options.afterExit(this.containerId);
         } catch (err) {
           this.ctx.log.warn({ run_id: job.runId, err }, 'collecting after the run failed');
-          extra = { collect_error: (err as Error).message };
+          outcome.extra = { collect_error: (err as Error).message };
         }
       }
     } catch (err) {
       // Before the start nothing ran: the caller gets the error. After it, the partial output is the result.
       if (!started) throw err;
-      failure = err instanceof Error ? err.message : String(err);
+      outcome.failure = err instanceof Error ? err.message : String(err);
       this.ctx.log.warn({ run_id: job.runId, container_id: this.containerId, err }, 'run failed mid-way');
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       io?.destroy();
+      killTimers.forEach(clearTimeout);
     }
-    killTimers.forEach(clearTimeout);
+    return outcome.result();
+  }
 
-    const ended = end as EndReason | null;
-    let status: RunStatus;
-    let error: string | undefined;
-    if (oomKilled) status = 'oom_killed';
-    else if (ended?.kind === 'timeout') status = 'timed_out';
-    else if (ended?.kind === 'cancelled') {
-      status = 'killed';
-      error = ended.why;
-    } else if (failure !== null) {
-      status = 'failed';
-      error = failure;
-    } else status = 'exited';
-
+  /** Stdin and signal controls for a started run (background processes use them). */
+  private controls(io: AttachedIo, keepStdinOpen: boolean): RunControls {
+    const { stdin } = io;
+    if (stdin) {
+      // A process that exits without reading all of its stdin makes this write fail; that is its choice.
+      stdin.on('error', () => undefined);
+      if (keepStdinOpen) {
+        if (this.job.stdin?.length) stdin.write(this.job.stdin);
+      } else stdin.end(this.job.stdin ?? Buffer.alloc(0));
+    }
     return {
-      run_id: job.runId,
-      status,
-      exit_code: exitCode,
-      signal: signalFromExitCode(exitCode) ?? (ended ? 'SIGKILL' : null),
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdout_bytes: stdout.totalBytes,
-      stderr_bytes: stderr.totalBytes,
-      truncated: stdout.truncated || stderr.truncated,
-      duration_ms: Date.now() - startedAt,
-      profile: job.profile.name,
-      image: job.profile.image,
-      ...(error ? { error } : {}),
-      ...extra,
+      writeStdin: (data) =>
+        new Promise<void>((resolve, reject) => {
+          if (!stdin || stdin.writableEnded || stdin.destroyed) return reject(new InvalidInputError('stdin is not open for this process'));
+          stdin.write(data, (err) => (err ? reject(err) : resolve()));
+        }),
+      endStdin: () => {
+        if (stdin && !stdin.writableEnded) stdin.end();
+      },
+      signal: (name) => this.ctx.runtime.kill(this.containerId, name),
     };
   }
 

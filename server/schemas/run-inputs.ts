@@ -65,7 +65,7 @@ export const runResultShape = {
   stdout_bytes: z.number().int().describe('Every byte written to stdout, kept or not.'),
   stderr_bytes: z.number().int().describe('Every byte written to stderr, kept or not.'),
   truncated: z.boolean().describe('True when output beyond the cap was dropped from the middle.'),
-  duration_ms: z.number().int().describe('Wall time from container start to exit.'),
+  duration_ms: z.number().int().describe('Wall time from program start to exit.'),
   profile: z.string().describe('Sandbox profile used.'),
   image: z.string().describe('Container image used.'),
   error: z.string().optional().describe('Why the run failed or was killed, when it was.'),

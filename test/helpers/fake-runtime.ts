@@ -25,8 +25,18 @@ export interface FakeScript {
   ignores?: string[];
 }
 
+function launcherFrame(type: number, data: Buffer | string): OutputChunk {
+  const payload = Buffer.from(data);
+  const header = Buffer.alloc(8);
+  header[0] = type;
+  header.writeUInt32BE(payload.length, 4);
+  return { stream: 'stdout', data: Buffer.concat([header, payload]) };
+}
+
 interface FakeContainer {
   id: string;
+  /** False when the launcher was killed with the container (SIGKILL): no exit frame then. */
+  launcherReports: boolean;
   spec: ContainerSpec;
   script: FakeScript;
   running: boolean;
@@ -90,7 +100,7 @@ export class FakeRuntime implements ContainerRuntime {
     const id = `fake${++this.counter}`;
     let finish!: (code: number) => void;
     const exited = new Promise<number>((resolve) => (finish = resolve));
-    this.containers.set(id, { id, spec, script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [] });
+    this.containers.set(id, { id, spec, script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [], launcherReports: true });
     return id;
   }
   async putArchive(id: string, path: string, tar: Readable): Promise<void> {
@@ -107,15 +117,19 @@ export class FakeRuntime implements ContainerRuntime {
     if (c.script.failAt === 'attach') throw new Error('fake attach failure');
     const stdin = c.spec.openStdin ? new PassThrough() : null;
     stdin?.on('data', (d: Buffer) => c.stdinData.push(d));
-    const self = this;
+    // The real container's stdout carries capsule-launch frames; the fake speaks the same protocol.
     async function* output(): AsyncGenerator<OutputChunk> {
+      yield launcherFrame(5, '{"pid":2}');
       for (const chunk of c.script.output ?? []) {
         await new Promise((r) => setImmediate(r));
-        yield chunk;
+        yield launcherFrame(chunk.stream === 'stdout' ? 1 : 2, chunk.data);
       }
       if (c.script.failAt === 'output') throw new Error('fake connection reset');
-      await c.exited;
-      void self;
+      const code = await c.exited;
+      if (c.launcherReports) {
+        yield launcherFrame(3, JSON.stringify({ final: true, elapsed_ms: 5, cpu_ns: 2e6, memory_bytes: 1024, memory_peak_bytes: 4096, pids: 1, pids_peak: 3, blkio_read_bytes: 0, blkio_write_bytes: 0, oom_kills: c.script.oomKilled ? 1 : 0, samples: [[0, 0, 1024], [100, 2e6, 4096]] }));
+        yield launcherFrame(4, JSON.stringify({ exit_code: code, signal: code > 128 ? code - 128 : 0, oom_kills: c.script.oomKilled ? 1 : 0, elapsed_ms: 5 }));
+      }
     }
     return { output: output(), stdin, destroy: () => undefined };
   }
@@ -141,12 +155,14 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.containers.get(id);
     if (!c || !c.running) return;
     if (c.script.ignores?.includes(signal)) return;
+    if (signal === 'SIGKILL') c.launcherReports = false;
     this.exit(c, 128 + (signal === 'SIGKILL' ? 9 : 15));
   }
   async remove(id: string): Promise<void> {
     this.calls.push('remove');
     const c = this.containers.get(id);
     if (c) {
+      c.launcherReports = false;
       this.exit(c, 137);
       this.containers.delete(id);
       this.removed.push(id);

@@ -1,10 +1,11 @@
 import test from 'ava';
 import { RunStore } from '../../server/store/run-store.js';
 import type { RunResult } from '../../server/sandbox/run-result.js';
+import { EMPTY_STATS } from '../../server/sandbox/run-stats.js';
 
 const result = (run_id: string): RunResult => ({
   run_id, status: 'exited', exit_code: 0, signal: null, stdout: 'out', stderr: '', stdout_bytes: 3, stderr_bytes: 0,
-  truncated: false, duration_ms: 5, profile: 'default', image: 'img',
+  truncated: false, duration_ms: 5, profile: 'default', image: 'img', stats: EMPTY_STATS,
 });
 
 test('records runs per owner; another owner sees nothing', (t) => {

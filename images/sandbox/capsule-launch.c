@@ -1,0 +1,395 @@
+/*
+ * capsule-launch: the program every Capsule sandbox container runs (under tini).
+ *
+ *   capsule-launch -- ARGV...       run ARGV now (cold path)
+ *   capsule-launch --wait-job       read one job from stdin, then run it (warm pool path)
+ *
+ * It runs the program with pipes for stdin/stdout/stderr and writes everything back on its own
+ * stdout as frames, the same shape as Docker's attach multiplexing:
+ *
+ *   [type:1][0][0][0][length:4 big-endian][payload]
+ *   type 1 = program stdout, 2 = program stderr,
+ *        3 = stats (JSON, every second and once at the end), 4 = exit (JSON, last frame),
+ *        5 = started (JSON {"pid":N}).
+ *
+ * Why a launcher: the container's cgroup disappears the moment the container stops, so exact CPU
+ * time and peak memory must be read from inside, right after the program ends; and the exit frame
+ * gives the exit code ~100 ms before the engine reports the container's exit. The program cannot
+ * forge frames: it only ever writes into pipes, and the launcher makes itself non-dumpable so its
+ * file descriptors cannot be opened through /proc.
+ *
+ * Job format (--wait-job): a header line "CAPSULE-JOB <n>\n" followed by n bytes of NUL-terminated
+ * fields: cwd, argc, argv[0..argc), envc, env[0..envc) ("NAME=value"). Every stdin byte after the
+ * job is the program's stdin.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { F_STDOUT = 1, F_STDERR = 2, F_STATS = 3, F_EXIT = 4, F_STARTED = 5 };
+#define MAX_SAMPLES 240
+#define MAX_JOB (4 * 1024 * 1024)
+
+static pid_t child = -1;
+
+static void die(const char *what) {
+  fprintf(stderr, "capsule-launch: %s: %s\n", what, strerror(errno));
+  _exit(127);
+}
+
+static void write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd w = {fd, POLLOUT, 0};
+        poll(&w, 1, 100);
+        continue;
+      }
+      _exit(125); /* our stdout is gone: nobody is listening any more */
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+static void frame(int type, const void *data, size_t len) {
+  unsigned char h[8] = {(unsigned char)type, 0, 0, 0,
+                        (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                        (unsigned char)(len >> 8), (unsigned char)len};
+  write_all(1, h, 8);
+  if (len) write_all(1, data, len);
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- cgroup accounting (v1 paths first, then v2) ---- */
+
+static long long read_ll(const char *path) {
+  char buf[64];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  if (strncmp(buf, "max", 3) == 0) return -1;
+  return atoll(buf);
+}
+
+/* Value of "key N" in a file of such lines (cpu.stat, memory.oom_control, io.stat totals). */
+static long long read_key(const char *path, const char *key) {
+  char buf[8192];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  long long total = -1;
+  size_t klen = strlen(key);
+  for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    char *p = line;
+    /* blkio lines are "major:minor Read N"; skip the device column when present */
+    if (strchr(p, ':') && strchr(p, ':') < strchr(p, ' ')) p = strchr(p, ' ') + 1;
+    if (strncmp(p, key, klen) == 0 && p[klen] == ' ') total = (total < 0 ? 0 : total) + atoll(p + klen + 1);
+  }
+  return total;
+}
+
+static long long cpu_ns(void) {
+  long long v = read_ll("/sys/fs/cgroup/cpuacct/cpuacct.usage");
+  if (v >= 0) return v;
+  v = read_key("/sys/fs/cgroup/cpu.stat", "usage_usec");
+  return v >= 0 ? v * 1000 : -1;
+}
+static long long mem_now(void) {
+  long long v = read_ll("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  return v >= 0 ? v : read_ll("/sys/fs/cgroup/memory.current");
+}
+static long long mem_peak(void) {
+  long long v = read_ll("/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
+  return v >= 0 ? v : read_ll("/sys/fs/cgroup/memory.peak");
+}
+static long long pids_now(void) {
+  long long v = read_ll("/sys/fs/cgroup/pids/pids.current");
+  return v >= 0 ? v : read_ll("/sys/fs/cgroup/pids.current");
+}
+static long long oom_kills(void) {
+  long long v = read_key("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill");
+  return v >= 0 ? v : read_key("/sys/fs/cgroup/memory.events", "oom_kill");
+}
+static long long blkio(const char *v1key, const char *v2key) {
+  long long v = read_key("/sys/fs/cgroup/blkio/blkio.throttle.io_service_bytes", v1key);
+  if (v >= 0) return v;
+  /* v2 io.stat: "maj:min rbytes=N wbytes=N ..." */
+  char buf[8192];
+  int fd = open("/sys/fs/cgroup/io.stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  long long total = 0;
+  size_t klen = strlen(v2key);
+  for (char *p = strstr(buf, v2key); p; p = strstr(p + klen, v2key)) total += atoll(p + klen);
+  return total;
+}
+
+struct sample { long long t_ms, cpu_ns, mem; };
+static struct sample samples[MAX_SAMPLES];
+static int nsamples = 0;
+static long long sample_every_ms = 100, next_sample_ms = 0, next_stats_ms = 0, start_ms = 0;
+static long long pids_peak = 0, mem_peak_seen = 0, cpu_start = 0;
+
+static void take_sample(long long t) {
+  long long c = cpu_ns(), m = mem_now(), p = pids_now();
+  if (p > pids_peak) pids_peak = p;
+  if (m > mem_peak_seen) mem_peak_seen = m;
+  if (nsamples == MAX_SAMPLES) { /* keep every other sample and sample half as often */
+    for (int i = 0; i < MAX_SAMPLES / 2; i++) samples[i] = samples[2 * i + 1];
+    nsamples = MAX_SAMPLES / 2;
+    sample_every_ms *= 2;
+  }
+  samples[nsamples++] = (struct sample){t - start_ms, c, m};
+}
+
+static void emit_stats(int final) {
+  static char buf[MAX_SAMPLES * 64 + 512];
+  long long c = cpu_ns(), peak = mem_peak();
+  if (peak < mem_peak_seen) peak = mem_peak_seen;
+  int n = snprintf(buf, sizeof buf,
+                   "{\"final\":%s,\"elapsed_ms\":%lld,\"cpu_ns\":%lld,\"memory_bytes\":%lld,\"memory_peak_bytes\":%lld,"
+                   "\"pids\":%lld,\"pids_peak\":%lld,\"blkio_read_bytes\":%lld,\"blkio_write_bytes\":%lld,\"oom_kills\":%lld,\"samples\":[",
+                   final ? "true" : "false", now_ms() - start_ms, c >= 0 ? c - cpu_start : -1, mem_now(), peak,
+                   pids_now(), pids_peak, blkio("Read", "rbytes="), blkio("Write", "wbytes="), oom_kills());
+  for (int i = 0; i < nsamples && n < (int)sizeof buf - 64; i++)
+    n += snprintf(buf + n, sizeof buf - n, "%s[%lld,%lld,%lld]", i ? "," : "", samples[i].t_ms,
+                  samples[i].cpu_ns >= 0 ? samples[i].cpu_ns - cpu_start : -1, samples[i].mem);
+  n += snprintf(buf + n, sizeof buf - n, "]}");
+  frame(F_STATS, buf, (size_t)n);
+}
+
+/* ---- the job ---- */
+
+struct job { char *cwd; char **argv; char **env; };
+
+static int read_exact(int fd, char *buf, size_t len) {
+  while (len) {
+    ssize_t n = read(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* The NUL-terminated field at *p, advancing past it; NULL when the data ends. */
+static char *next_field(char **p, char *end) {
+  if (*p >= end) return NULL;
+  char *field = *p;
+  size_t n = strnlen(field, (size_t)(end - field));
+  if (field + n >= end) return NULL; /* not terminated */
+  *p = field + n + 1;
+  return field;
+}
+
+/* Parse "CAPSULE-JOB <n>\n" + n bytes from stdin, reading no further than the job itself. */
+static int read_job(struct job *job) {
+  char line[64];
+  size_t i = 0;
+  while (i < sizeof line - 1) {
+    if (read_exact(0, line + i, 1) < 0) return -1;
+    if (line[i] == '\n') break;
+    i++;
+  }
+  line[i] = 0;
+  if (strncmp(line, "CAPSULE-JOB ", 12) != 0) return -1;
+  long len = atol(line + 12);
+  if (len <= 0 || len > MAX_JOB) return -1;
+  char *data = malloc((size_t)len + 1);
+  if (!data || read_exact(0, data, (size_t)len) < 0) return -1;
+  data[len] = 0;
+  char *p = data, *end = data + len;
+  job->cwd = next_field(&p, end);
+  char *s = next_field(&p, end);
+  if (!job->cwd || !s) return -1;
+  int argc = atoi(s);
+  if (argc < 1 || argc > 4096) return -1;
+  job->argv = calloc((size_t)argc + 1, sizeof(char *));
+  for (int k = 0; k < argc; k++) if (!(job->argv[k] = next_field(&p, end))) return -1;
+  s = next_field(&p, end);
+  int envc = s ? atoi(s) : 0;
+  if (envc < 0 || envc > 4096) return -1;
+  job->env = calloc((size_t)envc + 1, sizeof(char *));
+  for (int k = 0; k < envc; k++) if (!(job->env[k] = next_field(&p, end))) return -1;
+  return 0;
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+int main(int argc, char **argv) {
+  struct job job = {0};
+  prctl(PR_SET_DUMPABLE, 0); /* the program (same uid) cannot open our fds through /proc */
+  if (argc >= 2 && strcmp(argv[1], "--wait-job") == 0) {
+    if (read_job(&job) < 0) {
+      fprintf(stderr, "capsule-launch: malformed job on stdin\n");
+      return 126;
+    }
+  } else if (argc >= 3 && strcmp(argv[1], "--") == 0) {
+    job.argv = argv + 2;
+  } else {
+    fprintf(stderr, "usage: capsule-launch -- ARGV... | capsule-launch --wait-job\n");
+    return 126;
+  }
+
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) die("pipe");
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGQUIT);
+  sigaddset(&mask, SIGUSR1);
+  sigaddset(&mask, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+
+  start_ms = now_ms();
+  /* A cold container's whole cgroup usage belongs to this run; a pooled one waited idle first. */
+  cpu_start = job.env ? cpu_ns() : 0;
+  if (cpu_start < 0) cpu_start = 0;
+  child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    sigprocmask(SIG_UNBLOCK, &mask, NULL);
+    setpgid(0, 0); /* its own process group, so signals reach its children too */
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (job.cwd && *job.cwd && chdir(job.cwd) < 0) {
+      fprintf(stderr, "capsule-launch: cannot enter %s: %s\n", job.cwd, strerror(errno));
+      _exit(126);
+    }
+    if (job.env) execvpe(job.argv[0], job.argv, job.env);
+    else execvp(job.argv[0], job.argv);
+    fprintf(stderr, "capsule-launch: cannot run %s: %s\n", job.argv[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  setpgid(child, child);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  set_nonblock(out[0]);
+  set_nonblock(err[0]);
+  set_nonblock(in[1]);
+  set_nonblock(0);
+  {
+    char started[48];
+    int n = snprintf(started, sizeof started, "{\"pid\":%d}", (int)child);
+    frame(F_STARTED, started, (size_t)n);
+  }
+
+  static char buf[65536];
+  static char inbuf[65536];
+  size_t inlen = 0;
+  int stdin_open = 1, out_open = 1, err_open = 1, exited = 0, status = 0;
+  next_sample_ms = start_ms;
+  next_stats_ms = start_ms + 1000;
+
+  while (!exited) {
+    long long t = now_ms();
+    if (t >= next_sample_ms) {
+      take_sample(t);
+      next_sample_ms = t + sample_every_ms;
+    }
+    if (t >= next_stats_ms) {
+      emit_stats(0);
+      next_stats_ms = t + 1000;
+    }
+    struct pollfd fds[5];
+    int nf = 0, i_sig = -1, i_out = -1, i_err = -1, i_in = -1, i_pin = -1;
+    fds[nf] = (struct pollfd){sfd, POLLIN, 0}; i_sig = nf++;
+    if (out_open) { fds[nf] = (struct pollfd){out[0], POLLIN, 0}; i_out = nf++; }
+    if (err_open) { fds[nf] = (struct pollfd){err[0], POLLIN, 0}; i_err = nf++; }
+    if (stdin_open && inlen == 0) { fds[nf] = (struct pollfd){0, POLLIN, 0}; i_in = nf++; }
+    if (inlen > 0) { fds[nf] = (struct pollfd){in[1], POLLOUT, 0}; i_pin = nf++; }
+    long long wait = next_sample_ms - now_ms();
+    if (wait < 0) wait = 0;
+    if (poll(fds, (nfds_t)nf, (int)wait) < 0 && errno != EINTR) die("poll");
+
+    if (i_out >= 0 && fds[i_out].revents) {
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n > 0) frame(F_STDOUT, buf, (size_t)n);
+      else if (n == 0 || errno != EAGAIN) out_open = 0;
+    }
+    if (i_err >= 0 && fds[i_err].revents) {
+      ssize_t n = read(err[0], buf, sizeof buf);
+      if (n > 0) frame(F_STDERR, buf, (size_t)n);
+      else if (n == 0 || errno != EAGAIN) err_open = 0;
+    }
+    if (i_in >= 0 && fds[i_in].revents) {
+      ssize_t n = read(0, inbuf, sizeof inbuf);
+      if (n > 0) inlen = (size_t)n;
+      else if (n == 0 || errno != EAGAIN) { stdin_open = 0; close(in[1]); in[1] = -1; }
+    }
+    if (i_pin >= 0 && fds[i_pin].revents) {
+      ssize_t n = write(in[1], inbuf, inlen);
+      if (n > 0) { memmove(inbuf, inbuf + n, inlen - (size_t)n); inlen -= (size_t)n; }
+      else if (n < 0 && errno != EAGAIN) { inlen = 0; stdin_open = 0; close(in[1]); in[1] = -1; }
+    }
+    if (!stdin_open && inlen == 0 && in[1] >= 0) { close(in[1]); in[1] = -1; }
+    if (fds[i_sig].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+          if (waitpid(child, &status, WNOHANG) == child) exited = 1;
+        } else {
+          kill(-child, (int)si.ssi_signo); /* forward to the whole program group */
+        }
+      }
+    }
+  }
+
+  /* Drain what the program already wrote; children it left behind die with the container. */
+  for (int fd_i = 0; fd_i < 2; fd_i++) {
+    int fd = fd_i == 0 ? out[0] : err[0];
+    int open_ = fd_i == 0 ? out_open : err_open;
+    while (open_) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) frame(fd_i == 0 ? F_STDOUT : F_STDERR, buf, (size_t)n);
+      else break;
+    }
+  }
+  take_sample(now_ms());
+  emit_stats(1);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  char exitbuf[160];
+  int n = snprintf(exitbuf, sizeof exitbuf, "{\"exit_code\":%d,\"signal\":%d,\"oom_kills\":%lld,\"elapsed_ms\":%lld}",
+                   code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, oom_kills(), now_ms() - start_ms);
+  frame(F_EXIT, exitbuf, (size_t)n);
+  return code;
+}

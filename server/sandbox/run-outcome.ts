@@ -1,0 +1,70 @@
+import type { OutputChunk } from '../runtime/container-runtime.js';
+import type { LauncherExit, LauncherStats } from './launcher-protocol.js';
+import { OutputBuffer } from './output-buffer.js';
+import type { PreparedRun } from './run-request.js';
+import { type RunResult, type RunStatus, signalFromExitCode, signalName } from './run-result.js';
+import { EMPTY_STATS, toRunStats } from './run-stats.js';
+
+export type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string };
+
+/**
+ * Everything a run learns while it runs (output, accounting, how it ended), turned into the one
+ * honest result at the end. Precedence: out of memory, then timeout, then cancellation, then an
+ * engine failure mid-run, else a normal exit.
+ */
+export class RunOutcome {
+  readonly stdout: OutputBuffer;
+  readonly stderr: OutputBuffer;
+  stats: LauncherStats | null = null;
+  exit: LauncherExit | null = null;
+  /** Exit code and OOM flag from the engine, when the launcher could not report them. */
+  engineExit: { code: number; oomKilled: boolean } | null = null;
+  end: EndReason | null = null;
+  failure: string | null = null;
+  startedAt = Date.now();
+  extra: Partial<RunResult> = {};
+
+  constructor(private readonly job: PreparedRun) {
+    this.stdout = new OutputBuffer(job.profile.outputMaxBytesPerStream);
+    this.stderr = new OutputBuffer(job.profile.outputMaxBytesPerStream);
+  }
+
+  output(chunk: OutputChunk): void {
+    (chunk.stream === 'stdout' ? this.stdout : this.stderr).write(chunk.data);
+  }
+
+  result(): RunResult {
+    const { job, exit, engineExit, end } = this;
+    const exitCode = exit ? exit.exit_code : (engineExit?.code ?? null);
+    const oom = (exit?.oom_kills ?? 0) > 0 || (this.stats?.oom_kills ?? 0) > 0 || engineExit?.oomKilled === true;
+    let status: RunStatus = 'exited';
+    let error: string | undefined;
+    if (oom) status = 'oom_killed';
+    else if (end?.kind === 'timeout') status = 'timed_out';
+    else if (end?.kind === 'cancelled') {
+      status = 'killed';
+      error = end.why;
+    } else if (this.failure !== null) {
+      status = 'failed';
+      error = this.failure;
+    }
+    const signal = exit && exit.signal > 0 ? signalName(exit.signal) : signalFromExitCode(exitCode) ?? (end ? 'SIGKILL' : null);
+    return {
+      run_id: job.runId,
+      status,
+      exit_code: exitCode,
+      signal,
+      stdout: this.stdout.text(),
+      stderr: this.stderr.text(),
+      stdout_bytes: this.stdout.totalBytes,
+      stderr_bytes: this.stderr.totalBytes,
+      truncated: this.stdout.truncated || this.stderr.truncated,
+      duration_ms: exit ? exit.elapsed_ms : Date.now() - this.startedAt,
+      profile: job.profile.name,
+      image: job.profile.image,
+      stats: this.stats ? toRunStats(this.stats) : EMPTY_STATS,
+      ...(error ? { error } : {}),
+      ...this.extra,
+    };
+  }
+}
