@@ -67,6 +67,10 @@ export const configSchema = z.object({
   CAPSULE_WORKSPACE_MAX_TTL: duration.default(7 * 86_400_000).describe('Longest lifetime a workspace may ask for.'),
   CAPSULE_MAX_WORKSPACES_PER_OWNER: int(1, 10_000).default(20).describe('Most workspaces one owner may hold.'),
   CAPSULE_COLLECT_MAX_BYTES: int(0, 64 << 20).default(1 << 20).describe('Most bytes of files a run returns through `collect` (embedded in the result).'),
+  CAPSULE_ARTIFACT_MAX_BYTES: int(1 << 20, 1 << 30).default(64 << 20)
+    .describe('Most bytes of artifacts (flame graphs, profiles) kept per run; kept for CAPSULE_RESULT_TTL.'),
+  CAPSULE_PROFILE_TOOLS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
+    .describe('Set to 1 to record a server CPU profile of every tool call (artifacts owned by "capsule-tools").'),
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()

@@ -15,6 +15,9 @@ import { ProfileRegistry } from './sandbox/profiles.js';
 import { ProcessManager } from './sandbox/process-manager.js';
 import { Reaper } from './sandbox/reaper.js';
 import { RunStore } from './store/run-store.js';
+import { ArtifactStore } from './store/artifact-store.js';
+import { ProfilingService } from './profiling/profiling-service.js';
+import { SelfProfiler } from './profiling/self-profiler.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
 import { WorkspaceService } from './sandbox/workspace-service.js';
 import { CAPSULE_VERSION } from './version.js';
@@ -46,7 +49,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   const interrupted = store.markInterrupted('the server stopped while this run was in flight');
   if (interrupted) log.warn({ runs: interrupted }, 'marked runs of an earlier start as failed');
   const workspaces = new WorkspaceService({ runtime, log, instance, config });
+  const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
+  const selfProfiler = new SelfProfiler(artifacts);
   const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces });
+  const profiling = new ProfilingService({ sandbox, artifacts, log, maxArtifactBytes: config.CAPSULE_ARTIFACT_MAX_BYTES });
   const processes = new ProcessManager({
     sandbox,
     log,
@@ -63,9 +69,10 @@ export async function serve(options: ServeOptions): Promise<void> {
       async () => processes.sweepExpired(),
       async () => store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
       () => workspaces.sweepExpired(),
+      async () => artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
     ],
   });
-  const toolDeps = { sandbox, processes, store, workspaces, log };
+  const toolDeps = { sandbox, processes, store, workspaces, profiling, selfProfiler, artifacts, log, profileTools: config.CAPSULE_PROFILE_TOOLS };
 
   if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
   const ready = await sandbox.readiness();
@@ -115,6 +122,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     processes,
     store,
     workspaces,
+    artifacts,
     log,
   });
   const httpServer = await new Promise<Server>((resolve, reject) => {

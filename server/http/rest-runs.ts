@@ -6,11 +6,13 @@ import { PROCESS_SIGNALS, type ProcessManager } from '../sandbox/process-manager
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { runCodeInput, runCommandInput } from '../schemas/run-inputs.js';
 import type { RunStore } from '../store/run-store.js';
+import type { ArtifactStore } from '../store/artifact-store.js';
 
 export interface RestDeps {
   sandbox: SandboxService;
   processes: ProcessManager;
   store: RunStore;
+  artifacts: ArtifactStore;
 }
 
 /** Send an error through the one mapper; busy answers carry Retry-After. */
@@ -74,6 +76,14 @@ export function restRunsRouter(deps: RestDeps): Router {
       const record = deps.store.get(String(req.params['id']), ownerOf(req.auth));
       if (!record) throw new NotFoundError(`run ${req.params['id']} not found`);
       res.json(record);
+    }),
+  );
+
+  router.get(
+    '/v1/runs/:id/artifacts/:name',
+    handle(async (req, res) => {
+      const { data, mimeType } = deps.artifacts.get(String(req.params['id']), ownerOf(req.auth), String(req.params['name']));
+      res.type(mimeType).send(data);
     }),
   );
 

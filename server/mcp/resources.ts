@@ -20,6 +20,20 @@ function isText(mime: string, data: Buffer): boolean {
   }
 }
 
+/** Run artifacts (flame graphs, profiles) as MCP resources: capsule://runs/{run_id}/{name}. */
+export function registerArtifactResources(server: McpServer, { artifacts }: ToolDeps): void {
+  server.registerResource(
+    'run-artifact',
+    new ResourceTemplate('capsule://runs/{run_id}/{name}', { list: undefined }),
+    { title: 'Run artifact', description: 'flamegraph.html, profile.json, profile.pstats or server.cpuprofile of a profiled run or server profile.' },
+    async (uri, vars, extra): Promise<ReadResourceResult> => {
+      const { data, mimeType } = artifacts.get(one(vars['run_id']), ownerOf(extra.authInfo), one(vars['name']));
+      const text = mimeType.startsWith('text/') || mimeType === 'application/json';
+      return { contents: [text ? { uri: uri.href, mimeType, text: data.toString('utf8') } : { uri: uri.href, mimeType, blob: data.toString('base64') }] };
+    },
+  );
+}
+
 /** Workspaces and their files as MCP resources: capsule://workspaces/{id} and capsule://workspaces/{id}/files/{path}. */
 export function registerWorkspaceResources(server: McpServer, { workspaces }: ToolDeps): void {
   server.registerResource(

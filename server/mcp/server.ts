@@ -3,7 +3,10 @@ import { SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { SessionLogLevel } from './session-log-level.js';
 import type { ToolDeps, ToolRegistrar } from './tool-context.js';
-import { registerWorkspaceResources } from './resources.js';
+import { registerArtifactResources, registerWorkspaceResources } from './resources.js';
+import { registerContainerStats } from './tools/container-stats.js';
+import { registerProfileCode } from './tools/profile-code.js';
+import { registerServerProfiling } from './tools/server-profiling.js';
 import { registerCreateWorkspace } from './tools/create-workspace.js';
 import { registerDeleteFiles } from './tools/delete-files.js';
 import { registerDeleteWorkspace } from './tools/delete-workspace.js';
@@ -42,6 +45,9 @@ const TOOLS: ToolRegistrar[] = [
   registerReadFile,
   registerListFiles,
   registerDeleteFiles,
+  registerProfileCode,
+  registerContainerStats,
+  registerServerProfiling,
   registerListProfiles,
   registerSystemInfo,
 ];
@@ -67,5 +73,6 @@ export function createMcpServer(deps: ToolDeps): McpServer {
   });
   for (const register of TOOLS) register(server, deps, session);
   registerWorkspaceResources(server, deps);
+  registerArtifactResources(server, deps);
   return server;
 }

@@ -5,6 +5,8 @@ import type { Profile } from './profiles.js';
 import type { EffectiveLimits } from './run-request.js';
 
 export const SANDBOX_USER = '10001:10001';
+/** Where profilers write artifacts inside the container. */
+export const OUTPUT_DIR = '/capsule-out';
 
 /** Which server made a container: a stable name (the reaper's scope) and a per-start boot id. */
 export interface InstanceIdentity {
@@ -40,11 +42,14 @@ export function buildContainerSpec(input: {
    * which a tmpfs cannot hold).
    */
   workspaceMount: { volume: string | null } | null;
+  /** A writable /capsule-out (anonymous volume, owned by uid 10001 through the image) for artifacts. */
+  withOutputDir?: boolean;
   labels: Record<string, string>;
 }): ContainerSpec {
   const { profile } = input;
   const volumes: ContainerSpec['volumes'] = [];
   if (input.withJobDir) volumes.push({ target: JOB_DIR, readOnly: false });
+  if (input.withOutputDir) volumes.push({ target: OUTPUT_DIR, readOnly: false });
   if (input.workspaceMount) volumes.push({ target: '/workspace', readOnly: false, ...(input.workspaceMount.volume ? { source: input.workspaceMount.volume } : {}) });
   const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777` };
   if (!input.workspaceMount) tmpfs['/workspace'] = `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import type { LimitsInput, WorkspaceRunInput } from './run-request.js';
 import type { RunResult, RunStatus } from './run-result.js';
+import type { RunStats } from './run-stats.js';
 import { type LogRead, RetainedLog } from './retained-log.js';
 import type { RunControls } from './sandbox-run.js';
 import type { SandboxService } from './sandbox-service.js';
@@ -45,6 +46,8 @@ export interface BackgroundProcess {
   result: RunResult | null;
   log: RetainedLog;
   done: Promise<RunResult>;
+  /** The latest accounting the launcher reported (about once a second). */
+  stats: RunStats | null;
 }
 
 interface Entry extends BackgroundProcess {
@@ -89,6 +92,9 @@ export class ProcessManager {
       signal: kill.signal,
       keepStdinOpen: input.stdin_open ?? false,
       onOutput: (chunk: Parameters<RetainedLog['append']>[0]) => log.append(chunk),
+      onStats: (stats: RunStats) => {
+        if (entry) entry.stats = stats;
+      },
       onAccepted: (job: { runId: string; display: string; profile: { name: string } }) => {
         entry = {
           processId,
@@ -104,6 +110,7 @@ export class ProcessManager {
           done: undefined as unknown as Promise<RunResult>,
           controls: null,
           kill,
+          stats: null,
         };
       },
       onStarted: (controls: RunControls) => {
@@ -131,6 +138,7 @@ export class ProcessManager {
     const finished = done.then((result) => {
       if (entry) {
         entry.result = result;
+        entry.stats = result.stats;
         entry.state = result.status;
         entry.finishedAt = new Date();
         entry.controls = null;

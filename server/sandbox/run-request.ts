@@ -85,6 +85,8 @@ export interface PreparedRun {
   /** Globs of files to return after the run. */
   collect: string[];
   workspace: { id: string; volume: string } | null;
+  /** Mount a writable /capsule-out for artifacts read after exit (profilers). */
+  outputDir: boolean;
   stdin: Buffer | null;
   env: Record<string, string>;
   workdir: string;
@@ -109,7 +111,30 @@ function workspaceParts(input: WorkspaceRunInput, ctx: PrepareContext) {
     workspaceFiles: input.files?.length ? prepareFiles(input.files) : [],
     collect: collect.map((c) => workspaceRelative(c, 'collect pattern') || '**'),
     workspace: ctx.workspace ?? null,
+    outputDir: false,
   };
+}
+
+/** Input of profile_code. */
+export interface ProfileRunInput {
+  language: string;
+  code: string;
+  args?: string[];
+  profile?: string;
+  timeout_ms?: number;
+  workspace_id?: string;
+}
+
+/** The profiler wrapping of a language: extra files to copy in, and the argv around the program. */
+export interface ProfilerPlan {
+  files: JobFile[];
+  argv: (programArgv: string[]) => string[];
+}
+
+/** Validate a profile_code call: the program runs under `plan` and may write artifacts to /capsule-out. */
+export function prepareProfileRun(input: ProfileRunInput, plan: ProfilerPlan, profiles: ProfileRegistry, limits: InputLimits, ctx: PrepareContext = {}): PreparedRun {
+  const job = prepareCodeRun({ ...input }, profiles, limits, ctx);
+  return { ...job, argv: plan.argv(job.argv), jobFiles: [...job.jobFiles, ...plan.files], outputDir: true, summary: `profiled ${job.summary}`, display: `profiled ${job.display}` };
 }
 
 /** A new run id: "run_" and 16 hex digits. */

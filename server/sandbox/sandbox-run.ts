@@ -75,6 +75,7 @@ export class SandboxRun implements AsyncDisposable {
       workdir: job.workdir,
       openStdin: job.stdin !== null,
       withJobDir: job.jobFiles.length > 0,
+      withOutputDir: job.outputDir,
       workspaceMount: job.workspace
         ? { volume: job.workspace.volume }
         : job.workspaceFiles.length > 0 || job.collect.length > 0

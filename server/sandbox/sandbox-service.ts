@@ -16,8 +16,13 @@ import {
   type PreparedRun,
   prepareCodeRun,
   prepareCommandRun,
+  prepareProfileRun,
+  type ProfilerPlan,
+  type ProfileRunInput,
   type WorkspaceRunInput,
 } from './run-request.js';
+import { OUTPUT_DIR } from './container-spec.js';
+import { readRange, tarEntries } from './tar-entries.js';
 import type { RunResult } from './run-result.js';
 import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
 import type { RunStore } from '../store/run-store.js';
@@ -30,6 +35,8 @@ export interface RunCallOptions extends Omit<ExecuteOptions, 'signal'> {
   mode?: 'run' | 'process';
   /** Called once the run passed validation, before it waits for a slot. */
   onAccepted?: (job: PreparedRun) => void;
+  /** Read more from the stopped container before removal (profiler artifacts). */
+  afterExitExtra?: (containerId: string) => Promise<Partial<RunResult>>;
   processId?: string;
 }
 
@@ -74,6 +81,30 @@ export class SandboxService {
     return this.execute(await this.withWorkspaceFiles(job, input), options);
   }
 
+  /**
+   * Run code under a profiler; the files it wrote to /capsule-out come back with the result
+   * (each capped at `maxArtifactBytes`).
+   */
+  async runProfiled(
+    input: ProfileRunInput,
+    plan: ProfilerPlan,
+    maxArtifactBytes: number,
+    options: RunCallOptions = {},
+  ): Promise<{ result: RunResult; outputs: Map<string, Buffer> }> {
+    const job = prepareProfileRun(input, plan, this.deps.profiles, this.deps.config, await this.prepareContext(input, options));
+    const outputs = new Map<string, Buffer>();
+    const collect = async (containerId: string) => {
+      for await (const { header, stream } of tarEntries(await this.deps.runtime.getArchive(containerId, OUTPUT_DIR))) {
+        const name = header.name.replace(/^capsule-out\/?/, '');
+        if (!name || header.type !== 'file') continue;
+        if ((header.size ?? 0) <= maxArtifactBytes) outputs.set(name, await readRange(stream, 0, header.size ?? 0));
+      }
+      return {};
+    };
+    const result = await this.execute(job, { ...options, afterExitExtra: collect });
+    return { result, outputs };
+  }
+
   private async prepareContext(input: WorkspaceRunInput, options: RunCallOptions): Promise<PrepareContext> {
     const ctx: PrepareContext = { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
     if (input.workspace_id !== undefined) {
@@ -90,11 +121,11 @@ export class SandboxService {
   }
 
   /** Collected files and workspace usage, read from the stopped container before it is removed. */
-  private afterExit(job: PreparedRun): ((containerId: string) => Promise<Partial<RunResult>>) | undefined {
+  private afterExit(job: PreparedRun, more?: RunCallOptions['afterExitExtra']): ((containerId: string) => Promise<Partial<RunResult>>) | undefined {
     const { workspaces, runtime, config } = this.deps;
-    if (!job.collect.length && !job.workspace) return undefined;
+    if (!job.collect.length && !job.workspace && !more) return undefined;
     return async (containerId) => {
-      const extra: Partial<RunResult> = {};
+      const extra: Partial<RunResult> = more ? await more(containerId) : {};
       if (job.collect.length) extra.files = await collectFiles(runtime, containerId, job.collect, config.CAPSULE_COLLECT_MAX_BYTES, job.workspace?.id ?? null);
       if (job.workspace && workspaces) {
         const quota = workspaces.quota;
@@ -254,13 +285,14 @@ export class SandboxService {
         killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS,
       };
       await using run = await SandboxRun.create(ctx, job);
-      const { onOutput, keepStdinOpen, onStarted } = options;
-      const afterExit = this.afterExit(job);
+      const { onOutput, keepStdinOpen, onStarted, onStats } = options;
+      const afterExit = this.afterExit(job, options.afterExitExtra);
       const result = await run.execute({
         signal,
         ...(onOutput ? { onOutput } : {}),
         ...(keepStdinOpen ? { keepStdinOpen } : {}),
         ...(onStarted ? { onStarted } : {}),
+        ...(onStats ? { onStats } : {}),
         ...(afterExit ? { afterExit } : {}),
       });
       this.deps.log.info(

@@ -31,6 +31,19 @@ export const workspaceRunInput = {
   collect: z.array(z.string()).max(32).optional().describe('Paths or globs under /workspace (e.g. "out/*.png") returned after the run: embedded, or as workspace links with workspace_id.'),
 };
 
+/** What a run cost, read from its cgroup by the in-container launcher. */
+export const runStatsObject = z
+  .object({
+    cpu_ms: z.number().int().describe('CPU time of every process in the container.'),
+    memory_peak_bytes: z.number().int(),
+    pids_peak: z.number().int(),
+    blkio_read_bytes: z.number().int(),
+    blkio_write_bytes: z.number().int(),
+    samples: z.array(z.object({ t_ms: z.number(), cpu_pct: z.number(), memory_bytes: z.number() })).describe('Every 100 ms (thinned for long runs), at most ~120.'),
+    final: z.boolean().describe('True when read at the program\'s exit; false when the last reading was periodic (killed).'),
+  })
+  .describe('What the run cost.');
+
 export const runCommandInput = {
   command: z.string().describe('Shell command, run as `/bin/sh -c <command>`.'),
   profile: z.string().optional().describe('Sandbox profile (see list_profiles); default "default".'),
@@ -95,6 +108,7 @@ export const runResultShape = {
     .optional()
     .describe('Files matched by collect.'),
   collect_error: z.string().optional().describe('Why collecting files or workspace usage after the run failed.'),
+  stats: runStatsObject,
 };
 
 export const runResultObject = z.object(runResultShape);

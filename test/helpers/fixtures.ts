@@ -1,4 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
+import { ProfilingService } from '../../server/profiling/profiling-service.js';
+import { SelfProfiler } from '../../server/profiling/self-profiler.js';
+import { ArtifactStore } from '../../server/store/artifact-store.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Profile } from '../../server/sandbox/profiles.js';
 import { ProfileRegistry } from '../../server/sandbox/profiles.js';
@@ -63,5 +69,7 @@ export function testToolDeps(runtime: ContainerRuntime, options: { profiles?: Pr
   const workspaces = new WorkspaceService({ runtime, log: silentLog, instance: { name: 'unit', bootId: 'test' }, config });
   const sandbox = testService(runtime, { ...options, store, workspaces });
   const processes = new ProcessManager({ sandbox, log: silentLog, retainBytes: 1 << 20, resultTtlMs: 60_000 });
-  return { sandbox, processes, store, workspaces, log: silentLog };
+  const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifacts-')), 1 << 24);
+  const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 1 << 24 });
+  return { sandbox, processes, store, workspaces, profiling, selfProfiler: new SelfProfiler(artifacts), artifacts, log: silentLog };
 }

@@ -39,7 +39,7 @@ test('env and workdir are applied', async (t) => {
 
 test('timeout kills the container and keeps the partial output', async (t) => {
   const started = Date.now();
-  const r = await service.runCommand({ command: 'echo partial; sleep 30; echo never', timeout_ms: 1000 });
+  const r = await service.runCommand({ command: 'echo partial; sleep 30; echo never', timeout_ms: 3000 });
   t.is(r.status, 'timed_out');
   t.is(r.stdout, 'partial\n');
   t.true(Date.now() - started < 10_000);
@@ -48,7 +48,7 @@ test('timeout kills the container and keeps the partial output', async (t) => {
 });
 
 test('a process ignoring SIGTERM is still ended at the timeout', async (t) => {
-  const r = await service.runCommand({ command: "trap '' TERM; echo stubborn; while :; do sleep 1; done", timeout_ms: 800 });
+  const r = await service.runCommand({ command: "trap '' TERM; echo stubborn; while :; do sleep 1; done", timeout_ms: 3000 });
   t.is(r.status, 'timed_out');
   t.is(r.stdout, 'stubborn\n');
   t.is(r.signal, 'SIGKILL');

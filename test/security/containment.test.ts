@@ -32,7 +32,7 @@ test('memory bomb: oom_killed', async (t) => {
 });
 
 test('CPU spin past the timeout: timed_out with the partial output', async (t) => {
-  const r = await service.runCode({ language: 'javascript', code: 'console.log("spinning"); for (;;) {}', timeout_ms: 1500 });
+  const r = await service.runCode({ language: 'javascript', code: 'console.log("spinning"); for (;;) {}', timeout_ms: 4000 });
   t.is(r.status, 'timed_out');
   t.is(r.stdout, 'spinning\n');
   await assertNoContainer(t, r.run_id);
@@ -119,7 +119,7 @@ test('a child ignoring SIGTERM is killed at the timeout with the whole container
   const r = await service.runCode({
     language: 'python',
     code: 'import signal, subprocess, time\nsubprocess.Popen(["sh", "-c", "trap \\"\\" TERM; while :; do sleep 1; done"])\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring", flush=True)\ntime.sleep(100)',
-    timeout_ms: 1500,
+    timeout_ms: 4000,
   });
   t.is(r.status, 'timed_out');
   t.is(r.stdout, 'ignoring\n');

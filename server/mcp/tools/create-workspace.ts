@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceInfoShape } from './workspace-format.js';
 
-export const registerCreateWorkspace: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerCreateWorkspace: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'create_workspace',
     {
@@ -16,7 +17,7 @@ export const registerCreateWorkspace: ToolRegistrar = (server, { workspaces, log
       outputSchema: workspaceInfoShape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guarded('create_workspace', log, async (args, extra) => {
+    guarded('create_workspace', deps, async (args, extra) => {
       const ws = await workspaces.create(ownerOf(extra.authInfo), args.ttl_s);
       return jsonResult({ ...ws }, `created ${ws.workspace_id} (expires ${ws.expires_at})`);
     }),

@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
-export const registerDeleteFiles: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerDeleteFiles: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'delete_files',
     {
@@ -13,7 +14,7 @@ export const registerDeleteFiles: ToolRegistrar = (server, { workspaces, log }) 
       outputSchema: { deleted: z.array(z.string()) },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    guarded('delete_files', log, async (args, extra) => {
+    guarded('delete_files', deps, async (args, extra) => {
       const deleted = await workspaces.deleteFiles(ownerOf(extra.authInfo), args.workspace_id, args.paths);
       return jsonResult({ deleted }, `deleted ${deleted.join(', ')}`);
     }),

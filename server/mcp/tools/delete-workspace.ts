@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
-export const registerDeleteWorkspace: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerDeleteWorkspace: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'delete_workspace',
     {
@@ -13,7 +14,7 @@ export const registerDeleteWorkspace: ToolRegistrar = (server, { workspaces, log
       outputSchema: { workspace_id: z.string(), deleted: z.boolean() },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
-    guarded('delete_workspace', log, async (args, extra) => {
+    guarded('delete_workspace', deps, async (args, extra) => {
       await workspaces.delete(ownerOf(extra.authInfo), args.workspace_id);
       return jsonResult({ workspace_id: args.workspace_id, deleted: true }, `deleted ${args.workspace_id}`);
     }),

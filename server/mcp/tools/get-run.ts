@@ -5,7 +5,8 @@ import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { runRecordShape, runResultObject } from '../../schemas/run-inputs.js';
 
 
-export const registerGetRun: ToolRegistrar = (server, { store, log }) => {
+export const registerGetRun: ToolRegistrar = (server, deps) => {
+  const { store } = deps;
   server.registerTool(
     'get_run',
     {
@@ -15,7 +16,7 @@ export const registerGetRun: ToolRegistrar = (server, { store, log }) => {
       outputSchema: { ...runRecordShape, result: runResultObject.nullable() },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('get_run', log, async (args, extra) => {
+    guarded('get_run', deps, async (args, extra) => {
       const record = store.get(args.run_id, ownerOf(extra.authInfo));
       if (!record) throw new NotFoundError(`run ${args.run_id} not found (it never existed, expired, or belongs to another owner)`);
       return jsonResult({ ...record }, `${record.run_id} ${record.status}${record.exit_code !== null ? ` (exit ${record.exit_code})` : ''}: ${record.summary}`);

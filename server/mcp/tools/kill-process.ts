@@ -4,7 +4,8 @@ import { PROCESS_SIGNALS } from '../../sandbox/process-manager.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { processSummary, processSummaryShape } from './process-format.js';
 
-export const registerKillProcess: ToolRegistrar = (server, { processes, log }) => {
+export const registerKillProcess: ToolRegistrar = (server, deps) => {
+  const { processes } = deps;
   server.registerTool(
     'kill_process',
     {
@@ -16,7 +17,7 @@ export const registerKillProcess: ToolRegistrar = (server, { processes, log }) =
       outputSchema: processSummaryShape,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    guarded('kill_process', log, async (args, extra) => {
+    guarded('kill_process', deps, async (args, extra) => {
       const p = await processes.kill(ownerOf(extra.authInfo), args.process_id, args.signal);
       return jsonResult(processSummary(p), `${p.processId} ${p.state}`);
     }),

@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
-export const registerListFiles: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerListFiles: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'list_files',
     {
@@ -22,7 +23,7 @@ export const registerListFiles: ToolRegistrar = (server, { workspaces, log }) =>
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('list_files', log, async (args, extra) => {
+    guarded('list_files', deps, async (args, extra) => {
       const r = await workspaces.listFiles(ownerOf(extra.authInfo), args.workspace_id, args.path ?? '', args.recursive ?? false);
       const text = r.entries.map((e) => `${e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${e.size.toString().padStart(10)} ${e.path}`).join('\n') || '(empty)';
       return jsonResult({ ...r }, text);

@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { processSummary, processSummaryShape } from './process-format.js';
 
-export const registerListProcesses: ToolRegistrar = (server, { processes, log }) => {
+export const registerListProcesses: ToolRegistrar = (server, deps) => {
+  const { processes } = deps;
   server.registerTool(
     'list_processes',
     {
@@ -13,7 +14,7 @@ export const registerListProcesses: ToolRegistrar = (server, { processes, log })
       outputSchema: { processes: z.array(z.object(processSummaryShape)) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('list_processes', log, async (_args, extra) => {
+    guarded('list_processes', deps, async (_args, extra) => {
       const list = processes.list(ownerOf(extra.authInfo)).map(processSummary);
       const text = list.length ? list.map((p) => `${p.process_id} ${p.state}${p.exit_code !== null ? ` (exit ${p.exit_code})` : ''}: ${p.command}`).join('\n') : 'no processes';
       return jsonResult({ processes: list }, text);

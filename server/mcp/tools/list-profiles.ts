@@ -19,7 +19,8 @@ const profileShape = z.object({
   user: z.string(),
 });
 
-export const registerListProfiles: ToolRegistrar = (server, { sandbox, log }) => {
+export const registerListProfiles: ToolRegistrar = (server, deps) => {
+  const { sandbox } = deps;
   server.registerTool(
     'list_profiles',
     {
@@ -29,7 +30,7 @@ export const registerListProfiles: ToolRegistrar = (server, { sandbox, log }) =>
       outputSchema: { profiles: z.array(profileShape) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('list_profiles', log, async () => {
+    guarded('list_profiles', deps, async () => {
       const profiles = sandbox.listProfiles();
       const text = profiles
         .map((p) => `${p.name}: ${p.description} (memory ${p.memory}, ${p.cpus} CPU, ${p.pids} pids, timeout ${p.timeout_default_ms}/${p.timeout_max_ms} ms)`)

@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { runRecordShape } from '../../schemas/run-inputs.js';
 
-export const registerListRuns: ToolRegistrar = (server, { store, log }) => {
+export const registerListRuns: ToolRegistrar = (server, deps) => {
+  const { store } = deps;
   server.registerTool(
     'list_runs',
     {
@@ -16,7 +17,7 @@ export const registerListRuns: ToolRegistrar = (server, { store, log }) => {
       outputSchema: { runs: z.array(z.object(runRecordShape)) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('list_runs', log, async (args, extra) => {
+    guarded('list_runs', deps, async (args, extra) => {
       const runs = store.list(ownerOf(extra.authInfo), args).map(({ result: _result, ...record }) => record);
       const text = runs.length ? runs.map((r) => `${r.run_id} ${r.status}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''} ${r.started_at}: ${r.summary}`).join('\n') : 'no runs';
       return jsonResult({ runs }, text);

@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceInfoShape } from './workspace-format.js';
 
-export const registerListWorkspaces: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerListWorkspaces: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'list_workspaces',
     {
@@ -13,7 +14,7 @@ export const registerListWorkspaces: ToolRegistrar = (server, { workspaces, log 
       outputSchema: { workspaces: z.array(z.object(workspaceInfoShape)) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('list_workspaces', log, async (_args, extra) => {
+    guarded('list_workspaces', deps, async (_args, extra) => {
       const list = await workspaces.list(ownerOf(extra.authInfo));
       const text = list.length ? list.map((w) => `${w.workspace_id}: ${w.files} entries, ${w.bytes} bytes, expires ${w.expires_at}`).join('\n') : 'no workspaces';
       return jsonResult({ workspaces: list }, text);

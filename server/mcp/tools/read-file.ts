@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
-export const registerReadFile: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerReadFile: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'read_file',
     {
@@ -30,7 +31,7 @@ export const registerReadFile: ToolRegistrar = (server, { workspaces, log }) => 
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('read_file', log, async (args, extra) => {
+    guarded('read_file', deps, async (args, extra) => {
       const f = await workspaces.readFile(ownerOf(extra.authInfo), args.workspace_id, args.path, args.offset ?? 0, args.max_bytes ?? 1 << 20);
       const encoding = args.encoding ?? 'utf8';
       const content = f.content.toString(encoding);

@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { processStateEnum } from './process-format.js';
 
-export const registerReadProcessOutput: ToolRegistrar = (server, { processes, log }) => {
+export const registerReadProcessOutput: ToolRegistrar = (server, deps) => {
+  const { processes } = deps;
   server.registerTool(
     'read_process_output',
     {
@@ -26,7 +27,7 @@ export const registerReadProcessOutput: ToolRegistrar = (server, { processes, lo
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('read_process_output', log, async (args, extra) => {
+    guarded('read_process_output', deps, async (args, extra) => {
       const r = processes.read(ownerOf(extra.authInfo), args.process_id, args.cursor, args.max_bytes ?? 64 * 1024);
       const structured = {
         chunks: r.chunks.map(({ stream, data }) => ({ stream, data })),

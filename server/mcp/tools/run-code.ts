@@ -4,7 +4,8 @@ import { runCodeInput, runResultShape } from '../../schemas/run-inputs.js';
 import { runToolResult } from './run-result-format.js';
 
 
-export const registerRunCode: ToolRegistrar = (server, { sandbox, log }, session) => {
+export const registerRunCode: ToolRegistrar = (server, deps, session) => {
+  const { sandbox } = deps;
   server.registerTool(
     'run_code',
     {
@@ -19,7 +20,7 @@ export const registerRunCode: ToolRegistrar = (server, { sandbox, log }, session
       outputSchema: runResultShape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guarded('run_code', log, async (args, extra) =>
+    guarded('run_code', deps, async (args, extra) =>
       runToolResult(await runWithLiveOutput(extra, session, sandbox.outputCap(args.profile), (options) => sandbox.runCode(args, options))),
     ),
   );

@@ -4,7 +4,8 @@ import { runCommandInput, runResultShape } from '../../schemas/run-inputs.js';
 import { runToolResult } from './run-result-format.js';
 
 
-export const registerRunCommand: ToolRegistrar = (server, { sandbox, log }, session) => {
+export const registerRunCommand: ToolRegistrar = (server, deps, session) => {
+  const { sandbox } = deps;
   server.registerTool(
     'run_command',
     {
@@ -19,7 +20,7 @@ export const registerRunCommand: ToolRegistrar = (server, { sandbox, log }, sess
       outputSchema: runResultShape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guarded('run_command', log, async (args, extra) =>
+    guarded('run_command', deps, async (args, extra) =>
       runToolResult(await runWithLiveOutput(extra, session, sandbox.outputCap(args.profile), (options) => sandbox.runCommand(args, options))),
     ),
   );

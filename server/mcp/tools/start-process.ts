@@ -19,7 +19,8 @@ export const startProcessInput = {
   ...workspaceRunInput,
 };
 
-export const registerStartProcess: ToolRegistrar = (server, { processes, log }) => {
+export const registerStartProcess: ToolRegistrar = (server, deps) => {
+  const { processes } = deps;
   server.registerTool(
     'start_process',
     {
@@ -33,7 +34,7 @@ export const registerStartProcess: ToolRegistrar = (server, { processes, log }) 
       outputSchema: processSummaryShape,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guarded('start_process', log, async (args, extra) => {
+    guarded('start_process', deps, async (args, extra) => {
       const p = await processes.start(args, ownerOf(extra.authInfo));
       return jsonResult(processSummary(p), `started ${p.processId} (run ${p.runId})`);
     }),

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
 
-export const registerSystemInfo: ToolRegistrar = (server, { sandbox, log }) => {
+export const registerSystemInfo: ToolRegistrar = (server, deps) => {
+  const { sandbox } = deps;
   server.registerTool(
     'system_info',
     {
@@ -34,7 +35,7 @@ export const registerSystemInfo: ToolRegistrar = (server, { sandbox, log }) => {
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('system_info', log, async () => {
+    guarded('system_info', deps, async () => {
       const info = await sandbox.systemInfo();
       const text = [
         `Capsule ${info.capsule_version}; Docker ${info.engine.version} (API ${info.engine.api_version}) on ${info.engine.os}`,

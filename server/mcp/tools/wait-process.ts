@@ -3,7 +3,8 @@ import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { processStateEnum, runResultObject } from './process-format.js';
 
-export const registerWaitProcess: ToolRegistrar = (server, { processes, log }) => {
+export const registerWaitProcess: ToolRegistrar = (server, deps) => {
+  const { processes } = deps;
   server.registerTool(
     'wait_process',
     {
@@ -18,7 +19,7 @@ export const registerWaitProcess: ToolRegistrar = (server, { processes, log }) =
       outputSchema: { process_id: z.string(), state: processStateEnum, done: z.boolean(), result: runResultObject.nullable() },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    guarded('wait_process', log, async (args, extra) => {
+    guarded('wait_process', deps, async (args, extra) => {
       const p = await processes.wait(ownerOf(extra.authInfo), args.process_id, args.timeout_ms, extra.signal);
       const done = p.state !== 'running';
       const structured = { process_id: p.processId, state: p.state, done, result: p.result };

@@ -4,7 +4,8 @@ import { fileWriteObject } from '../../schemas/run-inputs.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
-export const registerWriteFiles: ToolRegistrar = (server, { workspaces, log }) => {
+export const registerWriteFiles: ToolRegistrar = (server, deps) => {
+  const { workspaces } = deps;
   server.registerTool(
     'write_files',
     {
@@ -20,7 +21,7 @@ export const registerWriteFiles: ToolRegistrar = (server, { workspaces, log }) =
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    guarded('write_files', log, async (args, extra) => {
+    guarded('write_files', deps, async (args, extra) => {
       const r = await workspaces.writeFiles(ownerOf(extra.authInfo), args.workspace_id, args.files);
       return jsonResult(
         { written: r.written, workspace_bytes: r.usage.bytes, workspace_files: r.usage.files },

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 
-export const registerWriteProcessStdin: ToolRegistrar = (server, { processes, log }) => {
+export const registerWriteProcessStdin: ToolRegistrar = (server, deps) => {
+  const { processes } = deps;
   server.registerTool(
     'write_process_stdin',
     {
@@ -16,7 +17,7 @@ export const registerWriteProcessStdin: ToolRegistrar = (server, { processes, lo
       outputSchema: { process_id: z.string(), bytes_written: z.number().int(), stdin_closed: z.boolean() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    guarded('write_process_stdin', log, async (args, extra) => {
+    guarded('write_process_stdin', deps, async (args, extra) => {
       await processes.writeStdin(ownerOf(extra.authInfo), args.process_id, args.data, args.eof ?? false);
       return jsonResult({ process_id: args.process_id, bytes_written: Buffer.byteLength(args.data), stdin_closed: args.eof ?? false });
     }),

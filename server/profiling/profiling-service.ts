@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import { InvalidInputError } from '../errors.js';
+import type { RunResult } from '../sandbox/run-result.js';
+import type { ProfilerPlan, ProfileRunInput } from '../sandbox/run-request.js';
+import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
+import type { ArtifactStore } from '../store/artifact-store.js';
+import { CPROFILE_RUNNER, CPROFILE_RUNNER_NAME } from './cprofile-runner.js';
+import { flamegraphHtml, treeFromFolded } from './flamegraph-html.js';
+import { flameFromTicks, type TickNode, type TopFrame, topFromTickTree } from './top-frames.js';
+
+export const PROFILE_LANGUAGES = ['javascript', 'typescript', 'python'] as const;
+
+/** The profile part of a profile_code result. */
+export interface ProfileReport {
+  tool: '0x' | 'cprofile';
+  flamegraph_uri: string | null;
+  profile_uri: string | null;
+  top: TopFrame[];
+  error?: string;
+}
+
+export type ProfiledResult = Omit<RunResult, 'profile'> & { sandbox_profile: string; profile: ProfileReport };
+
+// 0x exits 0 whatever the program did; this preload records the program's own exit code for the result.
+const EXIT_CODE_RECORDER = { name: 'capsule_exit_code.cjs', content: Buffer.from("process.on('exit', (code) => require('fs').writeFileSync('/capsule-out/exit-code', String(code)));\n"), mode: 0o444 };
+
+// 0x runs node with --prof and turns the V8 tick log into a flame graph; --tree-debug also writes the tick tree.
+const zeroX: ProfilerPlan = {
+  files: [EXIT_CODE_RECORDER],
+  argv: ([node, ...rest]) => ['0x', '--quiet', '--tree-debug', '--output-dir', '/capsule-out/0x', '--', node!, '--require', `/capsule/${EXIT_CODE_RECORDER.name}`, ...rest],
+};
+
+const plans: Record<(typeof PROFILE_LANGUAGES)[number], ProfilerPlan> = {
+  javascript: zeroX,
+  typescript: zeroX,
+  python: {
+    files: [{ name: CPROFILE_RUNNER_NAME, content: Buffer.from(CPROFILE_RUNNER), mode: 0o444 }],
+    argv: (a) => ['python3', `/capsule/${CPROFILE_RUNNER_NAME}`, ...a.slice(1)],
+  },
+};
+
+/** Runs code under a profiler in a sandbox and keeps the flame graph and profile as artifacts. */
+export class ProfilingService {
+  constructor(
+    private readonly deps: { sandbox: SandboxService; artifacts: ArtifactStore; log: Logger; maxArtifactBytes: number },
+  ) {}
+
+  /**
+   * profile_code: the usual run result plus `profile` (the report; the sandbox profile's name moves to
+   * `sandbox_profile`). A program that throws or a profiler that fails still returns its result.
+   */
+  async profileCode(input: ProfileRunInput, options: RunCallOptions & { owner: string }): Promise<ProfiledResult> {
+    const language = input.language as (typeof PROFILE_LANGUAGES)[number];
+    if (!(language in plans)) throw new InvalidInputError(`profile_code supports ${PROFILE_LANGUAGES.join(', ')}; got "${input.language}"`);
+    const tool = language === 'python' ? 'cprofile' : '0x';
+    const { result, outputs } = await this.deps.sandbox.runProfiled(input, plans[language], this.deps.maxArtifactBytes, options);
+    const recorded = outputs.get('exit-code')?.toString('utf8');
+    if (recorded !== undefined && /^\d+$/.test(recorded) && result.status === 'exited') {
+      result.exit_code = Number(recorded);
+      result.signal = null;
+    }
+    let profile: ProfileReport;
+    try {
+      profile = tool === '0x' ? this.fromZeroX(result.run_id, options.owner, outputs) : this.fromCProfile(result.run_id, options.owner, outputs);
+    } catch (err) {
+      profile = { tool, flamegraph_uri: null, profile_uri: null, top: [], error: (err as Error).message };
+    }
+    const { profile: sandboxProfile, ...rest } = result;
+    return { ...rest, sandbox_profile: sandboxProfile, profile };
+  }
+
+  private fromZeroX(runId: string, owner: string, outputs: Map<string, Buffer>): ProfileReport {
+    const html = outputs.get('0x/flamegraph.html');
+    const stacksName = [...outputs.keys()].find((k) => /^0x\/stacks\.\d+\.json$/.test(k));
+    if (!html || !stacksName) {
+      throw new Error('0x produced no flame graph (the program may have exited before any sample, or 0x failed: see stderr)');
+    }
+    const stacks = JSON.parse(outputs.get(stacksName)!.toString('utf8')) as { merged: TickNode };
+    const top = topFromTickTree(stacks.merged);
+    this.deps.artifacts.put(runId, owner, 'flamegraph.html', html);
+    this.deps.artifacts.put(runId, owner, 'profile.json', JSON.stringify({ tool: '0x', unit: 'ticks', top, tree: flameFromTicks(stacks.merged) }));
+    return { tool: '0x', flamegraph_uri: `capsule://runs/${runId}/flamegraph.html`, profile_uri: `capsule://runs/${runId}/profile.json`, top };
+  }
+
+  private fromCProfile(runId: string, owner: string, outputs: Map<string, Buffer>): ProfileReport {
+    const json = outputs.get('profile.json');
+    if (!json) throw new Error('cProfile wrote no statistics (the program may have been killed before it ended)');
+    const data = JSON.parse(json.toString('utf8')) as {
+      total_time: number;
+      functions: Array<{ function: string; file: string; line: number; tottime: number; cumtime: number }>;
+      folded: Array<[string, number]>;
+    };
+    const total = data.total_time || 1e-9;
+    const round = (x: number) => Math.round(x * 100) / 100;
+    const top = data.functions.slice(0, 20).map((f) => ({
+      function: f.function,
+      file: f.file,
+      line: f.line,
+      self_pct: round((100 * f.tottime) / total),
+      total_pct: round((100 * f.cumtime) / total),
+    }));
+    const html = flamegraphHtml('cProfile flame graph', treeFromFolded(data.folded, 'all'), 'time (µs, estimated from cProfile call edges)');
+    this.deps.artifacts.put(runId, owner, 'flamegraph.html', html);
+    this.deps.artifacts.put(runId, owner, 'profile.json', JSON.stringify({ tool: 'cprofile', unit: 'seconds', total_time: data.total_time, top, functions: data.functions }));
+    const pstats = outputs.get('profile.pstats');
+    if (pstats) this.deps.artifacts.put(runId, owner, 'profile.pstats', pstats);
+    return { tool: 'cprofile', flamegraph_uri: `capsule://runs/${runId}/flamegraph.html`, profile_uri: `capsule://runs/${runId}/profile.json`, top };
+  }
+}
