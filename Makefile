@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test deps build images engine unit integration e2e security bench clean
+.PHONY: help run test deps build images server-image engine unit integration e2e security bench clean
 
 help:
 	@echo "make run     install deps, build the sandbox image if missing, start the server (http://127.0.0.1:8080/mcp)"
 	@echo "make test    all tests (unit, integration, e2e, security) against the real Docker engine"
 	@echo "make images  build the sandbox image (skipped when up to date)"
+	@echo "make server-image  build the server image compose.yaml uses"
 	@echo "make engine  install/start a Docker engine on a Debian machine as root (used by CI)"
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -21,6 +22,9 @@ build: deps
 
 images:
 	bash images/build.sh
+
+server-image:
+	bash images/build.sh server
 
 engine:
 	bash scripts/provision-docker-engine.sh

@@ -85,8 +85,8 @@ build_image() {
     --build-arg "BASE_IMAGE=$base" \
     --label "capsule.context-hash=$hash" \
     -f "$dockerfile" -t "$tag" "$context"
-  # The legacy builder keeps intermediate stages as dangling images; remove ours.
-  docker image prune -f --filter "label=capsule.build-stage" >/dev/null || true
+  # The legacy builder keeps intermediate stages as untagged images; they are its layer cache, so they
+  # stay. Reclaim them with: docker image prune -f --filter label=capsule.build-stage
   log "built $tag"
 }
 

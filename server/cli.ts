@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { newToken } from './auth/tokens.js';
-import { serve } from './main.js';
 import { CAPSULE_VERSION } from './version.js';
 
 const USAGE = `Usage: capsule serve [--stdio] | capsule new-token <name>
@@ -31,7 +30,11 @@ async function cli(argv: string[]): Promise<void> {
     process.exitCode = values.help ? 0 : 2;
     return;
   }
-  await serve({ stdio: values.stdio ?? false });
+  // Telemetry starts before the HTTP stack is imported, so http and express get instrumented.
+  const { startTelemetry } = await import('./telemetry/setup.js');
+  const telemetry = startTelemetry();
+  const { serve } = await import('./main.js');
+  await serve({ stdio: values.stdio ?? false, telemetry });
 }
 
 cli(process.argv.slice(2)).catch((err: unknown) => {

@@ -71,12 +71,14 @@ export const configSchema = z.object({
     .describe('Most bytes of artifacts (flame graphs, profiles) kept per run; kept for CAPSULE_RESULT_TTL.'),
   CAPSULE_PROFILE_TOOLS: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
     .describe('Set to 1 to record a server CPU profile of every tool call (artifacts owned by "capsule-tools").'),
+  CAPSULE_POOL: z.enum(['0', '1', 'true', 'false']).default('1').transform((v) => v === '1' || v === 'true')
+    .describe('Set to 0 to turn every warm pool off (each run then creates its container: the cold path).'),
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()
     .describe('File of `name sha256:<hex of the token>` lines (make one with `capsule hash-token`); used with or instead of CAPSULE_TOKENS.'),
   CAPSULE_ALLOWED_HOSTS: z.string().optional()
-    .describe('Comma-separated Host header values accepted on non-loopback binds (e.g. capsule.example.com,capsule.example.com:8080).'),
+    .describe('Comma-separated host names (no port) accepted in the Host header on non-loopback binds (e.g. capsule.example.com,localhost).'),
 });
 
 export type Config = z.infer<typeof configSchema>;

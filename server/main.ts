@@ -14,16 +14,21 @@ import type { InstanceIdentity } from './sandbox/container-spec.js';
 import { ProfileRegistry } from './sandbox/profiles.js';
 import { ProcessManager } from './sandbox/process-manager.js';
 import { Reaper } from './sandbox/reaper.js';
+import { WarmPool } from './sandbox/warm-pool.js';
 import { RunStore } from './store/run-store.js';
 import { ArtifactStore } from './store/artifact-store.js';
 import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
 import { WorkspaceService } from './sandbox/workspace-service.js';
+import { startRuntimeGauges } from './telemetry/metrics.js';
+import type { Telemetry } from './telemetry/setup.js';
 import { CAPSULE_VERSION } from './version.js';
 
 export interface ServeOptions {
   stdio: boolean;
+  /** Started by the CLI before this module was imported. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -51,7 +56,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const workspaces = new WorkspaceService({ runtime, log, instance, config });
   const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
   const selfProfiler = new SelfProfiler(artifacts);
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces });
+  const pool = config.CAPSULE_POOL ? new WarmPool({ runtime, log, instance, profiles }) : undefined;
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, ...(pool ? { pool } : {}) });
   const profiling = new ProfilingService({ sandbox, artifacts, log, maxArtifactBytes: config.CAPSULE_ARTIFACT_MAX_BYTES });
   const processes = new ProcessManager({
     sandbox,
@@ -63,13 +69,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     runtime,
     log,
     instance,
-    isOwned: (labels) => sandbox.ownsContainer(labels) || workspaces.ownsContainer(labels),
+    isOwned: (labels) => sandbox.ownsContainer(labels) || workspaces.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
     extraSweeps: [
       async () => processes.sweepExpired(),
       async () => store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
       () => workspaces.sweepExpired(),
       async () => artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
+      async () => (pool ? pool.sweepIdle() : 0),
     ],
   });
   const toolDeps = { sandbox, processes, store, workspaces, profiling, selfProfiler, artifacts, log, profileTools: config.CAPSULE_PROFILE_TOOLS };
@@ -78,6 +85,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const ready = await sandbox.readiness();
   if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
   reaper.start();
+  pool?.start();
+  startRuntimeGauges(pool ? () => pool.sizes() : undefined);
 
   // Shutdown order matters: stop taking new work, kill the runs (so in-flight requests get their
   // `killed` results), then close sessions and wait for connections to drain.
@@ -91,6 +100,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       await sandbox.shutdown();
       for (const hook of afterRuns) await hook().catch((err) => log.error({ err }, 'shutdown step failed'));
       store.close();
+      await options.telemetry?.shutdown().catch(() => undefined);
       log.info('stopped');
     })();
     return stopping;
@@ -117,6 +127,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(allowedHosts?.length ? { allowedHosts } : {}),
     ...(tokens.length ? { verifier: new StaticTokenVerifier(tokens) } : {}),
     maxBodyBytes: config.CAPSULE_MAX_BODY_BYTES,
+    ...(options.telemetry ? { prometheus: options.telemetry.prometheus } : {}),
     sessions,
     sandbox,
     processes,

@@ -1,6 +1,7 @@
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
 import type { WorkspaceService } from '../sandbox/workspace-service.js';
@@ -14,8 +15,10 @@ export interface HttpAppDeps extends RestDeps {
   workspaces: WorkspaceService;
   host: string;
   allowedHosts?: string[];
-  /** When set, every route but /healthz and /readyz needs a valid bearer token. */
+  /** When set, every route but /healthz, /readyz and /openapi.json needs a valid bearer token. */
   verifier?: OAuthTokenVerifier;
+  /** Serves GET /metrics (Prometheus text format). */
+  prometheus?: PrometheusExporter;
   maxBodyBytes: number;
   sessions: McpSessions;
   log: Logger;
@@ -61,6 +64,10 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   // Everything registered after this line needs a token when tokens are configured.
   if (deps.verifier) app.use(requireBearerAuth({ verifier: deps.verifier }));
+  if (deps.prometheus) {
+    const prometheus = deps.prometheus;
+    app.get('/metrics', (req, res) => prometheus.getMetricsRequestHandler(req, res));
+  }
   app.post('/mcp', deps.sessions.handle);
   app.get('/mcp', deps.sessions.handle);
   app.delete('/mcp', deps.sessions.handle);

@@ -5,6 +5,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ownerOf } from '../auth/owner.js';
+import { capsuleMetrics } from '../telemetry/metrics.js';
 import { BoundedEventStore } from './bounded-event-store.js';
 
 interface Session {
@@ -73,12 +74,16 @@ export class McpSessions {
       eventStore: this.eventStore,
       onsessioninitialized: (id) => {
         this.sessions.set(id, { transport, server, lastSeen: Date.now(), owner });
+        capsuleMetrics.sessionsActive.add(1);
         this.log.info({ mcp_session_id: id, owner }, 'mcp session opened');
       },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
-      if (id && this.sessions.delete(id)) this.log.info({ mcp_session_id: id }, 'mcp session closed');
+      if (id && this.sessions.delete(id)) {
+        capsuleMetrics.sessionsActive.add(-1);
+        this.log.info({ mcp_session_id: id }, 'mcp session closed');
+      }
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
@@ -94,6 +99,7 @@ export class McpSessions {
     const deadline = Date.now() + graceMs;
     while (this.openResponses > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const all = [...this.sessions.values()];
+    capsuleMetrics.sessionsActive.add(-all.length);
     this.sessions.clear();
     await Promise.allSettled(all.map((s) => s.server.close()));
   }
@@ -103,6 +109,7 @@ export class McpSessions {
     for (const [id, session] of this.sessions) {
       if (session.lastSeen < cutoff) {
         this.sessions.delete(id);
+        capsuleMetrics.sessionsActive.add(-1);
         this.log.info({ mcp_session_id: id }, 'mcp session expired (idle)');
         void session.server.close().catch(() => undefined);
       }

@@ -1,7 +1,10 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import { type Attributes, SpanKind } from '@opentelemetry/api';
 import { asCapsuleError, toToolErrorResult } from '../errors.js';
+import { capsuleMetrics } from '../telemetry/metrics.js';
+import { contextFromMeta, recordError, tracer } from '../telemetry/tracing.js';
 import type { ProcessManager } from '../sandbox/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { RunStore } from '../store/run-store.js';
@@ -32,9 +35,34 @@ export interface SessionContext {
 
 export type ToolRegistrar = (server: McpServer, deps: ToolDeps, session: SessionContext) => void;
 
+interface CallExtra {
+  sessionId?: string;
+  authInfo?: { clientId?: string };
+  _meta?: Record<string, unknown>;
+}
+
+/** Argument names and total size for spans: never the values (no code, env values or tokens). */
+function argumentShape(args: unknown): Attributes {
+  if (!args || typeof args !== 'object') return {};
+  return { 'mcp.tool.argument_keys': Object.keys(args).sort(), 'mcp.tool.arguments_bytes': JSON.stringify(args).length };
+}
+
+/** What a tool result tells about the run, for the span. */
+function resultAttributes(result: CallToolResult): Attributes {
+  const s = result.structuredContent as Record<string, unknown> | undefined;
+  const attrs: Attributes = {};
+  if (typeof s?.['run_id'] === 'string') attrs['capsule.run_id'] = s['run_id'];
+  const profile = typeof s?.['profile'] === 'string' ? s['profile'] : s?.['sandbox_profile'];
+  if (typeof profile === 'string') attrs['capsule.profile'] = profile;
+  if (typeof s?.['status'] === 'string') attrs['capsule.status'] = s['status'];
+  if (typeof s?.['exit_code'] === 'number') attrs['capsule.exit_code'] = s['exit_code'];
+  return attrs;
+}
+
 /**
- * Wrap a tool body so every thrown error becomes an `isError` result through the one mapper, and is
- * logged once here, at the boundary (code and message only; never arguments).
+ * Wrap a tool body: one span `mcp.tool.<name>` (parented on the request's `_meta.traceparent` when
+ * sent), the tool metrics, and every thrown error turned into an `isError` result through the one
+ * mapper and logged once here, at the boundary (code and message only; never arguments).
  */
 export function guarded<A extends unknown[]>(
   tool: string,
@@ -43,20 +71,43 @@ export function guarded<A extends unknown[]>(
 ): (...args: A) => Promise<CallToolResult> {
   const { log } = deps;
   return async (...args: A) => {
-    // Profile this call when asked to and the profiler is free; overlapping calls are not profiled.
-    const profiled = deps.profileTools && !deps.selfProfiler.running ? await deps.selfProfiler.start('capsule-tools', `tool ${tool}`).catch(() => null) : null;
-    try {
-      return await body(...args);
-    } catch (err) {
-      const e = asCapsuleError(err);
-      log[e.httpStatus >= 500 ? 'error' : 'info']({ tool, code: e.code, err: e.httpStatus >= 500 ? err : undefined }, `tool call failed: ${e.message}`);
-      return toToolErrorResult(e);
-    } finally {
-      if (profiled) {
-        const report = await deps.selfProfiler.stop('capsule-tools').catch(() => null);
-        if (report) log.info({ tool, profile_id: report.profile_id, samples: report.samples }, 'tool call profiled');
+    const extra = (args.length > 1 ? args[1] : args[0]) as CallExtra | undefined;
+    const input = args.length > 1 ? args[0] : undefined;
+    const started = performance.now();
+    const attributes: Attributes = {
+      'mcp.tool.name': tool,
+      ...(extra?.sessionId ? { 'mcp.session.id': extra.sessionId } : {}),
+      'capsule.owner': extra?.authInfo?.clientId ?? 'local',
+      ...argumentShape(input),
+    };
+    const parent = contextFromMeta(extra?._meta);
+    return tracer.startActiveSpan(`mcp.tool.${tool}`, { kind: SpanKind.SERVER, attributes }, parent, async (span) => {
+      // Profile this call when asked to and the profiler is free; overlapping calls are not profiled.
+      const profiled = deps.profileTools && !deps.selfProfiler.running ? await deps.selfProfiler.start('capsule-tools', `tool ${tool}`).catch(() => null) : null;
+      let status = 'ok';
+      try {
+        const result = await body(...args);
+        span.setAttributes(resultAttributes(result));
+        if (result.isError) status = 'failed_run';
+        return result;
+      } catch (err) {
+        const e = asCapsuleError(err);
+        status = 'error';
+        recordError(span, e);
+        capsuleMetrics.toolErrors.add(1, { tool, 'error.type': e.code });
+        log[e.httpStatus >= 500 ? 'error' : 'info']({ tool, code: e.code, err: e.httpStatus >= 500 ? err : undefined }, `tool call failed: ${e.message}`);
+        return toToolErrorResult(e);
+      } finally {
+        span.setAttribute('capsule.call_status', status);
+        span.end();
+        capsuleMetrics.toolCalls.add(1, { tool });
+        capsuleMetrics.toolDuration.record(performance.now() - started, { tool, status });
+        if (profiled) {
+          const report = await deps.selfProfiler.stop('capsule-tools').catch(() => null);
+          if (report) log.info({ tool, profile_id: report.profile_id, samples: report.samples }, 'tool call profiled');
+        }
       }
-    }
+    });
   };
 }
 

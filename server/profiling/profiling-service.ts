@@ -4,6 +4,7 @@ import type { RunResult } from '../sandbox/run-result.js';
 import type { ProfilerPlan, ProfileRunInput } from '../sandbox/run-request.js';
 import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
+import { withSpan } from '../telemetry/tracing.js';
 import { CPROFILE_RUNNER, CPROFILE_RUNNER_NAME } from './cprofile-runner.js';
 import { flamegraphHtml, treeFromFolded } from './flamegraph-html.js';
 import { flameFromTicks, type TickNode, type TopFrame, topFromTickTree } from './top-frames.js';
@@ -61,7 +62,9 @@ export class ProfilingService {
     }
     let profile: ProfileReport;
     try {
-      profile = tool === '0x' ? this.fromZeroX(result.run_id, options.owner, outputs) : this.fromCProfile(result.run_id, options.owner, outputs);
+      profile = await withSpan(`profile.${tool}`, { 'capsule.run_id': result.run_id }, async () =>
+        tool === '0x' ? this.fromZeroX(result.run_id, options.owner, outputs) : this.fromCProfile(result.run_id, options.owner, outputs),
+      );
     } catch (err) {
       profile = { tool, flamegraph_uri: null, profile_uri: null, top: [], error: (err as Error).message };
     }

@@ -94,6 +94,8 @@ export interface ImageInfo {
   sizeBytes: number;
   createdAt: string;
   labels: Record<string, string>;
+  /** The image's default environment ("NAME=value"); present from inspectImage. */
+  env?: string[];
 }
 
 /** What the engine reports about a path inside a container (symlinks not followed for the last component). */

@@ -78,6 +78,7 @@ export class DockerRuntime implements ContainerRuntime {
         sizeBytes: img.Size,
         createdAt: img.Created,
         labels: img.Config?.Labels ?? {},
+        env: img.Config?.Env ?? [],
       };
     } catch (err) {
       if (err instanceof RuntimeFailureError && err.details.status === 404) return null;

@@ -71,3 +71,14 @@ export async function* launcherEvents(output: AsyncIterable<OutputChunk>): Async
   }
   while (diagnostics.length) yield { kind: 'output', chunk: diagnostics.shift()! };
 }
+
+/**
+ * A job for `capsule-launch --wait-job`: "CAPSULE-JOB <n>\n" and n bytes of NUL-terminated fields:
+ * cwd, argc, argv..., envc, "NAME=value"... (see images/sandbox/capsule-launch.c).
+ */
+export function encodeJob(job: { cwd: string; argv: string[]; env: Record<string, string> }): Buffer {
+  const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
+  const fields = [job.cwd, String(job.argv.length), ...job.argv, String(env.length), ...env];
+  const body = Buffer.concat(fields.map((f) => Buffer.from(`${f}\0`, 'utf8')));
+  return Buffer.concat([Buffer.from(`CAPSULE-JOB ${body.length}\n`), body]);
+}

@@ -46,6 +46,7 @@ export const profileFileSchema = z.strictObject({
     fsize: byteSize.optional(),
   }),
   env: z.record(z.string().regex(ENV_NAME, 'env names must match [A-Za-z_][A-Za-z0-9_]*'), z.string()).default({}),
+  pool: z.strictObject({ size: z.number().int().min(0).max(64), max_idle_s: positiveInt }).default({ size: 0, max_idle_s: 300 }),
 });
 
 /** A validated profile with everything resolved to plain numbers. */
@@ -76,6 +77,8 @@ export interface Profile {
   tmpfsWorkspaceBytes: number;
   ulimits: Ulimit[];
   env: Record<string, string>;
+  /** Warm containers kept started for this profile, and how long one may wait idle. */
+  pool: { size: number; maxIdleMs: number };
   /** The file it came from, for messages. */
   source: string;
 }
@@ -148,6 +151,7 @@ export function parseProfile(name: string, text: string, source: string, options
     tmpfsWorkspaceBytes: p.tmpfs.workspace,
     ulimits,
     env: p.env,
+    pool: { size: p.pool.size, maxIdleMs: p.pool.max_idle_s * 1000 },
     source,
   };
 }
@@ -244,5 +248,6 @@ export function describeProfile(p: Profile) {
     tmpfs_workspace_bytes: p.tmpfsWorkspaceBytes,
     read_only_root: true,
     user: '10001:10001',
+    pool_size: p.pool.size,
   };
 }

@@ -1,22 +1,26 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pack } from 'tar-stream';
-import { CancelledError, CapsuleError, InvalidInputError } from '../errors.js';
+import { CancelledError, CapsuleError, InvalidInputError, RuntimeFailureError } from '../errors.js';
 import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
 import { JOB_DIR } from './languages.js';
-import { launcherEvents } from './launcher-protocol.js';
+import { encodeJob, launcherEvents } from './launcher-protocol.js';
+import type { WarmContainer } from './warm-pool.js';
 import type { JobFile, PreparedRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
 import { type EndReason, RunOutcome } from './run-outcome.js';
 import { type RunStats, toRunStats } from './run-stats.js';
 import { tarOfFiles } from './workspace-files.js';
+import { withSpan } from '../telemetry/tracing.js';
 
 export interface RunContext {
   runtime: ContainerRuntime;
   log: Logger;
   instance: InstanceIdentity;
   killGraceMs: number;
+  /** Where a warm run hands its container removal, so the result does not wait for it. */
+  deferRemoval?: (removal: Promise<void>) => void;
 }
 
 /** Controls of a started run, for background processes. */
@@ -42,6 +46,8 @@ export interface ExecuteOptions {
   afterExit?: (containerId: string) => Promise<Partial<RunResult>>;
   /** Called with the launcher's periodic accounting (about once a second) and the final one. */
   onStats?: (stats: RunStats) => void;
+  /** Called when the container has started (for the start-latency metric). */
+  onContainerStarted?: () => void;
 }
 
 function tarOf(files: JobFile[]) {
@@ -63,7 +69,16 @@ export class SandboxRun implements AsyncDisposable {
     private readonly ctx: RunContext,
     readonly job: PreparedRun,
     readonly containerId: string,
+    private readonly warm: WarmContainer | null = null,
   ) {}
+
+  /**
+   * A run on a warm container: already created, attached and started, its launcher waiting for a job.
+   * Nothing to create; the job is handed over on stdin by `execute`.
+   */
+  static fromWarm(ctx: RunContext, job: PreparedRun, warm: WarmContainer): SandboxRun {
+    return new SandboxRun(ctx, job, warm.id, warm);
+  }
 
   /** Create the container (never started) and copy the job's files in; on failure nothing is left behind. */
   static async create(ctx: RunContext, job: PreparedRun): Promise<SandboxRun> {
@@ -86,10 +101,14 @@ export class SandboxRun implements AsyncDisposable {
     const id = await ctx.runtime.create(spec);
     const run = new SandboxRun(ctx, job, id);
     try {
-      if (job.jobFiles.length > 0) await ctx.runtime.putArchive(id, JOB_DIR, tarOf(job.jobFiles));
+      if (job.jobFiles.length > 0) {
+        await withSpan('files.put', { 'capsule.files': job.jobFiles.length, 'capsule.path': JOB_DIR }, () => ctx.runtime.putArchive(id, JOB_DIR, tarOf(job.jobFiles)));
+      }
       // With a workspace, files were written (quota and symlink checks included) by the workspace service.
       if (!job.workspace && job.workspaceFiles.length > 0) {
-        await ctx.runtime.putArchive(id, '/workspace', tarOfFiles(job.workspaceFiles));
+        await withSpan('files.put', { 'capsule.files': job.workspaceFiles.length, 'capsule.path': '/workspace' }, () =>
+          ctx.runtime.putArchive(id, '/workspace', tarOfFiles(job.workspaceFiles)),
+        );
       }
       return run;
     } catch (err) {
@@ -116,9 +135,12 @@ export class SandboxRun implements AsyncDisposable {
 
     try {
       if (options.signal?.aborted) throw asCancellation(options.signal.reason);
-      io = await runtime.attach(this.containerId);
-      await runtime.start(this.containerId);
+      const attached = await withSpan('sandbox.start', { 'capsule.run_id': job.runId, 'container.id': this.containerId, 'capsule.warm': this.warm !== null }, () =>
+        this.warm ? this.handOver(this.warm) : this.coldStart(),
+      );
+      io = attached;
       started = true;
+      options.onContainerStarted?.();
       outcome.startedAt = Date.now();
       timer = setTimeout(() => stop({ kind: 'timeout' }), job.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -126,27 +148,31 @@ export class SandboxRun implements AsyncDisposable {
       // Not inlined into `onStarted?.(...)`: optional calls skip evaluating their arguments.
       const controls = this.controls(io, options.keepStdinOpen ?? false);
       options.onStarted?.(controls);
-      for await (const event of launcherEvents(io.output)) {
-        if (event.kind === 'output') {
-          outcome.output(event.chunk);
-          options.onOutput?.(event.chunk);
-        } else if (event.kind === 'stats') {
-          outcome.stats = event.stats;
-          options.onStats?.(toRunStats(event.stats));
-        } else if (event.kind === 'exit') {
-          // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
-          outcome.exit = event.exit;
-          break;
+      await withSpan('sandbox.wait', { 'capsule.run_id': job.runId }, async (span) => {
+        for await (const event of launcherEvents(attached.output)) {
+          if (event.kind === 'output') {
+            outcome.output(event.chunk);
+            options.onOutput?.(event.chunk);
+          } else if (event.kind === 'stats') {
+            outcome.stats = event.stats;
+            options.onStats?.(toRunStats(event.stats));
+          } else if (event.kind === 'exit') {
+            // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
+            outcome.exit = event.exit;
+            break;
+          }
         }
-      }
-      if (!outcome.exit) {
-        // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
-        const code = await runtime.wait(this.containerId);
-        outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
-      }
+        if (!outcome.exit) {
+          // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
+          const code = await runtime.wait(this.containerId);
+          outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
+        }
+        span.setAttribute('capsule.exit_code', outcome.exit?.exit_code ?? outcome.engineExit?.code ?? -1);
+      });
       if (options.afterExit) {
+        const afterExit = options.afterExit;
         try {
-          outcome.extra = await options.afterExit(this.containerId);
+          outcome.extra = await withSpan('sandbox.collect', { 'capsule.run_id': job.runId }, () => afterExit(this.containerId));
         } catch (err) {
           this.ctx.log.warn({ run_id: job.runId, err }, 'collecting after the run failed');
           outcome.extra = { collect_error: (err as Error).message };
@@ -164,6 +190,25 @@ export class SandboxRun implements AsyncDisposable {
       killTimers.forEach(clearTimeout);
     }
     return outcome.result();
+  }
+
+  private async coldStart(): Promise<AttachedIo> {
+    const io = await this.ctx.runtime.attach(this.containerId);
+    await this.ctx.runtime.start(this.containerId);
+    return io;
+  }
+
+  /** Give a warm container its job: code files into /capsule, then the job header on the launcher's stdin. */
+  private async handOver(warm: WarmContainer): Promise<AttachedIo> {
+    const { job } = this;
+    if (job.jobFiles.length > 0) {
+      await withSpan('files.put', { 'capsule.files': job.jobFiles.length, 'capsule.path': JOB_DIR }, () => this.ctx.runtime.putArchive(this.containerId, JOB_DIR, tarOf(job.jobFiles)));
+    }
+    if (!warm.io.stdin) throw new RuntimeFailureError('warm container has no stdin');
+    // The launcher execs with exactly this environment, so the image's defaults come first.
+    const env = { ...warm.imageEnv, ...job.profile.env, ...job.env };
+    warm.io.stdin.write(encodeJob({ cwd: job.workdir, argv: job.argv, env }));
+    return warm.io;
   }
 
   /** Stdin and signal controls for a started run (background processes use them). */
@@ -206,8 +251,18 @@ export class SandboxRun implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.removed) return;
     this.removed = true;
+    if (this.warm && this.ctx.deferRemoval) {
+      // A warm run's result goes back at once; its container is removed right after (shutdown waits).
+      this.warm.io.destroy();
+      this.ctx.deferRemoval(this.removeNow());
+      return;
+    }
+    await this.removeNow();
+  }
+
+  private async removeNow(): Promise<void> {
     try {
-      await this.ctx.runtime.remove(this.containerId);
+      await withSpan('sandbox.remove', { 'capsule.run_id': this.job.runId, 'container.id': this.containerId }, () => this.ctx.runtime.remove(this.containerId));
     } catch (err) {
       // The engine is gone or refused: the reaper removes labelled leftovers later.
       this.ctx.log.error({ run_id: this.job.runId, container_id: this.containerId, err }, 'container removal failed');

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { ConfigurationError, ImageMissingError, InvalidInputError, ShuttingDownError } from '../errors.js';
 import { collectFiles } from './collect-files.js';
 import type { WorkspaceService } from './workspace-service.js';
+import type { WarmContainer, WarmPool } from './warm-pool.js';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -22,6 +23,8 @@ import {
   type WorkspaceRunInput,
 } from './run-request.js';
 import { OUTPUT_DIR } from './container-spec.js';
+import { capsuleMetrics } from '../telemetry/metrics.js';
+import { withSpan } from '../telemetry/tracing.js';
 import { readRange, tarEntries } from './tar-entries.js';
 import type { RunResult } from './run-result.js';
 import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
@@ -50,6 +53,8 @@ export interface SandboxServiceDeps {
   store?: RunStore;
   /** Workspaces runs may mount; without it, workspace_id is refused. */
   workspaces?: WorkspaceService;
+  /** Warm containers; without it every run takes the cold path. */
+  pool?: WarmPool;
 }
 
 /** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
@@ -60,6 +65,8 @@ export class SandboxService {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Run ids registered before their container is created, so the reaper never takes a live one. */
   private readonly liveRuns = new Set<string>();
+  /** Removals of warm containers, done after the result is returned; shutdown waits for them. */
+  private readonly pendingRemovals = new Set<Promise<void>>();
 
   constructor(private readonly deps: SandboxServiceDeps) {
     const { config } = deps;
@@ -144,7 +151,8 @@ export class SandboxService {
 
   /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
   ownsContainer(labels: Record<string, string>): boolean {
-    return labels['capsule.kind'] === 'run' && this.liveRuns.has(labels['capsule.run_id'] ?? '');
+    const kind = labels['capsule.kind'];
+    return (kind === 'run' || kind === 'pool') && this.liveRuns.has(labels['capsule.run_id'] ?? '');
   }
 
   /** The per-stream output cap of a profile (live output stops there too). */
@@ -239,13 +247,17 @@ export class SandboxService {
       this.shutdownController.abort(new ShuttingDownError('the server is shutting down'));
     }
     const pending = [...this.inFlight];
-    if (pending.length === 0) return;
+    await this.deps.pool?.close();
+    if (pending.length === 0) {
+      await Promise.allSettled([...this.pendingRemovals]);
+      return;
+    }
     this.deps.log.info({ runs: pending.length }, 'waiting for in-flight runs to be removed');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.deps.config.CAPSULE_SHUTDOWN_TIMEOUT_MS);
     });
-    await Promise.race([Promise.allSettled(pending), timeout]);
+    await Promise.race([Promise.allSettled(pending).then(() => Promise.allSettled([...this.pendingRemovals])), timeout]);
     clearTimeout(timer);
   }
 
@@ -254,53 +266,77 @@ export class SandboxService {
     if (shutdown.aborted) throw shutdown.reason;
     const leave = this.ownerLimits.enter(job.owner);
     const signal = options.signal ? AbortSignal.any([options.signal, shutdown]) : shutdown;
-    this.liveRuns.add(job.runId);
-    const { store } = this.deps;
-    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
-    options.onAccepted?.(job);
     const work = this.runInSlot(job, { ...options, signal });
     this.inFlight.add(work);
     try {
-      const result = await work;
-      store?.recordFinished(result);
-      return result;
-    } catch (err) {
-      store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
-      throw err;
+      return await work;
     } finally {
       this.inFlight.delete(work);
-      this.liveRuns.delete(job.runId);
       leave();
     }
   }
 
-  private async runInSlot(job: PreparedRun, options: RunCallOptions & { signal: AbortSignal }): Promise<RunResult> {
+  /** A warm container for this run when it can use one: no files, workspace, collect or narrowed limits. */
+  private takeWarm(job: PreparedRun): WarmContainer | null {
+    const { pool } = this.deps;
+    if (!pool || job.workspace || job.workspaceFiles.length || job.collect.length || job.outputDir) return null;
+    const { profile, limits } = job;
+    if (limits.memoryBytes !== profile.memoryBytes || limits.cpus !== profile.cpus || limits.pids !== profile.pidsLimit) return null;
+    return pool.take(profile);
+  }
+
+  private async runInSlot(queued: PreparedRun, options: RunCallOptions & { signal: AbortSignal }): Promise<RunResult> {
     const { signal } = options;
-    const release = await this.limiter.acquire(signal);
+    const release = await withSpan('sandbox.queue', { 'capsule.run_id': queued.runId, 'capsule.queued': this.limiter.queued }, () => this.limiter.acquire(signal));
+    const warm = this.takeWarm(queued);
+    // A warm container was created for a run id of its own: the run adopts it, so labels and records agree.
+    const job = warm ? { ...queued, runId: warm.runId } : queued;
+    const { store } = this.deps;
+    this.liveRuns.add(job.runId);
+    capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
+    options.onAccepted?.(job);
     try {
       const ctx = {
         runtime: this.deps.runtime,
         log: this.deps.log,
         instance: this.deps.instance,
         killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS,
+        deferRemoval: (removal: Promise<void>) => {
+          this.pendingRemovals.add(removal);
+          void removal.finally(() => this.pendingRemovals.delete(removal));
+        },
       };
-      await using run = await SandboxRun.create(ctx, job);
+      const createStarted = performance.now();
+      await using run = warm
+        ? SandboxRun.fromWarm(ctx, job, warm)
+        : await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name }, () => SandboxRun.create(ctx, job));
       const { onOutput, keepStdinOpen, onStarted, onStats } = options;
       const afterExit = this.afterExit(job, options.afterExitExtra);
       const result = await run.execute({
         signal,
+        onContainerStarted: () => capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' }),
         ...(onOutput ? { onOutput } : {}),
         ...(keepStdinOpen ? { keepStdinOpen } : {}),
         ...(onStarted ? { onStarted } : {}),
         ...(onStats ? { onStats } : {}),
         ...(afterExit ? { afterExit } : {}),
       });
+      if (result.status === 'timed_out') capsuleMetrics.timeouts.add(1, { profile: job.profile.name });
+      if (result.status === 'oom_killed') capsuleMetrics.oomKills.add(1, { profile: job.profile.name });
       this.deps.log.info(
-        { run_id: job.runId, container_id: run.containerId, owner: job.owner, what: job.summary, status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
+        { run_id: job.runId, container_id: run.containerId, owner: job.owner, what: job.summary, path: warm ? 'warm' : 'cold', status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
         'run finished',
       );
+      store?.recordFinished(result);
       return result;
+    } catch (err) {
+      store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
+      throw err;
     } finally {
+      if (warm) this.deps.pool?.release(warm);
+      this.liveRuns.delete(job.runId);
+      capsuleMetrics.runsActive.add(-1, { profile: job.profile.name });
       release();
     }
   }

@@ -12,6 +12,7 @@ import type { Config } from '../config.js';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors.js';
 import type { ContainerRuntime, VolumeSummary } from '../runtime/container-runtime.js';
 import type { InstanceIdentity } from './container-spec.js';
+import { withSpan } from '../telemetry/tracing.js';
 import { readRange, tarEntries } from './tar-entries.js';
 import { WorkspaceHelper, type HelperContext } from './workspace-helper.js';
 import { type FileWrite, prepareFiles, SANDBOX_OWNER, tarOfFiles } from './workspace-files.js';
@@ -182,7 +183,9 @@ export class WorkspaceService {
     const before = await this.usageIn(helper.id);
     const adding = prepared.reduce((n, f) => n + f.content.length, 0);
     this.checkQuota(before, adding, prepared.length, id);
-    await this.deps.runtime.putArchive(helper.id, '/workspace', tarOfFiles(prepared));
+    await withSpan('files.put', { 'capsule.workspace': id, 'capsule.files': prepared.length, 'capsule.bytes': adding }, () =>
+      this.deps.runtime.putArchive(helper.id, '/workspace', tarOfFiles(prepared)),
+    );
     return { written: prepared.map((f) => ({ path: f.relative, bytes: f.content.length })), usage: { bytes: before.bytes + adding, files: before.files + prepared.length } };
   }
 

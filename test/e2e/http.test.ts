@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { requireEngine, runtime } from '../helpers/engine.js';
+import { containersLeft, requireEngine, runtime } from '../helpers/engine.js';
 import { startServer, type RunningServer } from '../helpers/server-process.js';
 
 let server: RunningServer;
@@ -28,7 +28,7 @@ test('run_command "echo hi; id -u" gets hi and 10001 from a container that is go
   t.is(s['status'], 'exited');
   t.is(s['stdout'], 'hi\n10001\n');
   t.is(s['exit_code'], 0);
-  t.is((await runtime.list({ 'capsule.run_id': String(s['run_id']) })).length, 0);
+  t.is((await containersLeft({ 'capsule.run_id': String(s['run_id']) })).length, 0);
   t.regex((result.content[0] as { text: string }).text, /hi\n10001/);
 });
 

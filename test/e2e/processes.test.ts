@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireEngine, runtime } from '../helpers/engine.js';
+import { containersLeft, requireEngine } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { startServer } from '../helpers/server-process.js';
 
@@ -64,7 +64,7 @@ test('wait_process long-polls and times out; kill_process ends the process and i
   t.true(Date.now() - before >= 650);
   const k = await call<{ state: string }>('kill_process', { process_id: p.s.process_id });
   t.is(k.s.state, 'killed');
-  t.deepEqual(await runtime.list({ 'capsule.run_id': p.s.run_id }), []);
+  t.deepEqual(await containersLeft({ 'capsule.run_id': p.s.run_id }), []);
   const listed = await call<{ processes: Array<{ process_id: string; state: string }> }>('list_processes', {});
   t.like(listed.s.processes.find((x) => x.process_id === p.s.process_id), { state: 'killed' });
   await client.close();

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { requireEngine, runtime } from '../helpers/engine.js';
+import { containersLeft, requireEngine } from '../helpers/engine.js';
 import { startServer, type RunningServer } from '../helpers/server-process.js';
 
 const TOKEN = 'rest-token-0123456789abcdef';
@@ -67,7 +67,7 @@ test('DELETE /v1/runs/:id kills a background run', async (t) => {
   const del = await fetch(`${server.base}/v1/runs/${run_id}`, { method: 'DELETE', headers: auth });
   t.is(del.status, 200);
   t.is(((await del.json()) as { status: string }).status, 'killed');
-  t.deepEqual(await runtime.list({ 'capsule.run_id': run_id }), []);
+  t.deepEqual(await containersLeft({ 'capsule.run_id': run_id }), []);
 });
 
 test('REST errors: 401 without a token, 400 naming the bad field, 404 for unknown runs', async (t) => {

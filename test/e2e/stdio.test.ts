@@ -2,7 +2,7 @@ import test from 'ava';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { requireEngine, runtime } from '../helpers/engine.js';
+import { containersLeft, requireEngine } from '../helpers/engine.js';
 import { CLI } from '../helpers/server-process.js';
 
 test.before(requireEngine);
@@ -23,7 +23,7 @@ test('capsule serve --stdio serves a real client', async (t) => {
     const s = r.structuredContent as { stdout: string; run_id: string; status: string };
     t.is(s.status, 'exited');
     t.is(s.stdout, 'over stdio\n');
-    t.is((await runtime.list({ 'capsule.run_id': s.run_id })).length, 0);
+    t.is((await containersLeft({ 'capsule.run_id': s.run_id })).length, 0);
   } finally {
     await client.close();
   }

@@ -53,6 +53,20 @@ export function realWorkspaceServices(env: Record<string, string> = {}, instance
 
 /** Fail the test when any container of this run still exists; print its id for debugging. */
 export async function assertNoContainer(t: ExecutionContext, runId: string): Promise<void> {
-  const left = await runtime.list({ 'capsule.run_id': runId });
+  const left = await containersLeft({ 'capsule.run_id': runId });
   t.deepEqual(left.map((c) => c.id), [], `containers left behind for ${runId}: ${left.map((c) => c.id).join(', ')}`);
+}
+
+/**
+ * Containers with these labels, once they are gone (or after `ms`). Warm-pool runs return their
+ * result before their container's removal finishes (it follows within ~100 ms).
+ */
+export async function containersLeft(labels: Record<string, string>, ms = 5000) {
+  const end = Date.now() + ms;
+  let left = await runtime.list(labels);
+  while (left.length > 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await runtime.list(labels);
+  }
+  return left;
 }

@@ -37,6 +37,7 @@ export function testProfile(overrides: Partial<Profile> = {}): Profile {
     env: {},
     network: 'none',
     enabled: true,
+    pool: { size: 0, maxIdleMs: 60_000 },
     source: 'test',
     ...overrides,
   };

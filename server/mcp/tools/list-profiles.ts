@@ -17,6 +17,7 @@ const profileShape = z.object({
   tmpfs_workspace_bytes: z.number(),
   read_only_root: z.boolean(),
   user: z.string(),
+  pool_size: z.number(),
 });
 
 export const registerListProfiles: ToolRegistrar = (server, deps) => {

@@ -1,0 +1,65 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { CAPSULE_VERSION, projectRoot } from '../../server/version.js';
+import { requireEngine, runtime } from '../helpers/engine.js';
+import { httpClient } from '../helpers/mcp-client.js';
+
+const run = promisify(execFile);
+const compose = (args: string[], env: Record<string, string> = {}) =>
+  run('docker-compose', args, { cwd: projectRoot, env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
+
+test.before(requireEngine);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('docker-compose -f compose.yaml config passes', async (t) => {
+  const { stdout } = await compose(['-f', 'compose.yaml', 'config']);
+  for (const service of ['capsule', 'docker-proxy', 'jaeger', 'sandbox-image']) t.regex(stdout, new RegExp(`\\n  ${service}:`));
+  t.regex(stdout, /DOCKER_HOST: tcp:\/\/docker-proxy:2375/);
+  t.regex(stdout, /OTEL_EXPORTER_OTLP_ENDPOINT: http:\/\/jaeger:4318/);
+});
+
+test('the compose capsule service (server image on the offline base) answers /readyz and a real MCP call', async (t) => {
+  const image = `capsule/server:${CAPSULE_VERSION}`;
+  if (!(await runtime.inspectImage(image))) throw new Error(`${image} is missing: run bash images/build.sh server (.ci/run does)`);
+  const port = await freePort();
+  const project = `capsuletest${randomBytes(3).toString('hex')}`;
+  const token = randomBytes(16).toString('hex');
+  const env = {
+    CAPSULE_PUBLISH_PORT: String(port),
+    CAPSULE_ALLOWED_HOSTS: '127.0.0.1',
+    CAPSULE_TOKENS: `compose:${token}`,
+    CAPSULE_TEST_INSTANCE: project,
+    DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
+  };
+  const files = ['-p', project, '-f', 'compose.yaml', '-f', 'test/compose.override.yaml'];
+  try {
+    await compose([...files, 'up', '-d', '--no-deps', '--no-build', 'capsule'], env);
+    const base = `http://127.0.0.1:${port}`;
+    let ready = 0;
+    for (let i = 0; i < 120 && ready !== 200; i++) {
+      // Until the server listens, the engine's port proxy accepts and then holds connections: time out each try.
+      ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 500));
+    }
+    t.is(ready, 200, (await compose([...files, 'logs', 'capsule'], env).catch((e: { stdout?: string }) => e)).stdout ?? '');
+    t.is((await fetch(`${base}/v1/runs/run_x`)).status, 401, 'served on 0.0.0.0 in its container, so a token is required');
+    const { call, client } = await httpClient(new URL(`${base}/mcp`), { authorization: `Bearer ${token}` });
+    const r = await call<{ stdout: string; status: string }>('run_command', { command: 'echo from compose; id -u' });
+    t.is(r.s.stdout, 'from compose\n10001\n');
+    await client.close();
+  } finally {
+    await compose([...files, 'down', '-v', '--remove-orphans'], env).catch(() => undefined);
+  }
+});
