@@ -44,6 +44,8 @@ test('the compose capsule service (server image on the offline base) answers /re
     DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
   };
   const files = ['-p', project, '-f', 'compose.yaml', '-f', 'test/compose.override.yaml'];
+  // fetch() through the engine's port proxy can leave no active handle while it waits; keep the loop alive.
+  const keepAlive = setInterval(() => undefined, 1000);
   try {
     await compose([...files, 'up', '-d', '--no-deps', '--no-build', 'capsule'], env);
     const base = `http://127.0.0.1:${port}`;
@@ -54,12 +56,13 @@ test('the compose capsule service (server image on the offline base) answers /re
       if (ready !== 200) await new Promise((r) => setTimeout(r, 500));
     }
     t.is(ready, 200, (await compose([...files, 'logs', 'capsule'], env).catch((e: { stdout?: string }) => e)).stdout ?? '');
-    t.is((await fetch(`${base}/v1/runs/run_x`)).status, 401, 'served on 0.0.0.0 in its container, so a token is required');
+    t.is((await fetch(`${base}/v1/runs/run_x`, { signal: AbortSignal.timeout(10_000) })).status, 401, 'served on 0.0.0.0 in its container, so a token is required');
     const { call, client } = await httpClient(new URL(`${base}/mcp`), { authorization: `Bearer ${token}` });
     const r = await call<{ stdout: string; status: string }>('run_command', { command: 'echo from compose; id -u' });
     t.is(r.s.stdout, 'from compose\n10001\n');
     await client.close();
   } finally {
+    clearInterval(keepAlive);
     await compose([...files, 'down', '-v', '--remove-orphans'], env).catch(() => undefined);
   }
 });

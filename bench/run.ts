@@ -1,0 +1,196 @@
+/**
+ * Capsule benchmarks: `npm run bench` (full, ~12 min) or `npm run bench -- --quick` (~3 min).
+ * Prints a table and writes bench/results/<date>.json. Figures, not assertions.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../server/version.js';
+import { httpClient } from '../test/helpers/mcp-client.js';
+import { startSink } from '../test/helpers/http-sink.js';
+import { startServer, type RunningServer } from '../test/helpers/server-process.js';
+import { dockerRunCli, rawDockerode } from './references.js';
+import { summarize, table, type LatencySummary } from './stats.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, duration: { type: 'string' } } });
+const quick = values.quick ?? false;
+const durationS = Number(values.duration ?? (quick ? 10 : 60));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (...a: unknown[]) => console.error('[bench]', ...a);
+
+async function withServer<T>(env: Record<string, string>, fn: (s: RunningServer) => Promise<T>): Promise<T> {
+  const server = await startServer({ CAPSULE_LOG_LEVEL: 'error', ...env });
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Sequential `echo hi` calls through MCP Streamable HTTP, `gapMs` apart (a warm pool refills in the gap). */
+async function mcpLatency(server: RunningServer, n: number, gapMs: number): Promise<LatencySummary> {
+  const { call, client } = await httpClient(server.url);
+  await call('list_profiles');
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    await sleep(gapMs);
+    const t = performance.now();
+    const r = await call<{ stdout: string }>('run_command', { command: 'echo hi' });
+    times.push(performance.now() - t);
+    if (r.s.stdout !== 'hi\n') throw new Error(`bad output: ${r.text}`);
+  }
+  await client.close();
+  return summarize(times);
+}
+
+async function referenceLatency(n: number, fn: (image: string) => Promise<number>): Promise<LatencySummary> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) times.push(await fn(DEFAULT_SANDBOX_IMAGE));
+  return summarize(times);
+}
+
+/** `clients` concurrent MCP clients calling `echo hi` for `seconds`. */
+async function mcpThroughput(server: RunningServer, clients: number, seconds: number) {
+  const end = Date.now() + seconds * 1000;
+  const times: number[] = [];
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const { call, client } = await httpClient(server.url);
+      while (Date.now() < end) {
+        const t = performance.now();
+        const r = await call<{ stdout: string }>('run_command', { command: 'echo hi' }).catch(() => null);
+        if (!r || r.result.isError || r.s.stdout !== 'hi\n') errors++;
+        else times.push(performance.now() - t);
+      }
+      await client.close();
+    }),
+  );
+  return { clients, runs_per_s: Math.round((times.length / seconds) * 100) / 100, ok: times.length, errors, p95_ms: summarize(times).p95 };
+}
+
+async function rawChurn(concurrency: number, seconds: number) {
+  const end = Date.now() + seconds * 1000;
+  let ok = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) await rawDockerode(DEFAULT_SANDBOX_IMAGE).then(() => ok++, () => errors++);
+    }),
+  );
+  return { concurrency, runs_per_s: Math.round((ok / seconds) * 100) / 100, errors };
+}
+
+function rssMb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: Math.round(kb('VmRSS')), hwm: Math.round(kb('VmHWM')) };
+}
+
+async function streaming(server: RunningServer) {
+  const { call, client } = await httpClient(server.url);
+  const t = performance.now();
+  const r = await call<{ stdout_bytes: number; truncated: boolean; duration_ms: number }>('run_command', { command: 'head -c 100000000 /dev/zero' });
+  const wall = (performance.now() - t) / 1000;
+  await client.close();
+  return { bytes: r.s.stdout_bytes, truncated: r.s.truncated, mb_per_s_wall: Math.round(r.s.stdout_bytes / 1e6 / wall), mb_per_s_program: Math.round(r.s.stdout_bytes / 1e6 / (r.s.duration_ms / 1000)) };
+}
+
+async function rssUnderLoad(server: RunningServer, concurrent: number) {
+  const before = rssMb(server.child.pid!);
+  let peak = before.rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb(server.child.pid!).rss);
+  }, 100);
+  await Promise.all(
+    Array.from({ length: concurrent }, async () => {
+      const { call, client } = await httpClient(server.url);
+      await call('run_command', { command: 'head -c 20000000 /dev/urandom | base64' });
+      await client.close();
+    }),
+  );
+  clearInterval(sampler);
+  return { concurrent, rss_before_mb: before.rss, rss_peak_mb: peak, hwm_mb: rssMb(server.child.pid!).hwm };
+}
+
+async function main() {
+  const started = new Date();
+  const machine = { cpus: availableParallelism(), cpu_model: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 1024 ** 3), node: process.version };
+  const nLat = quick ? 15 : 40;
+  const results: Record<string, unknown> = { started: started.toISOString(), quick, duration_s: durationS, machine };
+
+  log('reference latency: docker run --rm CLI, raw dockerode');
+  const cli = await referenceLatency(quick ? 5 : 15, dockerRunCli);
+  const raw = await referenceLatency(quick ? 5 : 15, rawDockerode);
+  log('MCP latency: warm pool and cold path');
+  const pooled = await withServer({}, async (s) => {
+    await sleep(3000);
+    return mcpLatency(s, nLat, 400);
+  });
+  const cold = await withServer({ CAPSULE_POOL: '0' }, (s) => mcpLatency(s, quick ? 8 : 20, 0));
+  results['latency_ms'] = { pooled, cold, docker_run_cli: cli, raw_dockerode: raw };
+
+  log(`throughput for ${durationS}s at 1, 8, 32 clients and raw dockerode churn at 8`);
+  const throughput = await withServer({}, async (s) => {
+    const rows = [];
+    for (const clients of [1, 8, 32]) {
+      rows.push(await mcpThroughput(s, clients, durationS));
+      await sleep(2000);
+    }
+    return rows;
+  });
+  const churn = await rawChurn(8, durationS);
+  results['throughput'] = { capsule: throughput, raw_dockerode_churn: churn };
+
+  log('streaming 100 MB and server RSS with 32 concurrent runs');
+  const stream = await withServer({}, streaming);
+  const rss = await withServer({ CAPSULE_POOL: '0' }, (s) => rssUnderLoad(s, 32));
+  results['streaming'] = stream;
+  results['memory'] = rss;
+
+  log('overheads: tracing on/off, CAPSULE_PROFILE_TOOLS on/off (warm path)');
+  const sink = await startSink();
+  const traced = await withServer({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: '500' }, async (s) => {
+    await sleep(3000);
+    return mcpLatency(s, nLat, 400);
+  });
+  const profiledTools = await withServer({ CAPSULE_PROFILE_TOOLS: '1' }, async (s) => {
+    await sleep(3000);
+    return mcpLatency(s, nLat, 400);
+  });
+  await sink.close();
+  results['overheads'] = { tracing_off: pooled, tracing_on: traced, profile_tools_on: profiledTools };
+
+  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  const lat = [
+    { path: 'Capsule warm pool (MCP HTTP)', ...pooled },
+    { path: 'Capsule cold (MCP HTTP)', ...cold },
+    { path: 'docker run --rm (CLI)', ...cli },
+    { path: 'raw dockerode create/start/wait/remove', ...raw },
+    { path: 'warm pool, tracing to OTLP', ...traced },
+    { path: 'warm pool, CAPSULE_PROFILE_TOOLS=1', ...profiledTools },
+  ];
+  const targets = {
+    pooled_p50_vs_cli: ratio(pooled.p50, cli.p50),
+    pooled_p95_vs_cli: ratio(pooled.p95, cli.p50),
+    cold_p50_vs_cli: ratio(cold.p50, cli.p50),
+    throughput_32_vs_raw_churn: ratio((throughput[2] as { runs_per_s: number }).runs_per_s, churn.runs_per_s),
+  };
+  results['targets'] = targets;
+  console.log(`\nMachine: ${machine.cpus} CPUs (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}; ${started.toISOString()}\n`);
+  console.log('Latency of `echo hi` (ms)\n' + table(lat.map(({ path, n, p50, p95, p99 }) => ({ path, n, p50, p95, p99 }))));
+  console.log(`\nThroughput (${durationS} s per level)\n` + table(throughput as Array<Record<string, number>>));
+  console.log(`raw dockerode churn at concurrency 8: ${churn.runs_per_s} runs/s (${churn.errors} errors)`);
+  console.log(`\nStreaming: ${stream.mb_per_s_wall} MB/s end to end, ${stream.mb_per_s_program} MB/s while the program ran (100 MB, truncated result: ${stream.truncated})`);
+  console.log(`Server RSS with 32 concurrent runs: ${rss.rss_before_mb} MB before, ${rss.rss_peak_mb} MB peak`);
+  console.log('\nRatios: ' + JSON.stringify(targets));
+  const file = join(projectRoot, 'bench', 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2));
+  console.log(`\nwrote ${file}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
