@@ -16,6 +16,7 @@ import { ProcessManager } from './sandbox/process-manager.js';
 import { Reaper } from './sandbox/reaper.js';
 import { WarmPool } from './sandbox/warm-pool.js';
 import { RunStore } from './store/run-store.js';
+import { ResultCache } from './store/result-cache.js';
 import { ArtifactStore } from './store/artifact-store.js';
 import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
@@ -57,7 +58,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
   const selfProfiler = new SelfProfiler(artifacts);
   const pool = config.CAPSULE_POOL ? new WarmPool({ runtime, log, instance, profiles }) : undefined;
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, ...(pool ? { pool } : {}) });
+  const cache = new ResultCache(store.database, config.CAPSULE_RESULT_TTL);
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, ...(pool ? { pool } : {}) });
   const profiling = new ProfilingService({ sandbox, artifacts, log, maxArtifactBytes: config.CAPSULE_ARTIFACT_MAX_BYTES });
   const processes = new ProcessManager({
     sandbox,
@@ -77,6 +79,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       () => workspaces.sweepExpired(),
       async () => artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
       async () => (pool ? pool.sweepIdle() : 0),
+      async () => cache.purge(),
     ],
   });
   const toolDeps = { sandbox, processes, store, workspaces, profiling, selfProfiler, artifacts, log, profileTools: config.CAPSULE_PROFILE_TOOLS };

@@ -22,6 +22,8 @@ export interface WorkspaceRunInput {
   files?: FileWrite[];
   /** Paths or globs (relative to /workspace) returned after the run. */
   collect?: string[];
+  /** Opt in to the result cache (run_command/run_code only). */
+  cache?: boolean;
 }
 
 /** Input of run_command (already shape-checked by the tool's zod schema). */

@@ -28,6 +28,8 @@ export interface RunResult {
   files?: CollectedFile[];
   /** Why collecting files or workspace usage after the run failed. */
   collect_error?: string;
+  /** Present when the call asked for the cache: true when this result was replayed from it. */
+  cached?: boolean;
 }
 
 export interface WorkspaceUsageReport {

@@ -4,6 +4,8 @@ import { ConfigurationError, ImageMissingError, InvalidInputError, ShuttingDownE
 import { collectFiles } from './collect-files.js';
 import type { WorkspaceService } from './workspace-service.js';
 import type { WarmContainer, WarmPool } from './warm-pool.js';
+import { ResultCache } from '../store/result-cache.js';
+import { createHash } from 'node:crypto';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -55,6 +57,8 @@ export interface SandboxServiceDeps {
   workspaces?: WorkspaceService;
   /** Warm containers; without it every run takes the cold path. */
   pool?: WarmPool;
+  /** The opt-in result cache. */
+  cache?: ResultCache;
 }
 
 /** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
@@ -79,13 +83,48 @@ export class SandboxService {
   /** Run `/bin/sh -c command` in a fresh container. */
   async runCommand(input: CommandRunInput, options: RunCallOptions = {}): Promise<RunResult> {
     const job = prepareCommandRun(input, this.deps.profiles, this.deps.config, await this.prepareContext(input, options));
+    if (input.cache) return this.cached(job, options);
     return this.execute(await this.withWorkspaceFiles(job, input), options);
   }
 
   /** Run a code block (copied in as a file) in a fresh container. */
   async runCode(input: CodeRunInput, options: RunCallOptions = {}): Promise<RunResult> {
     const job = prepareCodeRun(input, this.deps.profiles, this.deps.config, await this.prepareContext(input, options));
+    if (input.cache) return this.cached(job, options);
     return this.execute(await this.withWorkspaceFiles(job, input), options);
+  }
+
+  /** A run through the result cache: replayed when the same owner ran the same inputs on the same image. */
+  private async cached(job: PreparedRun, options: RunCallOptions): Promise<RunResult> {
+    const { cache, runtime } = this.deps;
+    if (!cache) throw new InvalidInputError('the result cache is not enabled on this server');
+    if (job.mode === 'process') throw new InvalidInputError('cache is not available for background processes');
+    if (job.workspace) throw new InvalidInputError('cache cannot be combined with workspace_id: a workspace changes between runs');
+    if (job.profile.network !== 'none') throw new InvalidInputError(`cache is not available for networked profile "${job.profile.name}": its results depend on the network`);
+    const image = await runtime.inspectImage(job.profile.image);
+    if (!image) throw new ImageMissingError(`image ${job.profile.image} is not present on the engine: run \`make images\``);
+    const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const key = ResultCache.key({
+      owner: job.owner,
+      imageId: image.id,
+      profile: job.profile.name,
+      inputs: {
+        argv: job.argv,
+        env: job.env,
+        workdir: job.workdir,
+        stdin: job.stdin ? digest(job.stdin) : null,
+        limits: job.limits,
+        timeoutMs: job.timeoutMs,
+        jobFiles: job.jobFiles.map((f) => [f.name, f.mode, digest(f.content)]),
+        files: job.workspaceFiles.map((f) => [f.relative, f.mode, digest(f.content)]),
+        collect: job.collect,
+      },
+    });
+    const hit = cache.get(key, job.owner);
+    if (hit) return { ...hit, cached: true };
+    const result = await this.execute(job, options);
+    cache.put(key, job.owner, result);
+    return { ...result, cached: false };
   }
 
   /**
@@ -165,12 +204,14 @@ export class SandboxService {
     return this.deps.profiles.all().map(describeProfile);
   }
 
-  /** Engine, host and Capsule facts, and which sandbox images are present. */
+  /** Engine, host and Capsule facts, and which sandbox images are present (engine facts cached 30 s). */
   async systemInfo() {
-    const { runtime, profiles } = this.deps;
-    const engine = await runtime.info();
-    const wanted = profiles.images();
-    const present = await Promise.all(wanted.map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
+    const now = Date.now();
+    if (!this.engineFacts || now - this.engineFacts.at > 30_000) this.engineFacts = { at: now, facts: this.readEngineFacts() };
+    const { engine, present } = await this.engineFacts.facts.catch((err: unknown) => {
+      this.engineFacts = null;
+      throw err;
+    });
     return {
       capsule_version: CAPSULE_VERSION,
       instance_id: `${this.deps.instance.name}/${this.deps.instance.bootId}`,
@@ -192,7 +233,17 @@ export class SandboxService {
         created_at: info?.createdAt ?? null,
       })),
       runs: { active: this.limiter.inUse, queued: this.limiter.queued, max_concurrent: this.limiter.max },
+      pool: this.deps.pool?.sizes() ?? {},
     };
+  }
+
+  private engineFacts: { at: number; facts: ReturnType<SandboxService['readEngineFacts']> } | null = null;
+
+  private async readEngineFacts() {
+    const { runtime, profiles } = this.deps;
+    const engine = await runtime.info();
+    const present = await Promise.all(profiles.images().map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
+    return { engine, present };
   }
 
   /** Ready when the engine answers and every profile image is present; otherwise the reason. */

@@ -24,6 +24,11 @@ export const fileWriteObject = z
   })
   .strict();
 
+const cacheInput = z
+  .boolean()
+  .optional()
+  .describe('Replay a stored result when you already ran exactly this (same image, profile, command or code, files, env, stdin); not with workspace_id or networked profiles.');
+
 /** Workspace options of run_command, run_code and start_process. */
 export const workspaceRunInput = {
   workspace_id: z.string().optional().describe('Mount this workspace (from create_workspace) read-write at /workspace so files persist between runs.'),
@@ -53,6 +58,7 @@ export const runCommandInput = {
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
   workdir: z.string().optional().describe('Working directory: an absolute path inside /workspace or /tmp (default /workspace).'),
   ...workspaceRunInput,
+  cache: cacheInput,
 };
 
 export const runCodeInput = {
@@ -65,6 +71,7 @@ export const runCodeInput = {
   stdin: z.string().optional().describe('Text written to the program stdin, then closed.'),
   env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
   ...workspaceRunInput,
+  cache: cacheInput,
 };
 
 /** The structured result shared by run_command and run_code (their outputSchema). */
@@ -109,6 +116,7 @@ export const runResultShape = {
     .describe('Files matched by collect.'),
   collect_error: z.string().optional().describe('Why collecting files or workspace usage after the run failed.'),
   stats: runStatsObject,
+  cached: z.boolean().optional().describe('With cache: true, whether this result was replayed from the cache.'),
 };
 
 export const runResultObject = z.object(runResultShape);

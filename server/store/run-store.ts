@@ -70,6 +70,11 @@ export class RunStore {
     this.db = db;
   }
 
+  /** The underlying database, for stores that share the file (result cache, context store). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** Open (creating when needed) `<dataDir>/capsule.db`; ':memory:' for tests. */
   static open(dataDir: string, instance: string): RunStore {
     let db: Database.Database;

@@ -32,6 +32,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
           }),
         ),
         runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
+        pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
