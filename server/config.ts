@@ -73,6 +73,13 @@ export const configSchema = z.object({
     .describe('Set to 1 to record a server CPU profile of every tool call (artifacts owned by "capsule-tools").'),
   CAPSULE_POOL: z.enum(['0', '1', 'true', 'false']).default('1').transform((v) => v === '1' || v === 'true')
     .describe('Set to 0 to turn every warm pool off (each run then creates its container: the cold path).'),
+  CAPSULE_CONTEXT_MAX_VALUE_BYTES: int(16, 16 << 20).default(64 << 10).describe('Largest value set_context accepts (bytes of JSON).'),
+  CAPSULE_CONTEXT_MAX_OWNER_BYTES: int(1024, 1 << 30).default(4 << 20).describe('Most bytes of context one owner may keep.'),
+  CAPSULE_CONTEXT_MAX_KEYS: int(1, 1_000_000).default(1000).describe('Most context keys one owner may keep.'),
+  CAPSULE_MODEL_URL: z.string().url().optional()
+    .describe('OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1) generate_code uses when the client cannot sample.'),
+  CAPSULE_MODEL: z.string().min(1).optional().describe('Model name for CAPSULE_MODEL_URL.'),
+  CAPSULE_MODEL_API_KEY: z.string().optional().describe('API key for CAPSULE_MODEL_URL (sent as a bearer token; never logged).'),
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()

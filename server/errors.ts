@@ -62,6 +62,11 @@ export class CancelledError extends CapsuleError {
   readonly code = 'cancelled';
   readonly httpStatus = 499;
 }
+/** The model endpoint used by generate_code failed (unreachable, error status, malformed answer, timeout). */
+export class ModelEndpointError extends CapsuleError {
+  readonly code = 'model_error';
+  readonly httpStatus = 502;
+}
 /** The engine answered, but not as expected (a bug in Capsule or the engine, not the caller's fault). */
 export class RuntimeFailureError extends CapsuleError {
   readonly code = 'runtime_error';

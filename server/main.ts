@@ -17,6 +17,11 @@ import { Reaper } from './sandbox/reaper.js';
 import { WarmPool } from './sandbox/warm-pool.js';
 import { RunStore } from './store/run-store.js';
 import { ResultCache } from './store/result-cache.js';
+import { closeCalculator } from './devtools/calculator.js';
+import { CodeGenerator } from './devtools/code-generator.js';
+import { ContextStore } from './devtools/context-store.js';
+import { DevToolsService } from './devtools/devtools-service.js';
+import { createModelClient } from './devtools/model-client.js';
 import { ArtifactStore } from './store/artifact-store.js';
 import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
@@ -80,9 +85,33 @@ export async function serve(options: ServeOptions): Promise<void> {
       async () => artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
       async () => (pool ? pool.sweepIdle() : 0),
       async () => cache.purge(),
+      async () => context.purgeExpired(),
     ],
   });
-  const toolDeps = { sandbox, processes, store, workspaces, profiling, selfProfiler, artifacts, log, profileTools: config.CAPSULE_PROFILE_TOOLS };
+  const context = new ContextStore(store.database, {
+    maxValueBytes: config.CAPSULE_CONTEXT_MAX_VALUE_BYTES,
+    maxOwnerBytes: config.CAPSULE_CONTEXT_MAX_OWNER_BYTES,
+    maxKeysPerOwner: config.CAPSULE_CONTEXT_MAX_KEYS,
+  });
+  const modelClient =
+    config.CAPSULE_MODEL_URL && config.CAPSULE_MODEL
+      ? createModelClient({ url: config.CAPSULE_MODEL_URL, model: config.CAPSULE_MODEL, ...(config.CAPSULE_MODEL_API_KEY ? { apiKey: config.CAPSULE_MODEL_API_KEY } : {}) })
+      : null;
+  const toolDeps = {
+    sandbox,
+    processes,
+    store,
+    workspaces,
+    profiling,
+    selfProfiler,
+    artifacts,
+    devtools: new DevToolsService({ sandbox, workspaces }),
+    codegen: new CodeGenerator(sandbox),
+    context,
+    modelClient,
+    log,
+    profileTools: config.CAPSULE_PROFILE_TOOLS,
+  };
 
   if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
   const ready = await sandbox.readiness();
@@ -102,6 +131,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       beforeRuns.forEach((hook) => hook());
       await sandbox.shutdown();
       for (const hook of afterRuns) await hook().catch((err) => log.error({ err }, 'shutdown step failed'));
+      await closeCalculator().catch(() => undefined);
       store.close();
       await options.telemetry?.shutdown().catch(() => undefined);
       log.info('stopped');

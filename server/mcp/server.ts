@@ -4,7 +4,12 @@ import { CAPSULE_VERSION } from '../version.js';
 import { SessionLogLevel } from './session-log-level.js';
 import type { ToolDeps, ToolRegistrar } from './tool-context.js';
 import { registerArtifactResources, registerWorkspaceResources } from './resources.js';
+import { registerAnalyzeCode } from './tools/analyze-code.js';
+import { registerCalculate } from './tools/calculate.js';
 import { registerContainerStats } from './tools/container-stats.js';
+import { registerContextTools } from './tools/context-tools.js';
+import { registerGenerateCode } from './tools/generate-code.js';
+import { registerRunTests } from './tools/run-tests.js';
 import { registerProfileCode } from './tools/profile-code.js';
 import { registerServerProfiling } from './tools/server-profiling.js';
 import { registerCreateWorkspace } from './tools/create-workspace.js';
@@ -48,6 +53,11 @@ const TOOLS: ToolRegistrar[] = [
   registerProfileCode,
   registerContainerStats,
   registerServerProfiling,
+  registerAnalyzeCode,
+  registerRunTests,
+  registerCalculate,
+  registerContextTools,
+  registerGenerateCode,
   registerListProfiles,
   registerSystemInfo,
 ];

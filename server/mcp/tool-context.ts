@@ -12,6 +12,10 @@ import type { WorkspaceService } from '../sandbox/workspace-service.js';
 import type { ProfilingService } from '../profiling/profiling-service.js';
 import type { SelfProfiler } from '../profiling/self-profiler.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
+import type { CodeGenerator } from '../devtools/code-generator.js';
+import type { ContextStore } from '../devtools/context-store.js';
+import type { DevToolsService } from '../devtools/devtools-service.js';
+import type { ModelClient } from '../devtools/model-client.js';
 import type { SessionLogLevel } from './session-log-level.js';
 
 /** What tools may call: services only, never the runtime. */
@@ -23,6 +27,11 @@ export interface ToolDeps {
   profiling: ProfilingService;
   selfProfiler: SelfProfiler;
   artifacts: ArtifactStore;
+  devtools: DevToolsService;
+  codegen: CodeGenerator;
+  context: ContextStore;
+  /** The server's own model (CAPSULE_MODEL_URL/CAPSULE_MODEL), when configured. */
+  modelClient: ModelClient | null;
   log: Logger;
   /** CAPSULE_PROFILE_TOOLS: record a server CPU profile of every tool call (when no other profile runs). */
   profileTools?: boolean;

@@ -133,10 +133,14 @@ export interface ProfilerPlan {
   argv: (programArgv: string[]) => string[];
 }
 
+/** Wrap a prepared run in a tool (profiler, analyzer, test runner): its files, its argv, and a writable /capsule-out. */
+export function applyToolPlan(job: PreparedRun, plan: ProfilerPlan, label: string): PreparedRun {
+  return { ...job, argv: plan.argv(job.argv), jobFiles: [...job.jobFiles, ...plan.files], outputDir: true, summary: `${label}: ${job.summary}`, display: `${label}: ${job.display}` };
+}
+
 /** Validate a profile_code call: the program runs under `plan` and may write artifacts to /capsule-out. */
 export function prepareProfileRun(input: ProfileRunInput, plan: ProfilerPlan, profiles: ProfileRegistry, limits: InputLimits, ctx: PrepareContext = {}): PreparedRun {
-  const job = prepareCodeRun({ ...input }, profiles, limits, ctx);
-  return { ...job, argv: plan.argv(job.argv), jobFiles: [...job.jobFiles, ...plan.files], outputDir: true, summary: `profiled ${job.summary}`, display: `profiled ${job.display}` };
+  return applyToolPlan(prepareCodeRun({ ...input }, profiles, limits, ctx), plan, 'profiled');
 }
 
 /** A new run id: "run_" and 16 hex digits. */

@@ -19,7 +19,7 @@ import {
   type PreparedRun,
   prepareCodeRun,
   prepareCommandRun,
-  prepareProfileRun,
+  applyToolPlan,
   type ProfilerPlan,
   type ProfileRunInput,
   type WorkspaceRunInput,
@@ -128,27 +128,37 @@ export class SandboxService {
   }
 
   /**
-   * Run code under a profiler; the files it wrote to /capsule-out come back with the result
-   * (each capped at `maxArtifactBytes`).
+   * Run a tool around a code block or a command (profilers, the analyzer, test runners): the files it
+   * writes to /capsule-out come back with the result (each capped at `maxOutputBytes`).
    */
-  async runProfiled(
-    input: ProfileRunInput,
+  async runWithOutputs(
+    base: { code: ProfileRunInput; command?: never } | { command: CommandRunInput; code?: never },
     plan: ProfilerPlan,
-    maxArtifactBytes: number,
+    label: string,
+    maxOutputBytes: number,
     options: RunCallOptions = {},
   ): Promise<{ result: RunResult; outputs: Map<string, Buffer> }> {
-    const job = prepareProfileRun(input, plan, this.deps.profiles, this.deps.config, await this.prepareContext(input, options));
+    const { profiles, config } = this.deps;
+    const prepared = base.code
+      ? prepareCodeRun(base.code, profiles, config, await this.prepareContext(base.code, options))
+      : prepareCommandRun(base.command!, profiles, config, await this.prepareContext(base.command!, options));
+    const job = applyToolPlan(prepared, plan, label);
     const outputs = new Map<string, Buffer>();
     const collect = async (containerId: string) => {
       for await (const { header, stream } of tarEntries(await this.deps.runtime.getArchive(containerId, OUTPUT_DIR))) {
         const name = header.name.replace(/^capsule-out\/?/, '');
         if (!name || header.type !== 'file') continue;
-        if ((header.size ?? 0) <= maxArtifactBytes) outputs.set(name, await readRange(stream, 0, header.size ?? 0));
+        if ((header.size ?? 0) <= maxOutputBytes) outputs.set(name, await readRange(stream, 0, header.size ?? 0));
       }
       return {};
     };
     const result = await this.execute(job, { ...options, afterExitExtra: collect });
     return { result, outputs };
+  }
+
+  /** Run code under a profiler (see runWithOutputs). */
+  runProfiled(input: ProfileRunInput, plan: ProfilerPlan, maxArtifactBytes: number, options: RunCallOptions = {}) {
+    return this.runWithOutputs({ code: input }, plan, 'profiled', maxArtifactBytes, options);
   }
 
   private async prepareContext(input: WorkspaceRunInput, options: RunCallOptions): Promise<PrepareContext> {

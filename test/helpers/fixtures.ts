@@ -5,6 +5,9 @@ import pino from 'pino';
 import { ProfilingService } from '../../server/profiling/profiling-service.js';
 import { SelfProfiler } from '../../server/profiling/self-profiler.js';
 import { ArtifactStore } from '../../server/store/artifact-store.js';
+import { CodeGenerator } from '../../server/devtools/code-generator.js';
+import { ContextStore } from '../../server/devtools/context-store.js';
+import { DevToolsService } from '../../server/devtools/devtools-service.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Profile } from '../../server/sandbox/profiles.js';
 import { ProfileRegistry } from '../../server/sandbox/profiles.js';
@@ -72,5 +75,19 @@ export function testToolDeps(runtime: ContainerRuntime, options: { profiles?: Pr
   const processes = new ProcessManager({ sandbox, log: silentLog, retainBytes: 1 << 20, resultTtlMs: 60_000 });
   const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifacts-')), 1 << 24);
   const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 1 << 24 });
-  return { sandbox, processes, store, workspaces, profiling, selfProfiler: new SelfProfiler(artifacts), artifacts, log: silentLog };
+  const context = new ContextStore(store.database, { maxValueBytes: 1 << 16, maxOwnerBytes: 1 << 20, maxKeysPerOwner: 100 });
+  return {
+    sandbox,
+    processes,
+    store,
+    workspaces,
+    profiling,
+    selfProfiler: new SelfProfiler(artifacts),
+    artifacts,
+    devtools: new DevToolsService({ sandbox, workspaces }),
+    codegen: new CodeGenerator(sandbox),
+    context,
+    modelClient: null,
+    log: silentLog,
+  };
 }

@@ -19,10 +19,10 @@ test('lists the tools with input and output schemas', async (t) => {
   const { tools } = await client.listTools();
   const names = tools.map((tool) => tool.name).sort();
   t.deepEqual(names, [
-    'container_stats', 'create_workspace', 'delete_files', 'delete_workspace', 'get_run', 'kill_process', 'list_files', 'list_processes',
-    'list_profiles', 'list_runs', 'list_workspaces', 'profile_code', 'read_file', 'read_process_output', 'run_code', 'run_command',
-    'server_profiling_status', 'start_process', 'start_server_profiling', 'stop_server_profiling', 'system_info', 'wait_process',
-    'write_files', 'write_process_stdin',
+    'analyze_code', 'calculate', 'container_stats', 'create_workspace', 'delete_context', 'delete_files', 'delete_workspace', 'generate_code',
+    'get_context', 'get_run', 'kill_process', 'list_context', 'list_files', 'list_processes', 'list_profiles', 'list_runs', 'list_workspaces',
+    'profile_code', 'read_file', 'read_process_output', 'run_code', 'run_command', 'run_tests', 'server_profiling_status', 'set_context',
+    'start_process', 'start_server_profiling', 'stop_server_profiling', 'system_info', 'wait_process', 'write_files', 'write_process_stdin',
   ]);
   const run = tools.find((tool) => tool.name === 'run_command')!;
   t.truthy(run.outputSchema?.properties?.['exit_code']);

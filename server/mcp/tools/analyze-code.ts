@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { ownerOf } from '../../auth/owner.js';
+import { ANALYSIS_LANGUAGES } from '../../devtools/analysis-plan.js';
+import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { runSummaryShape } from './devtools-format.js';
+
+export const registerAnalyzeCode: ToolRegistrar = (server, deps) => {
+  const { devtools } = deps;
+  server.registerTool(
+    'analyze_code',
+    {
+      title: 'Analyze code (syntax, lint, metrics)',
+      description:
+        'Checks Python, JavaScript or TypeScript without running it, inside a sandbox: syntax (py_compile, node --check, ' +
+        'the TypeScript compiler), a linter (pyflakes; ESLint recommended rules, e.g. no-undef) and size/complexity metrics. ' +
+        'Give `code`, or `workspace_id` and `path` of a file in a workspace.',
+      inputSchema: {
+        language: z.enum(ANALYSIS_LANGUAGES),
+        code: z.string().optional(),
+        workspace_id: z.string().optional(),
+        path: z.string().optional().describe('File in the workspace, relative to /workspace.'),
+        profile: z.string().optional(),
+      },
+      outputSchema: {
+        file: z.string(),
+        diagnostics: z.array(
+          z.object({ file: z.string(), line: z.number(), column: z.number(), severity: z.enum(['error', 'warning', 'info']), rule: z.string(), message: z.string() }),
+        ),
+        metrics: z.record(z.string(), z.number()),
+        run: z.object(runSummaryShape),
+      },
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    guarded('analyze_code', deps, async (args, extra) => {
+      const r = await devtools.analyzeCode(args, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
+      const text = r.diagnostics.length
+        ? r.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.severity} ${d.rule}: ${d.message}`).join('\n')
+        : 'no problems found';
+      return jsonResult({ ...r }, `${text}\nmetrics: ${JSON.stringify(r.metrics)}`);
+    }),
+  );
+};

@@ -1,0 +1,76 @@
+import { CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { ownerOf } from '../../auth/owner.js';
+import { CODEGEN_LANGUAGES, type Completer } from '../../devtools/code-generator.js';
+import { InvalidInputError } from '../../errors.js';
+import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { runSummaryShape } from './devtools-format.js';
+
+export const registerGenerateCode: ToolRegistrar = (server, deps) => {
+  const { codegen, modelClient } = deps;
+  server.registerTool(
+    'generate_code',
+    {
+      title: 'Generate code and check it by running it',
+      description:
+        'Asks a model for a program (your client\'s model through MCP sampling; or the server\'s configured model), runs it with ' +
+        'the given tests appended in a fresh sandbox, feeds failures back and retries, up to max_attempts. Returns the final ' +
+        'code, its run result and every attempt. Model output only ever runs in the sandbox.',
+      inputSchema: {
+        task: z.string().describe('What the program must do.'),
+        language: z.enum(CODEGEN_LANGUAGES),
+        tests: z.string().optional().describe('Test code in the same language (e.g. asserts), appended to the program; exit code 0 means passed.'),
+        max_attempts: z.number().int().min(1).max(5).optional().describe('Default 3.'),
+        profile: z.string().optional(),
+        timeout_ms: z.number().int().positive().optional(),
+      },
+      outputSchema: {
+        code: z.string().nullable(),
+        passed: z.boolean(),
+        result: z.object(runSummaryShape).nullable(),
+        attempts: z.array(
+          z.object({ attempt: z.number(), code: z.string().nullable(), model: z.string().optional(), status: z.string(), exit_code: z.number().nullable(), passed: z.boolean(), feedback: z.string().optional() }),
+        ),
+        model_source: z.enum(['mcp_sampling', 'server_model']),
+      },
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    },
+    guarded('generate_code', deps, async (args, extra) => {
+      let complete: Completer;
+      let source: 'mcp_sampling' | 'server_model';
+      if (server.server.getClientCapabilities()?.sampling) {
+        source = 'mcp_sampling';
+        // The model selection strategy: hints and priorities the client maps to a model it has.
+        complete = async (messages, systemPrompt) => {
+          const r = await extra.sendRequest(
+            {
+              method: 'sampling/createMessage',
+              params: {
+                systemPrompt,
+                messages: messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role as 'user' | 'assistant', content: { type: 'text' as const, text: m.content } })),
+                maxTokens: 4000,
+                modelPreferences: { hints: [{ name: 'claude' }, { name: 'gpt' }, { name: 'coder' }], intelligencePriority: 0.8, speedPriority: 0.4, costPriority: 0.3 },
+                includeContext: 'none',
+              },
+            },
+            CreateMessageResultSchema,
+            { signal: extra.signal, timeout: 300_000 },
+          );
+          const content = Array.isArray(r.content) ? r.content : [r.content];
+          const text = content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+          return { text, model: r.model };
+        };
+      } else if (modelClient) {
+        source = 'server_model';
+        complete = async (messages, systemPrompt) => ({ text: await modelClient.complete([{ role: 'system', content: systemPrompt }, ...messages], { signal: extra.signal }) });
+      } else {
+        throw new InvalidInputError(
+          'generate_code needs a model: use a client that supports MCP sampling (sampling/createMessage), or set CAPSULE_MODEL_URL and CAPSULE_MODEL on the server',
+        );
+      }
+      const r = await codegen.generate(args, complete, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
+      const text = `${r.passed ? 'passed' : 'did not pass'} after ${r.attempts.length} attempt(s)\n\n${r.code ?? '(no code)'}`;
+      return { ...jsonResult({ ...r, model_source: source }, text), isError: !r.passed };
+    }),
+  );
+};
