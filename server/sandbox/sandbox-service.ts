@@ -369,9 +369,10 @@ export class SandboxService {
         },
       };
       const createStarted = performance.now();
-      await using run = warm
-        ? SandboxRun.fromWarm(ctx, job, warm)
-        : await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name }, () => SandboxRun.create(ctx, job));
+      // On the warm path the container already exists: the span records taking it (capsule.warm=true).
+      await using run = await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name, 'capsule.warm': warm !== null }, async () =>
+        warm ? SandboxRun.fromWarm(ctx, job, warm) : SandboxRun.create(ctx, job),
+      );
       const { onOutput, keepStdinOpen, onStarted, onStats } = options;
       const afterExit = this.afterExit(job, options.afterExitExtra);
       const result = await run.execute({

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../server/version.js';
 
@@ -35,8 +37,10 @@ export function startServerExpectingFailure(env: Record<string, string>): Promis
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   // A unique instance name per server: the reaper of one test server must not touch another's runs.
   const instance = env['CAPSULE_INSTANCE'] ?? `e2e-${randomBytes(4).toString('hex')}`;
+  // Its own data folder (run store, cache, context, artifacts) unless the test shares one on purpose.
+  const dataDir = env['CAPSULE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'capsule-e2e-data-'));
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', ...env, CAPSULE_INSTANCE: instance },
+    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', ...env, CAPSULE_INSTANCE: instance, CAPSULE_DATA_DIR: dataDir },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
