@@ -4,8 +4,8 @@ import { ConfigurationError, ImageMissingError, InvalidInputError, ShuttingDownE
 import { collectFiles } from './collect-files.js';
 import type { WorkspaceService } from './workspace-service.js';
 import type { WarmContainer, WarmPool } from './warm-pool.js';
-import { ResultCache } from '../store/result-cache.js';
-import { createHash } from 'node:crypto';
+import type { ResultCache } from '../store/result-cache.js';
+import { runThroughCache } from './cached-run.js';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -95,36 +95,9 @@ export class SandboxService {
   }
 
   /** A run through the result cache: replayed when the same owner ran the same inputs on the same image. */
-  private async cached(job: PreparedRun, options: RunCallOptions): Promise<RunResult> {
-    const { cache, runtime } = this.deps;
-    if (!cache) throw new InvalidInputError('the result cache is not enabled on this server');
-    if (job.mode === 'process') throw new InvalidInputError('cache is not available for background processes');
-    if (job.workspace) throw new InvalidInputError('cache cannot be combined with workspace_id: a workspace changes between runs');
-    if (job.profile.network !== 'none') throw new InvalidInputError(`cache is not available for networked profile "${job.profile.name}": its results depend on the network`);
-    const image = await runtime.inspectImage(job.profile.image);
-    if (!image) throw new ImageMissingError(`image ${job.profile.image} is not present on the engine: run \`make images\``);
-    const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-    const key = ResultCache.key({
-      owner: job.owner,
-      imageId: image.id,
-      profile: job.profile.name,
-      inputs: {
-        argv: job.argv,
-        env: job.env,
-        workdir: job.workdir,
-        stdin: job.stdin ? digest(job.stdin) : null,
-        limits: job.limits,
-        timeoutMs: job.timeoutMs,
-        jobFiles: job.jobFiles.map((f) => [f.name, f.mode, digest(f.content)]),
-        files: job.workspaceFiles.map((f) => [f.relative, f.mode, digest(f.content)]),
-        collect: job.collect,
-      },
-    });
-    const hit = cache.get(key, job.owner);
-    if (hit) return { ...hit, cached: true };
-    const result = await this.execute(job, options);
-    cache.put(key, job.owner, result);
-    return { ...result, cached: false };
+  private cached(job: PreparedRun, options: RunCallOptions): Promise<RunResult> {
+    if (!this.deps.cache) throw new InvalidInputError('the result cache is not enabled on this server');
+    return runThroughCache(job, this.deps.cache, this.deps.runtime, (j) => this.execute(j, options));
   }
 
   /**
