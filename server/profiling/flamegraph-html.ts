@@ -78,7 +78,8 @@ body{font-family:system-ui,sans-serif;margin:16px}#chart{width:100%}</style></he
 <script>${flamegraph}</script>
 <script>
 const data = ${data};
-const chart = flamegraph.flamegraph().width(Math.max(600, document.body.clientWidth - 32)).cellHeight(18).minFrameSize(1)
+// The UMD bundle's global is the module object; its default export is the chart factory.
+const chart = (flamegraph.default || flamegraph.flamegraph)().width(Math.max(600, document.body.clientWidth - 32)).cellHeight(18).minFrameSize(1)
   .label(d => d.data.name + ' (' + (100 * d.value / data.value).toFixed(1) + '%)');
 d3.select('#chart').datum(data).call(chart);
 </script></body></html>
