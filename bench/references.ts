@@ -24,3 +24,23 @@ export async function rawDockerode(image: string): Promise<number> {
   }
   return performance.now() - t;
 }
+
+/** The engine's own attach-stream ceiling: 100 MB of stdout read through a raw dockerode attach, first byte to last. */
+export async function rawAttachThroughput(image: string): Promise<number> {
+  const c = await docker.createContainer({ Image: image, Cmd: ['head', '-c', '100000000', '/dev/zero'], HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'none', Config: {} } } });
+  try {
+    const stream = await c.attach({ stream: true, stdout: true, stderr: true });
+    let bytes = 0;
+    let first = 0;
+    const done = new Promise<void>((resolve) => stream.on('end', () => resolve()));
+    stream.on('data', (d: Buffer) => {
+      if (!first) first = performance.now();
+      bytes += d.length;
+    });
+    await c.start();
+    await done;
+    return bytes / 1e6 / ((performance.now() - first) / 1000);
+  } finally {
+    await c.remove({ force: true });
+  }
+}

@@ -10,7 +10,7 @@ import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../server/version.js';
 import { httpClient } from '../test/helpers/mcp-client.js';
 import { startSink } from '../test/helpers/http-sink.js';
 import { startServer, type RunningServer } from '../test/helpers/server-process.js';
-import { dockerRunCli, rawDockerode } from './references.js';
+import { dockerRunCli, rawAttachThroughput, rawDockerode } from './references.js';
 import { summarize, table, type LatencySummary } from './stats.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, duration: { type: 'string' } } });
@@ -145,8 +145,9 @@ async function main() {
 
   log('streaming 100 MB and server RSS with 32 concurrent runs');
   const stream = await withServer({}, streaming);
+  const rawAttach = Math.round(await rawAttachThroughput(DEFAULT_SANDBOX_IMAGE));
   const rss = await withServer({ CAPSULE_POOL: '0' }, (s) => rssUnderLoad(s, 32));
-  results['streaming'] = stream;
+  results['streaming'] = { ...stream, raw_attach_mb_per_s: rawAttach };
   results['memory'] = rss;
 
   log('overheads: tracing on/off, CAPSULE_PROFILE_TOOLS on/off (warm path)');
@@ -182,7 +183,7 @@ async function main() {
   console.log('Latency of `echo hi` (ms)\n' + table(lat.map(({ path, n, p50, p95, p99 }) => ({ path, n, p50, p95, p99 }))));
   console.log(`\nThroughput (${durationS} s per level)\n` + table(throughput as Array<Record<string, number>>));
   console.log(`raw dockerode churn at concurrency 8: ${churn.runs_per_s} runs/s (${churn.errors} errors)`);
-  console.log(`\nStreaming: ${stream.mb_per_s_wall} MB/s end to end, ${stream.mb_per_s_program} MB/s while the program ran (100 MB, truncated result: ${stream.truncated})`);
+  console.log(`\nStreaming: ${stream.mb_per_s_wall} MB/s end to end, ${stream.mb_per_s_program} MB/s while the program ran (100 MB, truncated result: ${stream.truncated}); raw engine attach: ${rawAttach} MB/s`);
   console.log(`Server RSS with 32 concurrent runs: ${rss.rss_before_mb} MB before, ${rss.rss_peak_mb} MB peak`);
   console.log('\nRatios: ' + JSON.stringify(targets));
   const file = join(projectRoot, 'bench', 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}.json`);

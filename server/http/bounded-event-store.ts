@@ -20,8 +20,8 @@ export class BoundedEventStore implements EventStore {
   private seq = 0;
 
   constructor(
-    private readonly maxEvents = 10_000,
-    private readonly maxBytes = 32 << 20,
+    private readonly maxEvents = 2_000,
+    private readonly maxBytes = 8 << 20,
   ) {}
 
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
