@@ -41,6 +41,7 @@ bootstrap_base() {
   command -v debootstrap >/dev/null 2>&1 || {
     if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
       log "installing debootstrap"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     else
       log "cannot pull $BASE_IMAGE and debootstrap is missing: install debootstrap or make $BASE_IMAGE available"
