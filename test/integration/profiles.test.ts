@@ -72,3 +72,15 @@ test('start-up fails naming a runtime or network the engine lacks', async (t) =>
   t.is(networkMissing.code, 1);
   t.regex(networkMissing.stderr, /network "capsule-no-such-net" .* does not exist/);
 });
+
+test('a profile seccomp file is enforced by the engine', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'capsule-seccomp-profiles-'));
+  writeFileSync(join(dir, 'no-mkdir.json'), JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+  writeFileSync(join(dir, 'default.yaml'), `seccomp: no-mkdir.json\n${readFileSync(join(shipped, 'default.yaml'), 'utf8')}`);
+  const s = service(false, dir);
+  t.is(s.listProfiles()[0]!.seccomp, 'custom');
+  const r = await s.runCommand({ command: 'mkdir /tmp/blocked 2>&1; echo "rc=$?"; touch /tmp/allowed && echo touched' });
+  t.regex(r.stdout, /Operation not permitted/);
+  t.regex(r.stdout, /rc=1/);
+  t.regex(r.stdout, /touched/);
+});
