@@ -113,13 +113,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     profileTools: config.CAPSULE_PROFILE_TOOLS,
   };
 
-  if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
-  const ready = await sandbox.readiness();
-  if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
-  reaper.start();
-  pool?.start();
-  startRuntimeGauges(pool ? () => pool.sizes() : undefined);
-
+  // Signal handlers come before the first await, so a SIGTERM during start-up (compose down, a test
+  // ending) still shuts down in order and removes what this server created.
   // Shutdown order matters: stop taking new work, kill the runs (so in-flight requests get their
   // `killed` results), then close sessions and wait for connections to drain.
   let stopping: Promise<void> | null = null;
@@ -141,6 +136,14 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void shutdown(signal).then(() => process.exit(0)));
   }
+
+  if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
+  const ready = await sandbox.readiness();
+  if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
+  if (stopping) return;
+  reaper.start();
+  pool?.start();
+  startRuntimeGauges(pool ? () => pool.sizes() : undefined);
 
   if (options.stdio) {
     const server = createMcpServer(toolDeps);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -46,6 +46,15 @@ test('the compose capsule service (server image on the offline base) answers /re
   const files = ['-p', project, '-f', 'compose.yaml', '-f', 'test/compose.override.yaml'];
   // fetch() through the engine's port proxy can leave no active handle while it waits; keep the loop alive.
   const keepAlive = setInterval(() => undefined, 1000);
+  // If the worker ends before `finally` (ava's timeout), still take the compose project down.
+  const downOnExit = () => {
+    try {
+      execFileSync('docker-compose', [...files, 'down', '-v', '--remove-orphans'], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: 'ignore', timeout: 60_000 });
+    } catch {
+      // best effort while exiting
+    }
+  };
+  process.once('exit', downOnExit);
   try {
     await compose([...files, 'up', '-d', '--no-deps', '--no-build', 'capsule'], env);
     const base = `http://127.0.0.1:${port}`;
@@ -62,6 +71,7 @@ test('the compose capsule service (server image on the offline base) answers /re
     t.is(r.s.stdout, 'from compose\n10001\n');
     await client.close();
   } finally {
+    process.off('exit', downOnExit);
     clearInterval(keepAlive);
     await compose([...files, 'down', '-v', '--remove-orphans'], env).catch(() => undefined);
   }

@@ -45,6 +45,11 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
   });
   let log = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // If this test process ends first (a failure, ava's timeout), the server must not outlive it:
+  // SIGTERM makes it remove its runs and warm containers before exiting.
+  const stopOnExit = () => child.kill('SIGTERM');
+  process.once('exit', stopOnExit);
+  child.once('exit', () => process.off('exit', stopOnExit));
   const url = await new Promise<URL>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
     child.stderr!.on('data', (d: Buffer) => {
