@@ -1,7 +1,8 @@
-import { Router, type Request, type Response } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { ownerOf } from '../auth/owner.js';
-import { InvalidInputError, NotFoundError, toHttpError } from '../errors.js';
+import { InvalidInputError, NotFoundError } from '../errors.js';
+import { handle } from './rest-errors.js';
 import { PROCESS_SIGNALS, type ProcessManager } from '../sandbox/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { runCodeInput, runCommandInput } from '../schemas/run-inputs.js';
@@ -13,14 +14,6 @@ export interface RestDeps {
   processes: ProcessManager;
   store: RunStore;
   artifacts: ArtifactStore;
-}
-
-/** Send an error through the one mapper; busy answers carry Retry-After. */
-export function sendError(res: Response, err: unknown): void {
-  const { status, body } = toHttpError(err);
-  const retry = body.error['retry_after_s'];
-  if (typeof retry === 'number') res.set('Retry-After', String(retry));
-  res.status(status).json(body);
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -39,9 +32,6 @@ const killQuery = z.object({ signal: z.enum(PROCESS_SIGNALS).optional() });
 /** REST for runs: POST /v1/runs, GET /v1/runs/:id, GET /v1/runs/:id/events (SSE), DELETE /v1/runs/:id. */
 export function restRunsRouter(deps: RestDeps): Router {
   const router = Router();
-  const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
-    fn(req, res).catch((err: unknown) => (res.headersSent ? res.end() : sendError(res, err)));
-
   router.post(
     '/v1/runs',
     handle(async (req, res) => {

@@ -1,8 +1,8 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { ownerOf } from '../auth/owner.js';
 import { InvalidInputError } from '../errors.js';
 import type { WorkspaceService } from '../sandbox/workspace-service.js';
-import { sendError } from './rest-runs.js';
+import { handle } from './rest-errors.js';
 
 /** The file path of /v1/workspaces/:id/files/*path (Express 5 gives the wildcard as segments). */
 function filePath(req: Request): string {
@@ -16,9 +16,6 @@ function filePath(req: Request): string {
  */
 export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
   const router = Router();
-  const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
-    fn(req, res).catch((err: unknown) => (res.headersSent ? res.destroy() : sendError(res, err)));
-
   router.put(
     '/v1/workspaces/:id/files/*path',
     handle(async (req, res) => {

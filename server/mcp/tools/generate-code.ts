@@ -1,8 +1,7 @@
-import { CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { CODEGEN_LANGUAGES, type Completer } from '../../devtools/code-generator.js';
-import { InvalidInputError } from '../../errors.js';
+import { CODEGEN_LANGUAGES } from '../../devtools/code-generator.js';
+import { chooseModel } from '../model-sampling.js';
 import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
 import { runSummaryShape } from './devtools-format.js';
 
@@ -36,38 +35,7 @@ export const registerGenerateCode: ToolRegistrar = (server, deps) => {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     guarded('generate_code', deps, async (args, extra) => {
-      let complete: Completer;
-      let source: 'mcp_sampling' | 'server_model';
-      if (server.server.getClientCapabilities()?.sampling) {
-        source = 'mcp_sampling';
-        // The model selection strategy: hints and priorities the client maps to a model it has.
-        complete = async (messages, systemPrompt) => {
-          const r = await extra.sendRequest(
-            {
-              method: 'sampling/createMessage',
-              params: {
-                systemPrompt,
-                messages: messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role as 'user' | 'assistant', content: { type: 'text' as const, text: m.content } })),
-                maxTokens: 4000,
-                modelPreferences: { hints: [{ name: 'claude' }, { name: 'gpt' }, { name: 'coder' }], intelligencePriority: 0.8, speedPriority: 0.4, costPriority: 0.3 },
-                includeContext: 'none',
-              },
-            },
-            CreateMessageResultSchema,
-            { signal: extra.signal, timeout: 300_000 },
-          );
-          const content = Array.isArray(r.content) ? r.content : [r.content];
-          const text = content.map((c) => (c.type === 'text' ? c.text : '')).join('');
-          return { text, model: r.model };
-        };
-      } else if (modelClient) {
-        source = 'server_model';
-        complete = async (messages, systemPrompt) => ({ text: await modelClient.complete([{ role: 'system', content: systemPrompt }, ...messages], { signal: extra.signal }) });
-      } else {
-        throw new InvalidInputError(
-          'generate_code needs a model: use a client that supports MCP sampling (sampling/createMessage), or set CAPSULE_MODEL_URL and CAPSULE_MODEL on the server',
-        );
-      }
+      const { complete, source } = chooseModel(server, extra, modelClient);
       const r = await codegen.generate(args, complete, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
       const text = `${r.passed ? 'passed' : 'did not pass'} after ${r.attempts.length} attempt(s)\n\n${r.code ?? '(no code)'}`;
       return { ...jsonResult({ ...r, model_source: source }, text), isError: !r.passed };
