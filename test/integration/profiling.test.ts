@@ -13,14 +13,16 @@ const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifact
 const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 64 << 20 });
 const OWNER = 'prof-test';
 
-const FIB_JS = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nconsole.log(fib(32));';
+// fib(38) runs ~300 ms: long enough that fib outweighs Node's start-up and, for TypeScript, the
+// type stripper's own load (amaro's wasm), which took over the profile when fib ran only 30 ms.
+const FIB_JS = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nconsole.log(fib(38));';
 
 for (const language of ['javascript', 'typescript'] as const) {
   test(`${language}: 0x finds fib among the top frames and keeps a flame graph`, async (t) => {
     const code = language === 'typescript' ? FIB_JS.replace('fib(n)', 'fib(n: number): number') : FIB_JS;
     const r = await profiling.profileCode({ language, code, timeout_ms: 120_000 }, { owner: OWNER });
     t.is(r.status, 'exited', r.stderr);
-    t.is(r.stdout.trim(), '2178309');
+    t.is(r.stdout.trim(), '39088169');
     t.is(r.profile.tool, '0x');
     t.falsy(r.profile.error, r.profile.error);
     t.true(r.profile.top.slice(0, 5).some((f) => f.function === 'fib'), JSON.stringify(r.profile.top.slice(0, 5)));
