@@ -48,7 +48,7 @@ async function warm(): Promise<{ total: number; job: number }> {
   await c.start();
   const ready = performance.now();
   const j = performance.now();
-  s.write(encodeJob({ cwd: '/workspace', argv: ['echo', 'hi'], env: { PATH: '/usr/bin:/bin' } }));
+  s.write(encodeJob({ cwd: '/workspace', argv: ['echo', 'hi'], env: { PATH: '/usr/bin:/bin' }, outputCap: null }));
   s.end();
   await untilExit(s);
   const job = performance.now() - j;

@@ -1,8 +1,8 @@
 /*
  * capsule-launch: the program every Capsule sandbox container runs (under tini).
  *
- *   capsule-launch -- ARGV...       run ARGV now (cold path)
- *   capsule-launch --wait-job       read one job from stdin, then run it (warm pool path)
+ *   capsule-launch [--cap N] -- ARGV...   run ARGV now (cold path)
+ *   capsule-launch --wait-job             read one job from stdin, then run it (warm pool path)
  *
  * It runs the program with pipes for stdin/stdout/stderr and writes everything back on its own
  * stdout as frames, the same shape as Docker's attach multiplexing:
@@ -10,7 +10,18 @@
  *   [type:1][0][0][0][length:4 big-endian][payload]
  *   type 1 = program stdout, 2 = program stderr,
  *        3 = stats (JSON, every second and once at the end), 4 = exit (JSON, last frame),
- *        5 = started (JSON {"pid":N}).
+ *        5 = started (JSON {"pid":N}),
+ *        6 = skipped (JSON {"stream":"stdout"|"stderr","bytes":N}): N bytes of that stream were
+ *            dropped here, right before the output frames that follow.
+ *
+ * Output cap (--cap N, or the job's cap field; 0 = forward everything): per stream, the first N bytes
+ * are forwarded as they come; after that only the last N - ceil(N/2) bytes are kept in a ring and the
+ * rest is counted, not sent. The ring goes out (after a skipped frame) when the program ends or when
+ * a termination signal arrives (a timeout or a cancel: the tail must not die with a SIGKILL), and from
+ * then on everything is forwarded again. The server keeps head ceil(N/2) and tail N - ceil(N/2) of
+ * every stream anyway, so the result is the same as forwarding all, while a program that writes
+ * 100 MB no longer pushes 100 MB through the engine's attach stream (the throughput bound measured in
+ * bench/README.md).
  *
  * Why a launcher: the container's cgroup disappears the moment the container stops, so exact CPU
  * time and peak memory must be read from inside, right after the program ends; and the exit frame
@@ -19,8 +30,8 @@
  * file descriptors cannot be opened through /proc.
  *
  * Job format (--wait-job): a header line "CAPSULE-JOB <n>\n" followed by n bytes of NUL-terminated
- * fields: cwd, argc, argv[0..argc), envc, env[0..envc) ("NAME=value"). Every stdin byte after the
- * job is the program's stdin.
+ * fields: cwd, argc, argv[0..argc), envc, env[0..envc) ("NAME=value"), and optionally the output cap
+ * in bytes. Every stdin byte after the job is the program's stdin.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { F_STDOUT = 1, F_STDERR = 2, F_STATS = 3, F_EXIT = 4, F_STARTED = 5 };
+enum { F_STDOUT = 1, F_STDERR = 2, F_STATS = 3, F_EXIT = 4, F_STARTED = 5, F_SKIPPED = 6 };
+#define MAX_CAP (256LL * 1024 * 1024)
 #define MAX_SAMPLES 240
 #define MAX_JOB (4 * 1024 * 1024)
 
@@ -190,7 +202,7 @@ static void emit_stats(int final) {
 
 /* ---- the job ---- */
 
-struct job { char *cwd; char **argv; char **env; };
+struct job { char *cwd; char **argv; char **env; long long cap; };
 
 static int read_exact(int fd, char *buf, size_t len) {
   while (len) {
@@ -242,7 +254,71 @@ static int read_job(struct job *job) {
   if (envc < 0 || envc > 4096) return -1;
   job->env = calloc((size_t)envc + 1, sizeof(char *));
   for (int k = 0; k < envc; k++) if (!(job->env[k] = next_field(&p, end))) return -1;
+  s = next_field(&p, end);
+  job->cap = s ? atoll(s) : 0;
+  if (job->cap < 0 || job->cap > MAX_CAP) return -1;
   return 0;
+}
+
+/* ---- the output cap: forward the first `pass` bytes, then keep a ring of the last `ring_cap` ---- */
+
+struct capped {
+  int type;                /* F_STDOUT or F_STDERR */
+  const char *name;
+  long long pass;          /* bytes still forwarded as they come; -1 = forward everything */
+  char *ring;
+  size_t ring_cap, ring_len, ring_start;
+  long long skipped;
+};
+
+static void capped_init(struct capped *c, int type, const char *name, long long cap) {
+  *c = (struct capped){type, name, cap > 0 ? cap : -1, NULL, cap > 0 ? (size_t)(cap - (cap + 1) / 2) : 0, 0, 0, 0};
+}
+
+static void ring_push(struct capped *c, const char *data, size_t len) {
+  if (c->ring_cap == 0) { c->skipped += (long long)len; return; }
+  if (!c->ring && !(c->ring = malloc(c->ring_cap))) { c->ring_cap = 0; c->skipped += (long long)len; return; }
+  if (len >= c->ring_cap) { /* only the last ring_cap bytes of this write survive */
+    c->skipped += (long long)(c->ring_len + len - c->ring_cap);
+    memcpy(c->ring, data + len - c->ring_cap, c->ring_cap);
+    c->ring_start = 0;
+    c->ring_len = c->ring_cap;
+    return;
+  }
+  size_t over = c->ring_len + len > c->ring_cap ? c->ring_len + len - c->ring_cap : 0;
+  c->skipped += (long long)over;
+  c->ring_start = (c->ring_start + over) % c->ring_cap;
+  c->ring_len -= over;
+  size_t at = (c->ring_start + c->ring_len) % c->ring_cap;
+  size_t first = len < c->ring_cap - at ? len : c->ring_cap - at;
+  memcpy(c->ring + at, data, first);
+  memcpy(c->ring, data + first, len - first);
+  c->ring_len += len;
+}
+
+static void capped_write(struct capped *c, const char *data, size_t len) {
+  if (c->pass < 0) { frame(c->type, data, len); return; }
+  size_t now = (long long)len < c->pass ? len : (size_t)c->pass;
+  if (now) frame(c->type, data, now);
+  c->pass -= (long long)now;
+  if (len > now) ring_push(c, data + now, len - now);
+}
+
+/* Send what the ring holds (after a skipped frame when bytes were dropped) and forward all from now on. */
+static void capped_flush(struct capped *c) {
+  if (c->pass < 0) return;
+  c->pass = -1;
+  if (c->skipped) {
+    char buf[96];
+    int n = snprintf(buf, sizeof buf, "{\"stream\":\"%s\",\"bytes\":%lld}", c->name, c->skipped);
+    frame(F_SKIPPED, buf, (size_t)n);
+  }
+  size_t first = c->ring_len < c->ring_cap - c->ring_start ? c->ring_len : c->ring_cap - c->ring_start;
+  if (first) frame(c->type, c->ring + c->ring_start, first);
+  if (c->ring_len > first) frame(c->type, c->ring, c->ring_len - first);
+  free(c->ring);
+  c->ring = NULL;
+  c->ring_len = 0;
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -257,8 +333,15 @@ int main(int argc, char **argv) {
     }
   } else if (argc >= 3 && strcmp(argv[1], "--") == 0) {
     job.argv = argv + 2;
+  } else if (argc >= 5 && strcmp(argv[1], "--cap") == 0 && strcmp(argv[3], "--") == 0) {
+    job.cap = atoll(argv[2]);
+    job.argv = argv + 4;
+    if (job.cap < 0 || job.cap > MAX_CAP) {
+      fprintf(stderr, "capsule-launch: bad --cap %s\n", argv[2]);
+      return 126;
+    }
   } else {
-    fprintf(stderr, "usage: capsule-launch -- ARGV... | capsule-launch --wait-job\n");
+    fprintf(stderr, "usage: capsule-launch [--cap N] -- ARGV... | capsule-launch --wait-job\n");
     return 126;
   }
 
@@ -315,6 +398,9 @@ int main(int argc, char **argv) {
 
   static char buf[65536];
   static char inbuf[65536];
+  struct capped cout, cerr;
+  capped_init(&cout, F_STDOUT, "stdout", job.cap);
+  capped_init(&cerr, F_STDERR, "stderr", job.cap);
   size_t inlen = 0;
   int stdin_open = 1, out_open = 1, err_open = 1, exited = 0, status = 0;
   next_sample_ms = start_ms;
@@ -343,12 +429,12 @@ int main(int argc, char **argv) {
 
     if (i_out >= 0 && fds[i_out].revents) {
       ssize_t n = read(out[0], buf, sizeof buf);
-      if (n > 0) frame(F_STDOUT, buf, (size_t)n);
+      if (n > 0) capped_write(&cout, buf, (size_t)n);
       else if (n == 0 || errno != EAGAIN) out_open = 0;
     }
     if (i_err >= 0 && fds[i_err].revents) {
       ssize_t n = read(err[0], buf, sizeof buf);
-      if (n > 0) frame(F_STDERR, buf, (size_t)n);
+      if (n > 0) capped_write(&cerr, buf, (size_t)n);
       else if (n == 0 || errno != EAGAIN) err_open = 0;
     }
     if (i_in >= 0 && fds[i_in].revents) {
@@ -368,6 +454,10 @@ int main(int argc, char **argv) {
         if (si.ssi_signo == SIGCHLD) {
           if (waitpid(child, &status, WNOHANG) == child) exited = 1;
         } else {
+          if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT) {
+            capped_flush(&cout); /* a SIGKILL may follow: the kept tails go out now */
+            capped_flush(&cerr);
+          }
           kill(-child, (int)si.ssi_signo); /* forward to the whole program group */
         }
       }
@@ -380,10 +470,12 @@ int main(int argc, char **argv) {
     int open_ = fd_i == 0 ? out_open : err_open;
     while (open_) {
       ssize_t n = read(fd, buf, sizeof buf);
-      if (n > 0) frame(fd_i == 0 ? F_STDOUT : F_STDERR, buf, (size_t)n);
+      if (n > 0) capped_write(fd_i == 0 ? &cout : &cerr, buf, (size_t)n);
       else break;
     }
   }
+  capped_flush(&cout);
+  capped_flush(&cerr);
   take_sample(now_ms());
   emit_stats(1);
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

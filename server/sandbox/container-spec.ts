@@ -1,6 +1,6 @@
 import type { ContainerSpec } from '../runtime/container-runtime.js';
 import { JOB_DIR } from './languages.js';
-import { LAUNCHER } from './launcher-protocol.js';
+import { launcherCommand } from './launcher-protocol.js';
 import type { Profile } from './profiles.js';
 import type { EffectiveLimits } from './run-request.js';
 
@@ -32,6 +32,8 @@ export function buildContainerSpec(input: {
   profile: Profile;
   limits: EffectiveLimits;
   argv: string[];
+  /** Bytes of each stream the launcher forwards before keeping only the tail (null = all; see PreparedRun). */
+  outputCap?: number | null;
   env: Record<string, string>;
   workdir: string;
   openStdin: boolean;
@@ -56,7 +58,7 @@ export function buildContainerSpec(input: {
   return {
     image: profile.image,
     // Every program runs under the launcher (frames output, reports exit and cgroup accounting).
-    cmd: [LAUNCHER, '--', ...input.argv],
+    cmd: launcherCommand(input.argv, input.outputCap ?? null),
     user: SANDBOX_USER,
     workdir: input.workdir,
     env: { ...profile.env, ...input.env },

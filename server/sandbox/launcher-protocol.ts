@@ -1,4 +1,4 @@
-import type { OutputChunk } from '../runtime/container-runtime.js';
+import type { OutputChunk, OutputStream } from '../runtime/container-runtime.js';
 import { readFrames } from '../runtime/docker-stream-demux.js';
 
 /** Where the launcher lives in the sandbox image (images/sandbox/capsule-launch.c). */
@@ -30,10 +30,12 @@ export interface LauncherExit {
 export type LauncherEvent =
   | { kind: 'output'; chunk: OutputChunk }
   | { kind: 'started'; pid: number }
+  /** The launcher dropped this many bytes of the stream (past its output cap) right before the next output. */
+  | { kind: 'skipped'; stream: OutputStream; bytes: number }
   | { kind: 'stats'; stats: LauncherStats }
   | { kind: 'exit'; exit: LauncherExit };
 
-const FRAME = { stdout: 1, stderr: 2, stats: 3, exit: 4, started: 5 } as const;
+const FRAME = { stdout: 1, stderr: 2, stats: 3, exit: 4, started: 5, skipped: 6 } as const;
 
 /**
  * The container's output as launcher events. The container's stdout carries the launcher's frames;
@@ -65,6 +67,11 @@ export async function* launcherEvents(output: AsyncIterable<OutputChunk>): Async
       case FRAME.started:
         yield { kind: 'started', pid: (JSON.parse(frame.data.toString('utf8')) as { pid: number }).pid };
         break;
+      case FRAME.skipped: {
+        const skipped = JSON.parse(frame.data.toString('utf8')) as { stream: OutputStream; bytes: number };
+        yield { kind: 'skipped', stream: skipped.stream === 'stderr' ? 'stderr' : 'stdout', bytes: skipped.bytes };
+        break;
+      }
       default:
         break;
     }
@@ -74,11 +81,16 @@ export async function* launcherEvents(output: AsyncIterable<OutputChunk>): Async
 
 /**
  * A job for `capsule-launch --wait-job`: "CAPSULE-JOB <n>\n" and n bytes of NUL-terminated fields:
- * cwd, argc, argv..., envc, "NAME=value"... (see images/sandbox/capsule-launch.c).
+ * cwd, argc, argv..., envc, "NAME=value"..., output cap (see images/sandbox/capsule-launch.c).
  */
-export function encodeJob(job: { cwd: string; argv: string[]; env: Record<string, string> }): Buffer {
+export function encodeJob(job: { cwd: string; argv: string[]; env: Record<string, string>; outputCap: number | null }): Buffer {
   const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
-  const fields = [job.cwd, String(job.argv.length), ...job.argv, String(env.length), ...env];
+  const fields = [job.cwd, String(job.argv.length), ...job.argv, String(env.length), ...env, String(job.outputCap ?? 0)];
   const body = Buffer.concat(fields.map((f) => Buffer.from(`${f}\0`, 'utf8')));
   return Buffer.concat([Buffer.from(`CAPSULE-JOB ${body.length}\n`), body]);
+}
+
+/** The launcher's command line: `--cap N` makes it keep only head and tail of each stream (null = forward all). */
+export function launcherCommand(argv: string[], outputCap: number | null): string[] {
+  return outputCap ? [LAUNCHER, '--cap', String(outputCap), '--', ...argv] : [LAUNCHER, '--', ...argv];
 }

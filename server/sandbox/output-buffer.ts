@@ -3,7 +3,7 @@
  * half (tail), counts every byte seen, and never holds more than `maxBytes` however much is written.
  */
 export class OutputBuffer {
-  private readonly headCap: number;
+  private headCap: number;
   private readonly tailCap: number;
   private head: Buffer[] = [];
   private headBytes = 0;
@@ -46,6 +46,22 @@ export class OutputBuffer {
         this.tailBytes -= excess;
       }
     }
+  }
+
+  /**
+   * `bytes` were produced but dropped before reaching Capsule (the launcher's cap). They come after
+   * everything kept so far, so the current tail is no longer contiguous with what follows: it counts
+   * as omitted too, and the tail restarts with the next write.
+   */
+  skip(bytes: number): void {
+    if (bytes <= 0) return;
+    this.totalBytes += bytes;
+    if (this.headBytes < this.headCap) {
+      // Cannot happen with the launcher (it forwards at least a full cap first); keep the count honest anyway.
+      this.headCap = this.headBytes;
+    }
+    this.tail = [];
+    this.tailBytes = 0;
   }
 
   /** True when bytes were dropped between head and tail. */

@@ -1,4 +1,4 @@
-import type { OutputChunk } from '../runtime/container-runtime.js';
+import type { OutputChunk, OutputStream } from '../runtime/container-runtime.js';
 import type { LauncherExit, LauncherStats } from './launcher-protocol.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { PreparedRun } from './run-request.js';
@@ -31,6 +31,11 @@ export class RunOutcome {
 
   output(chunk: OutputChunk): void {
     (chunk.stream === 'stdout' ? this.stdout : this.stderr).write(chunk.data);
+  }
+
+  /** The launcher dropped `bytes` of `stream` in the container (past its cap). */
+  skipped(stream: OutputStream, bytes: number): void {
+    (stream === 'stdout' ? this.stdout : this.stderr).skip(bytes);
   }
 
   result(): RunResult {

@@ -93,6 +93,12 @@ export interface PreparedRun {
   env: Record<string, string>;
   workdir: string;
   timeoutMs: number;
+  /**
+   * Set by the service for calls that return a capped result: the launcher forwards this many bytes
+   * of each stream and then keeps only the tail in the container (the result is the same, the engine
+   * carries far less). Unset for background processes, whose retained log and cursors need every byte.
+   */
+  launcherOutputCap?: number | null;
   /** What ran, safe to log: never the command or code itself. */
   summary: string;
   /** What ran, for its owner (list_processes, the run store): the command (cut at 300 chars) or the code summary. */

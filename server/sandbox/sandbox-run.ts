@@ -86,6 +86,7 @@ export class SandboxRun implements AsyncDisposable {
       profile: job.profile,
       limits: job.limits,
       argv: job.argv,
+      outputCap: job.launcherOutputCap ?? null,
       env: job.env,
       workdir: job.workdir,
       openStdin: job.stdin !== null,
@@ -153,6 +154,8 @@ export class SandboxRun implements AsyncDisposable {
           if (event.kind === 'output') {
             outcome.output(event.chunk);
             options.onOutput?.(event.chunk);
+          } else if (event.kind === 'skipped') {
+            outcome.skipped(event.stream, event.bytes);
           } else if (event.kind === 'stats') {
             outcome.stats = event.stats;
             options.onStats?.(toRunStats(event.stats));
@@ -207,7 +210,7 @@ export class SandboxRun implements AsyncDisposable {
     if (!warm.io.stdin) throw new RuntimeFailureError('warm container has no stdin');
     // The launcher execs with exactly this environment, so the image's defaults come first.
     const env = { ...warm.imageEnv, ...job.profile.env, ...job.env };
-    warm.io.stdin.write(encodeJob({ cwd: job.workdir, argv: job.argv, env }));
+    warm.io.stdin.write(encodeJob({ cwd: job.workdir, argv: job.argv, env, outputCap: job.launcherOutputCap ?? null }));
     return warm.io;
   }
 

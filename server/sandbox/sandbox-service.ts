@@ -324,7 +324,11 @@ export class SandboxService {
     const release = await withSpan('sandbox.queue', { 'capsule.run_id': queued.runId, 'capsule.queued': this.limiter.queued }, () => this.limiter.acquire(signal));
     const warm = this.takeWarm(queued);
     // A warm container was created for a run id of its own: the run adopts it, so labels and records agree.
-    const job = warm ? { ...queued, runId: warm.runId } : queued;
+    // A call that returns a capped result lets the launcher drop what lies between head and tail in the
+    // container; not a background process (its log keeps every byte), nor without a kill grace (a bare
+    // SIGKILL would take the launcher's kept tail with it).
+    const launcherOutputCap = options.processId === undefined && this.deps.config.CAPSULE_KILL_GRACE_MS > 0 ? queued.profile.outputMaxBytesPerStream : null;
+    const job = { ...queued, launcherOutputCap, ...(warm ? { runId: warm.runId } : {}) };
     const { store } = this.deps;
     this.liveRuns.add(job.runId);
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
