@@ -9,6 +9,21 @@ interface StoredEvent {
 }
 
 /**
+ * About how much a stored message holds, without serialising it: string lengths plus a few bytes per
+ * value and key. The store keeps message objects, so this measures what it holds (JSON escaping, which
+ * turns a NUL byte into 6 characters, is not held); and a result of a few MB is no longer copied into
+ * a throwaway JSON string just to be measured (the transport serialises it once already).
+ */
+export function approximateJsonBytes(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (value === null || typeof value !== 'object' || depth > 64) return 8;
+  let n = 2;
+  if (Array.isArray(value)) for (const v of value) n += approximateJsonBytes(v, depth + 1) + 1;
+  else for (const [k, v] of Object.entries(value)) n += k.length + 4 + approximateJsonBytes(v, depth + 1);
+  return n;
+}
+
+/**
  * The SDK's EventStore (resumable Streamable HTTP: a client reconnecting with Last-Event-ID gets the
  * notifications it missed), kept in memory with a bound on events and bytes: the oldest are dropped
  * first. The SDK's own InMemoryEventStore is an unbounded example; this one can run for weeks.
@@ -26,7 +41,7 @@ export class BoundedEventStore implements EventStore {
 
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
     const id = `${streamId}.${(++this.seq).toString(36)}`;
-    const event = { id, streamId, message, bytes: JSON.stringify(message).length };
+    const event = { id, streamId, message, bytes: approximateJsonBytes(message) };
     this.events.push(event);
     this.byId.set(id, event);
     this.bytes += event.bytes;
