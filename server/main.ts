@@ -137,8 +137,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.once(signal, () => void shutdown(signal).then(() => process.exit(0)));
   }
 
-  if (!(await sandbox.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
-  const ready = await sandbox.readiness();
+  if (!(await sandbox.engine.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
+  const ready = await sandbox.engine.readiness();
   if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
   if (stopping) return;
   reaper.start();

@@ -55,7 +55,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     res.json({ status: 'ok', version: CAPSULE_VERSION });
   });
   app.get('/readyz', async (_req, res) => {
-    const ready = await deps.sandbox.readiness();
+    const ready = await deps.sandbox.engine.readiness();
     if (ready.ready) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'not_ready', reason: ready.reason });
   });

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { readRange, tarEntries } from './tar-entries.js';
-import { mimeTypeOf } from './workspace-service.js';
+import { mimeTypeOf } from './workspace-files.js';
 
 /** A file a run produced and the caller asked for with `collect`. */
 export interface CollectedFile {

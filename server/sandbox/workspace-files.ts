@@ -1,4 +1,6 @@
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { lookup as mimeLookup } from 'mime-types';
 import { pack } from 'tar-stream';
 import { InvalidInputError } from '../errors.js';
 import { workspaceRelative } from './workspace-paths.js';
@@ -52,3 +54,19 @@ export function tarOfFiles(files: PreparedFile[]): Readable {
   return Readable.from(archive);
 }
 
+/** Source files mime-db lacks or gets wrong for a code box (.ts there is MPEG transport stream). */
+const SOURCE_TYPES: Record<string, string> = {
+  '.py': 'text/x-python',
+  '.ts': 'text/x-typescript',
+  '.tsx': 'text/x-typescript',
+  '.mts': 'text/x-typescript',
+  '.sh': 'text/x-shellscript',
+  '.rs': 'text/x-rust',
+  '.go': 'text/x-go',
+  '.toml': 'application/toml',
+};
+
+/** MIME type of a file name (application/octet-stream when unknown). */
+export function mimeTypeOf(path: string): string {
+  return SOURCE_TYPES[posix.extname(path).toLowerCase()] ?? (mimeLookup(path) || 'application/octet-stream');
+}

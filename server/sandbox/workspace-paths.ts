@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, NotFoundError } from '../errors.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 
 export const WORKSPACE_ROOT = '/workspace';
 
@@ -40,4 +41,35 @@ export function archiveEntryPath(name: string): string {
   if (posix.isAbsolute(name)) throw new InvalidInputError(`archive entry "${name}" is an absolute path`);
   if (name.split('/').includes('..')) throw new InvalidInputError(`archive entry "${name}" contains ".."`);
   return workspaceRelative(name, 'archive entry');
+}
+
+const MAX_LINK_HOPS = 16;
+
+/**
+ * Resolve a relative path inside the workspace, component by component, following symlinks only
+ * while they stay inside /workspace. `allowMissing` accepts a path whose tail does not exist yet.
+ */
+export async function resolveInWorkspace(runtime: Pick<ContainerRuntime, 'statPath'>, containerId: string, relative: string, allowMissing: boolean): Promise<string> {
+  let current = '/workspace';
+  const rest = relative ? relative.split('/') : [];
+  let hops = 0;
+  while (rest.length) {
+    const next = posix.join(current, rest.shift()!);
+    const stat = await runtime.statPath(containerId, next);
+    if (!stat) {
+      if (allowMissing) return posix.join(next, ...rest);
+      throw new NotFoundError(`"${posix.relative('/workspace', next)}" not found in the workspace`);
+    }
+    if (stat.type === 'symlink') {
+      if (++hops > MAX_LINK_HOPS) throw new InvalidInputError(`too many symlinks under "${relative}"`);
+      if (!isInsideWorkspace(stat.linkTarget)) {
+        throw new InvalidInputError(`"${posix.relative('/workspace', next)}" is a symlink that leads outside the workspace (${stat.linkTarget}); refusing to follow it`);
+      }
+      current = posix.normalize(stat.linkTarget);
+      continue;
+    }
+    if (rest.length && stat.type !== 'directory') throw new InvalidInputError(`"${posix.relative('/workspace', next)}" is not a directory`);
+    current = next;
+  }
+  return current;
 }

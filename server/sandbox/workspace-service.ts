@@ -1,24 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { PassThrough, Readable } from 'node:stream';
-import { lookup as mimeLookup } from 'mime-types';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { pack } from 'tar-stream';
 import type { Config } from '../config.js';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors.js';
 import type { ContainerRuntime, VolumeSummary } from '../runtime/container-runtime.js';
 import type { InstanceIdentity } from './container-spec.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { readRange, tarEntries } from './tar-entries.js';
+import { cappedStream, countUsage, type FileEntry, listEntries, spoolArchive, tarOfStream, type Usage } from './workspace-archive.js';
 import { WorkspaceHelper, type HelperContext } from './workspace-helper.js';
-import { type FileWrite, prepareFiles, SANDBOX_OWNER, tarOfFiles } from './workspace-files.js';
-import { inWorkspace, isInsideWorkspace, workspaceRelative } from './workspace-paths.js';
+import { type FileWrite, mimeTypeOf, prepareFiles, tarOfFiles } from './workspace-files.js';
+import { inWorkspace, resolveInWorkspace, workspaceRelative } from './workspace-paths.js';
 
 export type { FileWrite };
+export { mimeTypeOf };
+export type { FileEntry, Usage };
 
 export interface WorkspaceInfo {
   workspace_id: string;
@@ -28,19 +28,6 @@ export interface WorkspaceInfo {
   files: number;
   quota_bytes: number;
   quota_files: number;
-}
-
-export interface FileEntry {
-  path: string;
-  type: 'file' | 'directory' | 'symlink' | 'other';
-  size: number;
-  mode: number;
-  mtime: string;
-}
-
-export interface Usage {
-  bytes: number;
-  files: number;
 }
 
 export type WorkspaceConfig = Pick<
@@ -56,24 +43,6 @@ export interface WorkspaceDeps {
 }
 
 const ID = /^ws_[0-9a-f]{16}$/;
-const MAX_LINK_HOPS = 16;
-
-/** Source files mime-db lacks or gets wrong for a code box (.ts there is MPEG transport stream). */
-const SOURCE_TYPES: Record<string, string> = {
-  '.py': 'text/x-python',
-  '.ts': 'text/x-typescript',
-  '.tsx': 'text/x-typescript',
-  '.mts': 'text/x-typescript',
-  '.sh': 'text/x-shellscript',
-  '.rs': 'text/x-rust',
-  '.go': 'text/x-go',
-  '.toml': 'application/toml',
-};
-
-/** MIME type of a file name (application/octet-stream when unknown). */
-export function mimeTypeOf(path: string): string {
-  return SOURCE_TYPES[posix.extname(path).toLowerCase()] ?? (mimeLookup(path) || 'application/octet-stream');
-}
 
 /**
  * Workspaces: Docker volumes that persist files between ephemeral runs. Files move through the
@@ -163,15 +132,7 @@ export class WorkspaceService {
 
   /** Usage as seen through any container that mounts the workspace at /workspace (a run's own, after it exits). */
   async usageIn(containerId: string, stopAfterBytes = Infinity): Promise<Usage> {
-    let bytes = 0;
-    let files = 0;
-    for await (const { header } of tarEntries(await this.deps.runtime.getArchive(containerId, '/workspace'))) {
-      if (header.name === 'workspace' || header.name === 'workspace/') continue;
-      files++;
-      if (header.type === 'file' || header.type === 'contiguous-file') bytes += header.size ?? 0;
-      if (bytes > stopAfterBytes) break;
-    }
-    return { bytes, files };
+    return await countUsage(await this.deps.runtime.getArchive(containerId, '/workspace'), stopAfterBytes);
   }
 
   /** Write files (all or nothing): paths checked, quota checked before anything is written. */
@@ -179,7 +140,7 @@ export class WorkspaceService {
     const v = await this.find(owner, id);
     const prepared = prepareFiles(files);
     await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
-    for (const dir of new Set(prepared.map((f) => posix.dirname(f.relative)).filter((d) => d !== '.'))) await this.resolve(helper.id, dir, true);
+    for (const dir of new Set(prepared.map((f) => posix.dirname(f.relative)).filter((d) => d !== '.'))) await resolveInWorkspace(this.deps.runtime, helper.id, dir, true);
     const before = await this.usageIn(helper.id);
     const adding = prepared.reduce((n, f) => n + f.content.length, 0);
     this.checkQuota(before, adding, prepared.length, id);
@@ -193,7 +154,7 @@ export class WorkspaceService {
   async readFile(owner: string, id: string, path: string, offset = 0, maxBytes = 1 << 20): Promise<{ path: string; size: number; content: Buffer; offset: number; eof: boolean; mime_type: string }> {
     const v = await this.find(owner, id);
     await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
-    const resolved = await this.resolve(helper.id, workspaceRelative(path), false);
+    const resolved = await resolveInWorkspace(this.deps.runtime, helper.id, workspaceRelative(path), false);
     for await (const { header, stream } of tarEntries(await this.deps.runtime.getArchive(helper.id, resolved))) {
       if (header.type === 'directory') throw new InvalidInputError(`"${path}" is a directory; use list_files`);
       if (header.type !== 'file' && header.type !== 'contiguous-file') throw new InvalidInputError(`"${path}" is not a regular file`);
@@ -209,7 +170,7 @@ export class WorkspaceService {
     const v = await this.find(owner, id);
     const helper = await WorkspaceHelper.create(this.helpers, v.name, id);
     try {
-      const resolved = await this.resolve(helper.id, workspaceRelative(path), false);
+      const resolved = await resolveInWorkspace(this.deps.runtime, helper.id, workspaceRelative(path), false);
       const entries = tarEntries(await this.deps.runtime.getArchive(helper.id, resolved));
       const first = await entries.next();
       if (first.done) throw new NotFoundError(`"${path}" not found in workspace ${id}`);
@@ -233,14 +194,10 @@ export class WorkspaceService {
     const relative = workspaceRelative(path);
     if (!relative) throw new InvalidInputError('path must name a file');
     await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
-    if (posix.dirname(relative) !== '.') await this.resolve(helper.id, posix.dirname(relative), true);
+    if (posix.dirname(relative) !== '.') await resolveInWorkspace(this.deps.runtime, helper.id, posix.dirname(relative), true);
     const before = await this.usageIn(helper.id);
     this.checkQuota(before, size, 1, id);
-    const archive = pack();
-    const entry = archive.entry({ name: relative, size, mode, type: 'file', ...SANDBOX_OWNER }, (err) => (err ? archive.destroy(err) : archive.finalize()));
-    source.on('error', (err) => archive.destroy(err));
-    source.pipe(entry as unknown as NodeJS.WritableStream);
-    await this.deps.runtime.putArchive(helper.id, '/workspace', Readable.from(archive));
+    await this.deps.runtime.putArchive(helper.id, '/workspace', tarOfStream(relative, size, mode, source));
     return { bytes: before.bytes + size, files: before.files + 1 };
   }
 
@@ -248,29 +205,8 @@ export class WorkspaceService {
   async listFiles(owner: string, id: string, path = '', recursive = false, limit = 10_000): Promise<{ entries: FileEntry[]; truncated: boolean }> {
     const v = await this.find(owner, id);
     await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
-    const resolved = await this.resolve(helper.id, workspaceRelative(path), false);
-    const entries: FileEntry[] = [];
-    let truncated = false;
-    for await (const { header } of tarEntries(await this.deps.runtime.getArchive(helper.id, resolved))) {
-      const inside = header.name.replace(/\/$/, '').split('/').slice(1).join('/');
-      if (!inside) {
-        if (header.type !== 'directory') throw new InvalidInputError(`"${path}" is not a directory; use read_file`);
-        continue;
-      }
-      if (!recursive && inside.includes('/')) continue;
-      if (entries.length >= limit) {
-        truncated = true;
-        break;
-      }
-      entries.push({
-        path: posix.join(posix.relative('/workspace', resolved), inside),
-        type: header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : header.type === 'file' || header.type === 'contiguous-file' ? 'file' : 'other',
-        size: header.size ?? 0,
-        mode: (header.mode ?? 0) & 0o7777,
-        mtime: (header.mtime ?? new Date(0)).toISOString(),
-      });
-    }
-    return { entries, truncated };
+    const resolved = await resolveInWorkspace(this.deps.runtime, helper.id, workspaceRelative(path), false);
+    return await listEntries(await this.deps.runtime.getArchive(helper.id, resolved), resolved, path, limit, recursive);
   }
 
   /** Delete files and folders (recursively): the archive API cannot delete, so a locked-down container runs rm. */
@@ -289,18 +225,8 @@ export class WorkspaceService {
     try {
       const source = await this.deps.runtime.getArchive(helper.id, '/workspace');
       const cap = this.quota.bytes * 1.1 + 10 * 1024 * 1024;
-      let sent = 0;
-      const out = new PassThrough();
-      source.on('data', (chunk: Buffer) => {
-        sent += chunk.length;
-        if (sent > cap) source.destroy(new QuotaExceededError(`workspace ${id} archive exceeds ${cap} bytes`));
-      });
-      source.on('error', (err) => out.destroy(err));
-      source.pipe(out);
-      out.once('close', () => {
-        source.destroy();
-        void helper[Symbol.asyncDispose]();
-      });
+      const out = cappedStream(source, cap, () => new QuotaExceededError(`workspace ${id} archive exceeds ${cap} bytes`));
+      out.once('close', () => void helper[Symbol.asyncDispose]());
       return out;
     } catch (err) {
       await helper[Symbol.asyncDispose]();
@@ -320,38 +246,7 @@ export class WorkspaceService {
     const dir = await mkdtemp(join(tmpdir(), 'capsule-upload-'));
     const spool = join(dir, 'upload.tar');
     try {
-      const archive = pack();
-      const written = pipeline(archive as unknown as Readable, createWriteStream(spool));
-      let bytes = 0;
-      let count = 0;
-      try {
-        for await (const { header, stream } of tarEntries(source)) {
-          const name = archiveName(header.name);
-          count++;
-          if (header.type === 'symlink' || header.type === 'link') {
-            const link = header.linkname ?? '';
-            const target = posix.isAbsolute(link) ? link : posix.join('/workspace', posix.dirname(name), link);
-            if (!isInsideWorkspace(target)) throw new InvalidInputError(`archive entry "${header.name}" links outside the workspace (${link})`);
-            archive.entry({ name, type: header.type, linkname: link, ...SANDBOX_OWNER });
-          } else if (header.type === 'directory') {
-            archive.entry({ name, type: 'directory', mode: (header.mode ?? 0o755) & 0o777, ...SANDBOX_OWNER });
-          } else if (header.type === 'file' || header.type === 'contiguous-file') {
-            bytes += header.size ?? 0;
-            this.checkQuota(before, bytes, count, id);
-            const entry = archive.entry({ name, type: 'file', size: header.size ?? 0, mode: (header.mode ?? 0o644) & 0o777, ...SANDBOX_OWNER });
-            await pipeline(stream, entry as unknown as NodeJS.WritableStream);
-          } else {
-            throw new InvalidInputError(`archive entry "${header.name}" has unsupported type ${header.type}`);
-          }
-          this.checkQuota(before, bytes, count, id);
-        }
-        archive.finalize();
-      } catch (err) {
-        archive.destroy(err as Error);
-        await written.catch(() => undefined);
-        throw err;
-      }
-      await written;
+      const { bytes, count } = await spoolArchive(source, spool, (adding, entries) => this.checkQuota(before, adding, entries, id));
       await this.deps.runtime.putArchive(helper.id, '/workspace', createReadStream(spool));
       return { bytes: before.bytes + bytes, files: before.files + count };
     } finally {
@@ -373,35 +268,6 @@ export class WorkspaceService {
       }
     }
     return removed;
-  }
-
-  /**
-   * Resolve a relative path inside the workspace, component by component, following symlinks only
-   * while they stay inside /workspace. `allowMissing` accepts a path whose tail does not exist yet.
-   */
-  private async resolve(containerId: string, relative: string, allowMissing: boolean): Promise<string> {
-    let current = '/workspace';
-    const rest = relative ? relative.split('/') : [];
-    let hops = 0;
-    while (rest.length) {
-      const next = posix.join(current, rest.shift()!);
-      const stat = await this.deps.runtime.statPath(containerId, next);
-      if (!stat) {
-        if (allowMissing) return posix.join(next, ...rest);
-        throw new NotFoundError(`"${posix.relative('/workspace', next)}" not found in the workspace`);
-      }
-      if (stat.type === 'symlink') {
-        if (++hops > MAX_LINK_HOPS) throw new InvalidInputError(`too many symlinks under "${relative}"`);
-        if (!isInsideWorkspace(stat.linkTarget)) {
-          throw new InvalidInputError(`"${posix.relative('/workspace', next)}" is a symlink that leads outside the workspace (${stat.linkTarget}); refusing to follow it`);
-        }
-        current = posix.normalize(stat.linkTarget);
-        continue;
-      }
-      if (rest.length && stat.type !== 'directory') throw new InvalidInputError(`"${posix.relative('/workspace', next)}" is not a directory`);
-      current = next;
-    }
-    return current;
   }
 
   private checkQuota(before: Usage, addingBytes: number, addingFiles: number, id: string): void {
@@ -442,12 +308,3 @@ function describe(v: VolumeSummary, quota: { bytes: number; files: number }) {
     quota_files: quota.files,
   };
 }
-
-function archiveName(name: string): string {
-  if (posix.isAbsolute(name)) throw new InvalidInputError(`archive entry "${name}" is an absolute path`);
-  if (name.split('/').includes('..')) throw new InvalidInputError(`archive entry "${name}" contains ".."`);
-  const relative = workspaceRelative(name, 'archive entry');
-  if (!relative) throw new InvalidInputError(`archive entry "${name}" names the workspace root`);
-  return relative;
-}
-

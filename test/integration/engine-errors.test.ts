@@ -14,7 +14,7 @@ test('an unreachable engine is a clear engine_unavailable error naming the addre
   const service = realService(undefined, {}, rt);
   const err = await t.throwsAsync(service.runCommand({ command: 'echo hi' }), { instanceOf: EngineUnavailableError });
   t.regex(err!.message, /Docker engine not reachable at unix:\/\/\/tmp\/capsule-no-such-engine\.sock/);
-  const ready = await service.readiness();
+  const ready = await service.engine.readiness();
   t.false(ready.ready);
 });
 
@@ -35,7 +35,7 @@ test('when the engine comes back, runs work again without a restart', async (t) 
   try {
     const r = await service.runCommand({ command: 'echo back' });
     t.is(r.stdout, 'back\n');
-    t.true((await service.readiness()).ready);
+    t.true((await service.engine.readiness()).ready);
   } finally {
     proxy.close();
   }
@@ -45,7 +45,7 @@ test('a missing image says to run make images', async (t) => {
   const service = realService([shippedProfile({ image: 'capsule/no-such-image:0' })]);
   const err = await t.throwsAsync(service.runCommand({ command: 'echo' }), { instanceOf: ImageMissingError });
   t.regex(err!.message, /capsule\/no-such-image:0.*make images/);
-  const ready = await service.readiness();
+  const ready = await service.engine.readiness();
   t.false(ready.ready);
   t.regex(ready.ready ? '' : ready.reason, /make images/);
 });

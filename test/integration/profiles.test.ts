@@ -50,7 +50,7 @@ test('an enabled networked profile attaches its network (an --internal one here:
     writeFileSync(join(dir, 'default.yaml'), readFileSync(join(shipped, 'default.yaml')));
     writeFileSync(join(dir, 'networked.yaml'), readFileSync(join(shipped, 'networked.yaml'), 'utf8').replace('network: capsule-egress', `network: ${network}`));
     const s = service(true, dir);
-    t.true(await s.verifyEngineSetup());
+    t.true(await s.engine.verifyEngineSetup());
     const r = await s.runCommand({ profile: 'networked', command: 'ls /sys/class/net' });
     t.deepEqual(r.stdout.trim().split('\n').sort(), ['eth0', 'lo']);
   } finally {

@@ -37,7 +37,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('system_info', deps, async () => {
-      const info = await sandbox.systemInfo();
+      const info = await sandbox.engine.systemInfo();
       const text = [
         `Capsule ${info.capsule_version}; Docker ${info.engine.version} (API ${info.engine.api_version}) on ${info.engine.os}`,
         `host: ${info.host.cpus} CPUs, ${Math.round(info.host.memory_bytes / 1024 ** 2)} MiB`,

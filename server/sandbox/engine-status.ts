@@ -1,0 +1,111 @@
+import { CAPSULE_VERSION } from '../version.js';
+import { ConfigurationError, ImageMissingError } from '../errors.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { InstanceIdentity } from './container-spec.js';
+import type { ProfileRegistry } from './profiles.js';
+import type { WarmPool } from './warm-pool.js';
+
+export interface EngineStatusDeps {
+  runtime: ContainerRuntime;
+  profiles: ProfileRegistry;
+  instance: InstanceIdentity;
+  pool?: WarmPool;
+  /** Slots in use, waiting and available right now. */
+  runs: () => { active: number; queued: number; max_concurrent: number };
+}
+
+/**
+ * What the engine offers and whether Capsule can run on it: `system_info`, `/readyz`, and the
+ * start-up checks (a runtime or network a profile names but the engine lacks).
+ */
+export class EngineStatus {
+  constructor(private readonly deps: EngineStatusDeps) {}
+
+  /** Engine, host and Capsule facts, and which sandbox images are present (engine facts cached 30 s). */
+  async systemInfo() {
+    const now = Date.now();
+    if (!this.engineFacts || now - this.engineFacts.at > 30_000) this.engineFacts = { at: now, facts: this.readEngineFacts() };
+    const { engine, present } = await this.engineFacts.facts.catch((err: unknown) => {
+      this.engineFacts = null;
+      throw err;
+    });
+    return {
+      capsule_version: CAPSULE_VERSION,
+      instance_id: `${this.deps.instance.name}/${this.deps.instance.bootId}`,
+      engine: {
+        version: engine.version,
+        api_version: engine.apiVersion,
+        os: engine.os,
+        kernel: engine.kernelVersion,
+        cgroup_version: engine.cgroupVersion,
+        runtimes: engine.runtimes,
+        endpoint: engine.endpoint,
+      },
+      host: { cpus: engine.cpus, memory_bytes: engine.memoryBytes },
+      images: present.map(({ ref, info }) => ({
+        ref,
+        present: info !== null,
+        id: info?.id ?? null,
+        size_bytes: info?.sizeBytes ?? null,
+        created_at: info?.createdAt ?? null,
+      })),
+      runs: this.deps.runs(),
+      pool: this.deps.pool?.sizes() ?? {},
+    };
+  }
+
+  private engineFacts: { at: number; facts: ReturnType<EngineStatus['readEngineFacts']> } | null = null;
+
+  private async readEngineFacts() {
+    const { runtime, profiles } = this.deps;
+    const engine = await runtime.info();
+    const present = await Promise.all(profiles.images().map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
+    return { engine, present };
+  }
+
+  /** Ready when the engine answers and every profile image is present; otherwise the reason. */
+  async readiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
+    try {
+      const engine = await this.deps.runtime.info();
+      const missingRuntime = this.deps.profiles.runtimes().find((r) => !engine.runtimes.includes(r));
+      if (missingRuntime) return { ready: false, reason: `OCI runtime "${missingRuntime}" named by a profile is not configured in the engine` };
+      for (const network of this.deps.profiles.networks()) {
+        if (!(await this.deps.runtime.networkExists(network))) {
+          return { ready: false, reason: `network "${network}" named by a networked profile does not exist (docker network create ${network})` };
+        }
+      }
+      for (const ref of this.deps.profiles.images()) {
+        if (!(await this.deps.runtime.inspectImage(ref))) {
+          return { ready: false, reason: new ImageMissingError(`image ${ref} is missing: run \`make images\``).message };
+        }
+      }
+      return { ready: true };
+    } catch (err) {
+      return { ready: false, reason: (err as Error).message };
+    }
+  }
+
+  /**
+   * Start-up checks that must stop the server: an OCI runtime or network a profile names but the engine
+   * lacks. An unreachable engine is not fatal (runs fail until it is back); it returns false.
+   */
+  async verifyEngineSetup(): Promise<boolean> {
+    let engine;
+    try {
+      engine = await this.deps.runtime.info();
+    } catch {
+      return false;
+    }
+    for (const runtime of this.deps.profiles.runtimes()) {
+      if (!engine.runtimes.includes(runtime)) {
+        throw new ConfigurationError(`profile runtime "${runtime}" is not configured in the engine (it has: ${engine.runtimes.join(', ')})`);
+      }
+    }
+    for (const network of this.deps.profiles.networks()) {
+      if (!(await this.deps.runtime.networkExists(network))) {
+        throw new ConfigurationError(`network "${network}" named by a networked profile does not exist: docker network create ${network}`);
+      }
+    }
+    return true;
+  }
+}

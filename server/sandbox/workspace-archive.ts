@@ -1,0 +1,136 @@
+import { createWriteStream } from 'node:fs';
+import { posix } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pack } from 'tar-stream';
+import { InvalidInputError } from '../errors.js';
+import { tarEntries } from './tar-entries.js';
+import { SANDBOX_OWNER } from './workspace-files.js';
+import { isInsideWorkspace, workspaceRelative } from './workspace-paths.js';
+
+export interface FileEntry {
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  mtime: string;
+}
+
+export interface Usage {
+  bytes: number;
+  files: number;
+}
+
+/** Count entries and file bytes of a /workspace archive; stops counting past `stopAfterBytes`. */
+export async function countUsage(archive: Readable, stopAfterBytes = Infinity): Promise<Usage> {
+  let bytes = 0;
+  let files = 0;
+  for await (const { header } of tarEntries(archive)) {
+    if (header.name === 'workspace' || header.name === 'workspace/') continue;
+    files++;
+    if (header.type === 'file' || header.type === 'contiguous-file') bytes += header.size ?? 0;
+    if (bytes > stopAfterBytes) break;
+  }
+  return { bytes, files };
+}
+
+/** The entries of an archive of `resolved` (the folder `path` asked for), at most `limit`; direct children only unless `recursive`. */
+export async function listEntries(archive: Readable, resolved: string, path: string, limit: number, recursive: boolean): Promise<{ entries: FileEntry[]; truncated: boolean }> {
+  const entries: FileEntry[] = [];
+  let truncated = false;
+  for await (const { header } of tarEntries(archive)) {
+    const inside = header.name.replace(/\/$/, '').split('/').slice(1).join('/');
+    if (!inside) {
+      if (header.type !== 'directory') throw new InvalidInputError(`"${path}" is not a directory; use read_file`);
+      continue;
+    }
+    if (!recursive && inside.includes('/')) continue;
+    if (entries.length >= limit) {
+      truncated = true;
+      break;
+    }
+    entries.push({
+      path: posix.join(posix.relative('/workspace', resolved), inside),
+      type: header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : header.type === 'file' || header.type === 'contiguous-file' ? 'file' : 'other',
+      size: header.size ?? 0,
+      mode: (header.mode ?? 0) & 0o7777,
+      mtime: (header.mtime ?? new Date(0)).toISOString(),
+    });
+  }
+  return { entries, truncated };
+}
+
+/**
+ * Validate an uploaded tar entry by entry (no absolute or ".." names, links only inside the workspace,
+ * files, directories and links only) while re-packing it into `spool` with the sandbox user as owner.
+ * `check(bytes, entries)` runs after every entry with the running totals and throws to refuse (quota).
+ * On any refusal the spool is incomplete and the caller discards it: nothing reaches the workspace.
+ */
+export async function spoolArchive(source: Readable, spool: string, check: (bytes: number, entries: number) => void): Promise<{ bytes: number; count: number }> {
+  const archive = pack();
+  const written = pipeline(archive as unknown as Readable, createWriteStream(spool));
+  let bytes = 0;
+  let count = 0;
+  try {
+    for await (const { header, stream } of tarEntries(source)) {
+      const name = archiveName(header.name);
+      count++;
+      if (header.type === 'symlink' || header.type === 'link') {
+        const link = header.linkname ?? '';
+        const target = posix.isAbsolute(link) ? link : posix.join('/workspace', posix.dirname(name), link);
+        if (!isInsideWorkspace(target)) throw new InvalidInputError(`archive entry "${header.name}" links outside the workspace (${link})`);
+        archive.entry({ name, type: header.type, linkname: link, ...SANDBOX_OWNER });
+      } else if (header.type === 'directory') {
+        archive.entry({ name, type: 'directory', mode: (header.mode ?? 0o755) & 0o777, ...SANDBOX_OWNER });
+      } else if (header.type === 'file' || header.type === 'contiguous-file') {
+        bytes += header.size ?? 0;
+        check(bytes, count);
+        const entry = archive.entry({ name, type: 'file', size: header.size ?? 0, mode: (header.mode ?? 0o644) & 0o777, ...SANDBOX_OWNER });
+        await pipeline(stream, entry as unknown as NodeJS.WritableStream);
+      } else {
+        throw new InvalidInputError(`archive entry "${header.name}" has unsupported type ${header.type}`);
+      }
+      check(bytes, count);
+    }
+    archive.finalize();
+  } catch (err) {
+    archive.destroy(err as Error);
+    await written.catch(() => undefined);
+    throw err;
+  }
+  await written;
+  return { bytes, count };
+}
+
+/** A tar of one file whose content is `source` (`size` bytes), owned by the sandbox user. */
+export function tarOfStream(name: string, size: number, mode: number, source: Readable): Readable {
+  const archive = pack();
+  const entry = archive.entry({ name, size, mode, type: 'file', ...SANDBOX_OWNER }, (err) => (err ? archive.destroy(err) : archive.finalize()));
+  source.on('error', (err) => archive.destroy(err));
+  source.pipe(entry as unknown as NodeJS.WritableStream);
+  // tar-stream packs are streamx streams; wrap as a Node Readable for the runtime.
+  return Readable.from(archive);
+}
+
+/** `source` passed through, destroyed with `tooBig()` once more than `cap` bytes went by. */
+export function cappedStream(source: Readable, cap: number, tooBig: () => Error): PassThrough {
+  let sent = 0;
+  const out = new PassThrough();
+  source.on('data', (chunk: Buffer) => {
+    sent += chunk.length;
+    if (sent > cap) source.destroy(tooBig());
+  });
+  source.on('error', (err) => out.destroy(err));
+  source.pipe(out);
+  out.once('close', () => source.destroy());
+  return out;
+}
+
+function archiveName(name: string): string {
+  if (posix.isAbsolute(name)) throw new InvalidInputError(`archive entry "${name}" is an absolute path`);
+  if (name.split('/').includes('..')) throw new InvalidInputError(`archive entry "${name}" contains ".."`);
+  const relative = workspaceRelative(name, 'archive entry');
+  if (!relative) throw new InvalidInputError(`archive entry "${name}" names the workspace root`);
+  return relative;
+}
+
