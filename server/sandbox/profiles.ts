@@ -38,7 +38,10 @@ export const profileFileSchema = z.strictObject({
     .strictObject({ default_ms: positiveInt, max_ms: positiveInt })
     .refine((t) => t.default_ms <= t.max_ms, 'process_timeout.default_ms must not exceed process_timeout.max_ms')
     .default({ default_ms: 600_000, max_ms: 3_600_000 }),
-  output: z.strictObject({ max_bytes_per_stream: byteSize }),
+  output: z.strictObject({
+    // Results are held in memory, and the launcher's ring (half the cap) lives in the container.
+    max_bytes_per_stream: byteSize.refine((b) => b >= 1024 && b <= 256 * 1024 ** 2, 'output.max_bytes_per_stream must be from 1 KiB to 256 MiB'),
+  }),
   tmpfs: z.strictObject({ tmp: byteSize, workspace: byteSize }),
   ulimits: z.strictObject({
     nofile: positiveInt,

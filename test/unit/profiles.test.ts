@@ -39,6 +39,12 @@ test('default above max timeout is rejected', (t) => {
   t.regex(err!.message, /timeout/);
 });
 
+test('an output cap the launcher cannot hold is rejected, naming the key', (t) => {
+  const text = defaultYaml.replace('max_bytes_per_stream: 1m', 'max_bytes_per_stream: 1g');
+  const err = t.throws(() => parseProfile('default', text, 'x.yaml', 'img'));
+  t.regex(err!.message, /x\.yaml: output\.max_bytes_per_stream: output\.max_bytes_per_stream must be from 1 KiB to 256 MiB/);
+});
+
 test('a folder without default.yaml is a start-up error', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'capsule-profiles-'));
   writeFileSync(join(dir, 'other.yaml'), defaultYaml);
