@@ -22,21 +22,8 @@ export interface RunRecord {
   result: RunResult | null;
 }
 
-interface Row {
-  run_id: string;
-  process_id: string | null;
-  kind: 'run' | 'process';
-  owner: string;
-  profile: string;
-  summary: string;
-  status: string;
-  exit_code: number | null;
-  started_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
-  error: string | null;
-  result_json: string | null;
-}
+/** A row of the runs table: the record with the status as stored and the result as JSON. */
+type Row = Omit<RunRecord, 'status' | 'result'> & { status: string; result_json: string | null };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (

@@ -4,21 +4,14 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { type CallToolResult, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { requireEngine } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
-import { startServer, type RunningServer } from '../helpers/server-process.js';
+import { startServer } from '../helpers/server-process.js';
+import { serverForThisFile } from '../helpers/file-server.js';
 
-let server: RunningServer;
-test.before(async () => {
-  await requireEngine();
-  server = await startServer();
-});
-test.after.always(async () => {
-  await server?.stop();
-});
+const server = serverForThisFile();
 
 test('acceptance: run_tests on 3 passing and 1 failing pytest tests', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const ws = (await call<{ workspace_id: string }>('create_workspace')).s.workspace_id;
   await call('write_files', {
     workspace_id: ws,
@@ -45,7 +38,7 @@ test('acceptance: run_tests on 3 passing and 1 failing pytest tests', async (t) 
 });
 
 test('acceptance: analyze_code reports an undefined variable in JS with its line', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const r = await call<{ diagnostics: Array<{ line: number; rule: string; severity: string; message: string }>; metrics: Record<string, number> }>('analyze_code', {
     language: 'javascript',
     code: 'function area(r) {\n  return Math.PI * r * r;\n}\n\nconsole.log(area(radius));\n',
@@ -74,7 +67,7 @@ test('acceptance: generate_code completes the sampling loop: wrong first, right 
       content: { type: 'text', text: `Here you go:\n\`\`\`python\ndef add(a, b):\n    return a ${wrong ? '-' : '+'} b\n\`\`\`\n` },
     };
   });
-  await client.connect(new StreamableHTTPClientTransport(server.url));
+  await client.connect(new StreamableHTTPClientTransport(server().url));
   const r = (await client.callTool({ name: 'generate_code', arguments: { task: 'Write add(a, b).', language: 'python', tests: 'assert add(2, 3) == 5\nprint("ok")', max_attempts: 3 } })) as CallToolResult;
   const s = r.structuredContent as { passed: boolean; code: string; attempts: Array<{ passed: boolean; feedback?: string; model?: string }>; model_source: string; result: { stdout: string } };
   t.true(s.passed, JSON.stringify(s));
@@ -90,7 +83,7 @@ test('acceptance: generate_code completes the sampling loop: wrong first, right 
 });
 
 test('generate_code without sampling and without a server model is a clear error', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const r = await call('generate_code', { task: 'x', language: 'python' });
   t.true(r.result.isError);
   t.regex(r.text, /needs a model: use a client that supports MCP sampling.*CAPSULE_MODEL_URL/);
@@ -129,7 +122,7 @@ test('generate_code falls back to an OpenAI-compatible endpoint (a local stand-i
 });
 
 test('calculate: units and big numbers; escapes refused', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   t.is((await call<{ result: string }>('calculate', { expression: '2^100' })).s.result, '1267650600228229401496703205376');
   t.regex((await call<{ result: string }>('calculate', { expression: '5 cm + 2 inch to mm' })).s.result, /^100\.8 mm$/);
   const escape = await call('calculate', { expression: '[].constructor.constructor("return process")()' });
@@ -170,7 +163,7 @@ test('context store: set, get, list, delete; scoped to the owner; survives a res
 });
 
 test('run_command with cache: true replays the stored result', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const a = await call<{ cached: boolean; stdout: string }>('run_command', { command: 'date +%s%N', cache: true });
   const b = await call<{ cached: boolean; stdout: string }>('run_command', { command: 'date +%s%N', cache: true });
   t.false(a.s.cached);

@@ -1,16 +1,8 @@
 import test from 'ava';
-import { requireEngine } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
-import { startServer, type RunningServer } from '../helpers/server-process.js';
+import { serverForThisFile } from '../helpers/file-server.js';
 
-let server: RunningServer;
-test.before(async () => {
-  await requireEngine();
-  server = await startServer();
-});
-test.after.always(async () => {
-  await server?.stop();
-});
+const server = serverForThisFile();
 
 interface Profiled {
   exit_code: number;
@@ -21,7 +13,7 @@ interface Profiled {
 }
 
 test('acceptance: profile_code on a recursive JS function: top frames and a flame graph page over MCP and HTTP', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const r = await call<Profiled>('profile_code', {
     language: 'javascript',
     code: 'function walk(n) { return n === 0 ? 1 : walk(n - 1) + walk(n - 1); }\nconsole.log(walk(24));',
@@ -34,17 +26,17 @@ test('acceptance: profile_code on a recursive JS function: top frames and a flam
   const html = (page.contents[0] as { text: string; mimeType: string });
   t.is(html.mimeType, 'text/html');
   t.true(html.text.length > 10_000);
-  const viaHttp = await fetch(`${server.base}/v1/runs/${r.s.run_id}/artifacts/flamegraph.html`);
+  const viaHttp = await fetch(`${server().base}/v1/runs/${r.s.run_id}/artifacts/flamegraph.html`);
   t.is(viaHttp.status, 200);
   t.regex(viaHttp.headers.get('content-type') ?? '', /text\/html/);
-  const json = await fetch(`${server.base}/v1/runs/${r.s.run_id}/artifacts/profile.json`);
+  const json = await fetch(`${server().base}/v1/runs/${r.s.run_id}/artifacts/profile.json`);
   t.is(((await json.json()) as { tool: string }).tool, '0x');
-  t.is((await fetch(`${server.base}/v1/runs/run_0000000000000000/artifacts/flamegraph.html`)).status, 404);
+  t.is((await fetch(`${server().base}/v1/runs/run_0000000000000000/artifacts/flamegraph.html`)).status, 404);
   await client.close();
 });
 
 test('acceptance: every run_command result carries stats with non-zero cpu_ms and memory_peak_bytes', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const r = await call<{ stats: { cpu_ms: number; memory_peak_bytes: number; final: boolean } }>('run_command', { command: 'python3 -c "sum(range(3000000))"' });
   t.true(r.s.stats.cpu_ms > 0, JSON.stringify(r.s.stats));
   t.true(r.s.stats.memory_peak_bytes > 0);
@@ -53,7 +45,7 @@ test('acceptance: every run_command result carries stats with non-zero cpu_ms an
 });
 
 test('container_stats reports live stats of a background process', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const p = await call<{ process_id: string }>('start_process', { command: 'python3 -c "x = bytearray(64 << 20); import time; time.sleep(30)"' });
   let stats: { memory_peak_bytes: number } | null = null;
   for (let i = 0; i < 40 && !(stats && stats.memory_peak_bytes > 64 << 20); i++) {
@@ -66,7 +58,7 @@ test('container_stats reports live stats of a background process', async (t) => 
 });
 
 test('self-profiling: start, tool calls, stop yields a profile with Capsule functions; stop without start is a clear error', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const notRunning = await call('stop_server_profiling');
   t.true(notRunning.result.isError);
   t.regex(notRunning.text, /not running/);

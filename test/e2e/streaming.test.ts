@@ -1,22 +1,14 @@
 import test from 'ava';
 import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { requireEngine } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
-import { startServer, type RunningServer } from '../helpers/server-process.js';
+import { serverForThisFile } from '../helpers/file-server.js';
 
-let server: RunningServer;
-test.before(async () => {
-  await requireEngine();
-  server = await startServer();
-});
-test.after.always(async () => {
-  await server?.stop();
-});
+const server = serverForThisFile();
 
 const SCRIPT = 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.2; done';
 
 test('output streams as log and progress notifications before the result, in order, losing nothing', async (t) => {
-  const { client } = await httpClient(server.url);
+  const { client } = await httpClient(server().url);
   const events: Array<{ kind: string; data?: string; at: number }> = [];
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
     events.push({ kind: `log:${n.params.logger}`, data: String(n.params.data), at: Date.now() });
@@ -39,7 +31,7 @@ test('output streams as log and progress notifications before the result, in ord
 });
 
 test('logging/setLevel is honoured: at level error, no output notifications are sent', async (t) => {
-  const { client } = await httpClient(server.url);
+  const { client } = await httpClient(server().url);
   let count = 0;
   client.setNotificationHandler(LoggingMessageNotificationSchema, () => void count++);
   await client.setLoggingLevel('error');
@@ -50,11 +42,11 @@ test('logging/setLevel is honoured: at level error, no output notifications are 
 });
 
 test('a client that drops the connection resumes with Last-Event-ID and gets what it missed (SDK event store)', async (t) => {
-  const { transport, client } = await httpClient(server.url);
+  const { transport, client } = await httpClient(server().url);
   const sessionId = transport.sessionId!;
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' };
   const controller = new AbortController();
-  const res = await fetch(server.url, {
+  const res = await fetch(server().url, {
     method: 'POST',
     headers,
     body: JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'run_command', arguments: { command: 'for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.3; done' } } }),
@@ -73,10 +65,10 @@ test('a client that drops the connection resumes with Last-Event-ID and gets wha
   const firstData = text;
 
   // Until the server notices the dropped connection it answers 409 (stream still attached): retry like a client would.
-  let resumed = await fetch(server.url, { method: 'GET', headers: { ...headers, 'last-event-id': lastId } });
+  let resumed = await fetch(server().url, { method: 'GET', headers: { ...headers, 'last-event-id': lastId } });
   for (let i = 0; i < 20 && resumed.status === 409; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    resumed = await fetch(server.url, { method: 'GET', headers: { ...headers, 'last-event-id': lastId } });
+    resumed = await fetch(server().url, { method: 'GET', headers: { ...headers, 'last-event-id': lastId } });
   }
   t.is(resumed.status, 200);
   const rest = await resumed.text();

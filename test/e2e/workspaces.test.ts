@@ -1,21 +1,15 @@
 import test from 'ava';
 import { pack } from 'tar-stream';
-import { requireEngine, runtime } from '../helpers/engine.js';
+import { runtime } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
-import { startServer, type RunningServer } from '../helpers/server-process.js';
+import { serverForThisFile } from '../helpers/file-server.js';
 
-let server: RunningServer;
-test.before(async () => {
-  await requireEngine();
-  server = await startServer();
-});
-test.after.always(async () => {
-  await server?.stop();
-  for (const v of await runtime.listVolumes({ 'capsule.instance': server.instance })) await runtime.removeVolume(v.name).catch(() => undefined);
+const server = serverForThisFile({}, async (s) => {
+  for (const v of await runtime.listVolumes({ 'capsule.instance': s.instance })) await runtime.removeVolume(v.name).catch(() => undefined);
 });
 
 test('acceptance: a Python project in a workspace passes pytest; files the run wrote are readable; a symlink to /etc/passwd is not', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const ws = await call<{ workspace_id: string }>('create_workspace', {});
   const id = ws.s.workspace_id;
   const wrote = await call('write_files', {
@@ -54,11 +48,11 @@ test('acceptance: a Python project in a workspace passes pytest; files the run w
 });
 
 test('REST: PUT and GET raw files, tar upload and download', async (t) => {
-  const { call, client } = await httpClient(server.url);
+  const { call, client } = await httpClient(server().url);
   const id = (await call<{ workspace_id: string }>('create_workspace', {})).s.workspace_id;
-  const put = await fetch(`${server.base}/v1/workspaces/${id}/files/data/blob.bin`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([0, 1, 2, 250]) });
+  const put = await fetch(`${server().base}/v1/workspaces/${id}/files/data/blob.bin`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([0, 1, 2, 250]) });
   t.is(put.status, 201);
-  const get = await fetch(`${server.base}/v1/workspaces/${id}/files/data/blob.bin`);
+  const get = await fetch(`${server().base}/v1/workspaces/${id}/files/data/blob.bin`);
   t.is(get.status, 200);
   t.deepEqual([...new Uint8Array(await get.arrayBuffer())], [0, 1, 2, 250]);
 
@@ -67,12 +61,12 @@ test('REST: PUT and GET raw files, tar upload and download', async (t) => {
   archive.finalize();
   const chunks: Buffer[] = [];
   for await (const c of archive as unknown as AsyncIterable<Buffer>) chunks.push(c);
-  const up = await fetch(`${server.base}/v1/workspaces/${id}/archive`, { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: Buffer.concat(chunks) });
+  const up = await fetch(`${server().base}/v1/workspaces/${id}/archive`, { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: Buffer.concat(chunks) });
   t.is(up.status, 201, await up.clone().text());
   const run = await call<{ stdout: string }>('run_command', { command: 'python3 src/main.py', workspace_id: id });
   t.is(run.s.stdout, 'from tar\n');
 
-  const down = await fetch(`${server.base}/v1/workspaces/${id}/archive`);
+  const down = await fetch(`${server().base}/v1/workspaces/${id}/archive`);
   t.is(down.headers.get('content-type'), 'application/x-tar');
   const tarText = Buffer.from(await down.arrayBuffer()).toString('latin1');
   t.regex(tarText, /workspace\/src\/main\.py/);
@@ -83,10 +77,10 @@ test('REST: PUT and GET raw files, tar upload and download', async (t) => {
   evil.finalize();
   const evilChunks: Buffer[] = [];
   for await (const c of evil as unknown as AsyncIterable<Buffer>) evilChunks.push(c);
-  const rejected = await fetch(`${server.base}/v1/workspaces/${id}/archive`, { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: Buffer.concat(evilChunks) });
+  const rejected = await fetch(`${server().base}/v1/workspaces/${id}/archive`, { method: 'POST', headers: { 'content-type': 'application/x-tar' }, body: Buffer.concat(evilChunks) });
   t.is(rejected.status, 400);
   t.regex(((await rejected.json()) as { error: { message: string } }).error.message, /contains "\.\."/);
-  t.is((await fetch(`${server.base}/v1/workspaces/${id}/files/nope.txt`)).status, 404);
+  t.is((await fetch(`${server().base}/v1/workspaces/${id}/files/nope.txt`)).status, 404);
   await call('delete_workspace', { workspace_id: id });
   await client.close();
 });
