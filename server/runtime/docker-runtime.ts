@@ -224,9 +224,28 @@ export class DockerRuntime implements ContainerRuntime {
     const info = await this.call(() => container.inspect());
     const withStdin = Boolean(info.Config.OpenStdin);
     // hijack upgrades the connection so stdin can be written and half-closed (EOF) while output is read.
-    const stream = (await this.call(() =>
-      container.attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: withStdin }),
-    )) as unknown as Duplex;
+    // Dialled directly rather than through container.attach(): that sends its options as a JSON request
+    // body, and haproxy-based socket proxies (docker-socket-proxy, images/docker-proxy) drop the Upgrade
+    // of a request with a body, so stdin never reached the container. An empty `file` makes the request
+    // `Content-Length: 0`, which every proxy upgrades (measured through images/docker-proxy).
+    const stream = (await this.call(
+      () =>
+        new Promise<Duplex>((resolve, reject) =>
+          this.docker.modem.dial(
+            {
+              path: `/containers/${id}/attach?`,
+              method: 'POST',
+              options: { stream: true, stdout: true, stderr: true, stdin: withStdin },
+              file: Buffer.alloc(0),
+              hijack: withStdin,
+              openStdin: false,
+              isStream: true,
+              statusCodes: { 101: true, 200: true, 404: 'no such container', 409: 'container stopped/paused', 500: 'server error' },
+            },
+            (err, out) => (err ? reject(err) : resolve(out as unknown as Duplex)),
+          ),
+        ),
+    )) as Duplex;
     return {
       output: demuxDockerStream(stream),
       stdin: withStdin ? stream : null,
