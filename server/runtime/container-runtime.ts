@@ -25,6 +25,11 @@ export interface VolumeMount {
   /** Named volume; omitted for an anonymous volume removed with the container. */
   source?: string;
   readOnly: boolean;
+  /**
+   * Labels for the volume if this mount creates it: the engine silently creates a missing named volume,
+   * e.g. a workspace deleted between the check and the mount. Ignored when the volume exists.
+   */
+  labelsIfCreated?: Record<string, string>;
 }
 
 /** Everything needed to create one sandbox container. */

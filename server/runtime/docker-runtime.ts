@@ -140,6 +140,7 @@ export class DockerRuntime implements ContainerRuntime {
           Target: v.target,
           Source: v.source ?? '', // empty: an anonymous volume, removed with the container
           ReadOnly: v.readOnly,
+          ...(v.labelsIfCreated ? { VolumeOptions: { NoCopy: false, Labels: v.labelsIfCreated, DriverConfig: { Name: 'local', Options: {} } } } : {}),
         })),
         Init: spec.init,
         AutoRemove: false,

@@ -27,6 +27,22 @@ export function runLabels(input: { runId: string; kind: string; profile: string;
   };
 }
 
+/**
+ * Labels of a workspace volume that a mount re-created after the workspace was deleted (the engine
+ * creates missing named volumes on mount): managed and already expired, so it is never served as a
+ * workspace and the reaper's sweep removes it, instead of an unlabelled volume nobody would find.
+ */
+export function recreatedWorkspaceLabels(workspaceId: string, instance: string): Record<string, string> {
+  return {
+    'capsule.managed': 'true',
+    'capsule.kind': 'workspace',
+    'capsule.workspace': workspaceId,
+    'capsule.instance': instance,
+    'capsule.expires_at': new Date(0).toISOString(),
+    'capsule.recreated': 'true',
+  };
+}
+
 /** The locked-down container for one run of `argv` under `profile`. */
 export function buildContainerSpec(input: {
   profile: Profile;
@@ -43,7 +59,7 @@ export function buildContainerSpec(input: {
    * { volume: null } = an anonymous volume (files put in before start, or collected after exit,
    * which a tmpfs cannot hold).
    */
-  workspaceMount: { volume: string | null } | null;
+  workspaceMount: { volume: string | null; workspaceId?: string } | null;
   /** A writable /capsule-out (anonymous volume, owned by uid 10001 through the image) for artifacts. */
   withOutputDir?: boolean;
   labels: Record<string, string>;
@@ -52,7 +68,11 @@ export function buildContainerSpec(input: {
   const volumes: ContainerSpec['volumes'] = [];
   if (input.withJobDir) volumes.push({ target: JOB_DIR, readOnly: false });
   if (input.withOutputDir) volumes.push({ target: OUTPUT_DIR, readOnly: false });
-  if (input.workspaceMount) volumes.push({ target: '/workspace', readOnly: false, ...(input.workspaceMount.volume ? { source: input.workspaceMount.volume } : {}) });
+  const ws = input.workspaceMount;
+  if (ws) {
+    const named = ws.volume ? { source: ws.volume, labelsIfCreated: recreatedWorkspaceLabels(ws.workspaceId ?? '', input.labels['capsule.instance'] ?? '') } : {};
+    volumes.push({ target: '/workspace', readOnly: false, ...named });
+  }
   const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777` };
   if (!input.workspaceMount) tmpfs['/workspace'] = `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`;
   return {

@@ -93,7 +93,7 @@ export class SandboxRun implements AsyncDisposable {
       withJobDir: job.jobFiles.length > 0,
       withOutputDir: job.outputDir,
       workspaceMount: job.workspace
-        ? { volume: job.workspace.volume }
+        ? { volume: job.workspace.volume, workspaceId: job.workspace.id }
         : job.workspaceFiles.length > 0 || job.collect.length > 0
           ? { volume: null }
           : null,

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { RuntimeFailureError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { InstanceIdentity } from './container-spec.js';
-import { SANDBOX_USER } from './container-spec.js';
+import { recreatedWorkspaceLabels, SANDBOX_USER } from './container-spec.js';
 import { WORKSPACE_ROOT } from './workspace-paths.js';
 
 export interface HelperContext {
@@ -50,7 +50,7 @@ export class WorkspaceHelper implements AsyncDisposable {
         pidsLimit: 8,
         ulimits: [],
         tmpfs: {},
-        volumes: [{ source: volume, target: WORKSPACE_ROOT, readOnly: false }],
+        volumes: [{ source: volume, target: WORKSPACE_ROOT, readOnly: false, labelsIfCreated: recreatedWorkspaceLabels(workspaceId, ctx.instance.name) }],
         network: 'none',
         readOnlyRootfs: true,
         capDrop: ['ALL'],

@@ -12,6 +12,23 @@ const OWNER = 'ws-test';
 // Whatever a failing test left behind: every workspace volume this file's owner made.
 test.after.always(async () => {
   for (const v of await runtime.listVolumes({ 'capsule.owner': OWNER, 'capsule.instance': 'itest' })) await runtime.removeVolume(v.name).catch(() => undefined);
+  // Volumes a mount re-created after their workspace was deleted (a list racing a delete) are expired.
+  await workspaces.sweepExpired();
+});
+
+test('a workspace volume re-created by a mount after its deletion is labelled, expired, hidden and swept', async (t) => {
+  const ws = await workspaces.create(OWNER);
+  const volume = await workspaces.volumeFor(OWNER, ws.workspace_id);
+  await runtime.removeVolume(volume);
+  // What a list_workspaces racing a delete_workspace does: mount the volume it listed a moment ago.
+  t.deepEqual(await workspaces.usageOfVolume(volume, ws.workspace_id), { bytes: 0, files: 0 });
+  const [recreated] = await runtime.listVolumes({ 'capsule.workspace': ws.workspace_id });
+  t.is(recreated?.name, volume, 'the engine re-created the volume on mount');
+  t.is(recreated?.labels['capsule.managed'], 'true', 'and it carries the labels a leak check looks for');
+  t.is(recreated?.labels['capsule.recreated'], 'true');
+  await t.throwsAsync(workspaces.info(OWNER, ws.workspace_id), { instanceOf: NotFoundError });
+  t.true((await workspaces.sweepExpired()) >= 1);
+  t.deepEqual(await runtime.listVolumes({ 'capsule.workspace': ws.workspace_id }), []);
 });
 
 test('text and binary files round-trip', async (t) => {
