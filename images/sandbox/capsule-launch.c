@@ -95,14 +95,20 @@ static long long now_ms(void) {
 
 /* ---- cgroup accounting (v1 paths first, then v2) ---- */
 
+/* Read a small file into buf as a C string; false when it is missing or empty. */
+static int slurp(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return 1;
+}
+
 static long long read_ll(const char *path) {
   char buf[64];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  if (!slurp(path, buf, sizeof buf)) return -1;
   if (strncmp(buf, "max", 3) == 0) return -1;
   return atoll(buf);
 }
@@ -110,12 +116,7 @@ static long long read_ll(const char *path) {
 /* Value of "key N" in a file of such lines (cpu.stat, memory.oom_control, io.stat totals). */
 static long long read_key(const char *path, const char *key) {
   char buf[8192];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
+  if (!slurp(path, buf, sizeof buf)) return -1;
   long long total = -1;
   size_t klen = strlen(key);
   for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
@@ -154,12 +155,7 @@ static long long blkio(const char *v1key, const char *v2key) {
   if (v >= 0) return v;
   /* v2 io.stat: "maj:min rbytes=N wbytes=N ..." */
   char buf[8192];
-  int fd = open("/sys/fs/cgroup/io.stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (!slurp("/sys/fs/cgroup/io.stat", buf, sizeof buf)) return 0;
   long long total = 0;
   size_t klen = strlen(v2key);
   for (char *p = strstr(buf, v2key); p; p = strstr(p + klen, v2key)) total += atoll(p + klen);
