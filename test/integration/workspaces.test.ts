@@ -31,7 +31,8 @@ async function sweptVolumes(workspaceId: string) {
   return left;
 }
 
-test('a workspace volume re-created by a mount after its deletion is labelled, expired, hidden and swept', async (t) => {
+// Serial: another test's sweep would remove the re-created (expired) volume before this one looks at it.
+test.serial('a workspace volume re-created by a mount after its deletion is labelled, expired, hidden and swept', async (t) => {
   const ws = await workspaces.create(OWNER);
   const volume = await workspaces.volumeFor(OWNER, ws.workspace_id);
   await runtime.removeVolume(volume);
