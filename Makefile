@@ -2,13 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test deps build images server-image engine unit integration e2e security bench clean
+.PHONY: help run test deps build images sandbox-image server-image proxy-image engine unit integration e2e security bench clean
 
 help:
 	@echo "make run     install deps, build the sandbox image if missing, start the server (http://127.0.0.1:8080/mcp)"
 	@echo "make test    all tests (unit, integration, e2e, security) against the real Docker engine"
-	@echo "make images  build the sandbox image (skipped when up to date)"
-	@echo "make server-image  build the server image compose.yaml uses"
+	@echo "make images  build every image the tests and compose use: sandbox, server, docker-proxy (each skipped when up to date)"
+	@echo "make sandbox-image  build only the sandbox image (what make run needs)"
 	@echo "make engine  install/start a Docker engine on a Debian machine as root (used by CI)"
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -20,16 +20,23 @@ deps: node_modules/.package-lock.json
 build: deps
 	npm run build
 
-images:
-	bash images/build.sh
+# Every image a test uses (the compose test runs the server and docker-proxy images); each build is
+# skipped when the image's inputs are unchanged (hash label), so a second `make test` builds nothing.
+images: sandbox-image server-image proxy-image
+
+sandbox-image:
+	bash images/build.sh sandbox
 
 server-image:
 	bash images/build.sh server
 
+proxy-image:
+	bash images/build.sh docker-proxy
+
 engine:
 	bash scripts/provision-docker-engine.sh
 
-run: deps images build
+run: deps sandbox-image build
 	node dist/server/cli.js serve
 
 test: deps images
@@ -38,13 +45,13 @@ test: deps images
 unit: deps
 	npx ava test/unit
 
-integration: deps images build
+integration: deps sandbox-image build
 	npx ava test/integration
 
 e2e: deps images build
 	npx ava test/e2e
 
-security: deps images build
+security: deps sandbox-image build
 	npx ava test/security
 
 clean:
