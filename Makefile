@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test deps build images sandbox-image server-image proxy-image engine unit integration e2e security bench clean
+.PHONY: help run test deps build compose-up images sandbox-image server-image proxy-image engine unit integration e2e security bench clean
 
 help:
 	@echo "make run     install deps, build the sandbox image if missing, start the server (http://127.0.0.1:8080/mcp)"
 	@echo "make test    all tests (unit, integration, e2e, security) against the real Docker engine"
 	@echo "make images  build every image the tests and compose use: sandbox, server, docker-proxy (each skipped when up to date)"
 	@echo "make sandbox-image  build only the sandbox image (what make run needs)"
+	@echo "make compose-up  docker compose up that works without an image registry and behind a TLS proxy (CAPSULE_EXTRA_CA)"
 	@echo "make engine  install/start a Docker engine on a Debian machine as root (used by CI)"
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -35,6 +36,9 @@ proxy-image:
 
 engine:
 	bash scripts/provision-docker-engine.sh
+
+compose-up:
+	bash scripts/compose-up.sh
 
 run: deps sandbox-image build
 	node dist/server/cli.js serve

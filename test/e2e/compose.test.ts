@@ -1,10 +1,10 @@
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
-import { CAPSULE_VERSION, projectRoot } from '../../server/version.js';
+import { CAPSULE_VERSION, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
 import { requireEngine, runtime } from '../helpers/engine.js';
+import { freePort } from '../helpers/free-port.js';
 import { httpClient } from '../helpers/mcp-client.js';
 
 const run = promisify(execFile);
@@ -13,39 +13,41 @@ const compose = (args: string[], env: Record<string, string> = {}) =>
 
 test.before(requireEngine);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-test('docker-compose -f compose.yaml config passes', async (t) => {
+test('docker-compose -f compose.yaml config passes; Jaeger is optional (profile "tracing") and nothing depends on it', async (t) => {
   const { stdout } = await compose(['-f', 'compose.yaml', 'config']);
   for (const service of ['capsule', 'docker-proxy', 'jaeger', 'sandbox-image']) t.regex(stdout, new RegExp(`\\n  ${service}:`));
   t.regex(stdout, /DOCKER_HOST: tcp:\/\/docker-proxy:2375/);
-  t.regex(stdout, /OTEL_EXPORTER_OTLP_ENDPOINT: http:\/\/jaeger:4318/);
   t.regex(stdout, /image: capsule\/docker-proxy:/, 'the proxy is built locally (no registry needed)');
+  const capsule = stdout.slice(stdout.indexOf('\n  capsule:'), stdout.indexOf('\n  docker-proxy:'));
+  t.notRegex(capsule, /jaeger:\s*\n\s*condition/, 'capsule does not depend on jaeger');
+  const jaeger = stdout.slice(stdout.indexOf('\n  jaeger:'));
+  t.regex(jaeger, /profiles:\s*\n\s*- tracing/);
 });
 
-test('compose: capsule reaches the engine only through docker-proxy, serves MCP calls (warm, cold, stdin); the proxy refuses exec and build', async (t) => {
-  for (const [image, target] of [[`capsule/server:${CAPSULE_VERSION}`, 'server'], [`capsule/docker-proxy:${CAPSULE_VERSION}`, 'docker-proxy']]) {
-    if (!(await runtime.inspectImage(image!))) throw new Error(`${image} is missing: run bash images/build.sh ${target} (.ci/run does)`);
+/** What the docker-proxy answers, asked from a throwaway container on the project's network. */
+async function proxyStatuses(network: string, paths: Array<[string, string]>): Promise<number[]> {
+  const script = [
+    'import json, sys, urllib.request, urllib.error',
+    'out = []',
+    'for method, path in json.loads(sys.argv[1]):',
+    '    try: out.append(urllib.request.urlopen(urllib.request.Request("http://docker-proxy:2375" + path, method=method), timeout=10).status)',
+    '    except urllib.error.HTTPError as e: out.append(e.code)',
+    'print(json.dumps(out))',
+  ].join('\n');
+  const { stdout } = await run('docker', ['run', '--rm', '--network', network, '--label', 'capsule.test=compose', DEFAULT_SANDBOX_IMAGE, 'python3', '-c', script, JSON.stringify(paths)]);
+  return JSON.parse(stdout) as number[];
+}
+
+test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs through the proxy (warm, cold, stdin), the proxy refuses exec and build, and down -v leaves nothing', async (t) => {
+  for (const [image, target] of [[`capsule/server:${CAPSULE_VERSION}`, 'server'], [`capsule/docker-proxy:${CAPSULE_VERSION}`, 'docker-proxy'], [DEFAULT_SANDBOX_IMAGE, 'sandbox']]) {
+    if (!(await runtime.inspectImage(image!))) throw new Error(`${image} is missing: run bash images/build.sh ${target} (make test does)`);
   }
+  t.is(await runtime.inspectImage('jaegertracing/all-in-one:1.62.0'), null, 'this machine has no Jaeger image: compose must start without it');
   const port = await freePort();
-  const proxyPort = await freePort();
   const project = `capsuletest${randomBytes(3).toString('hex')}`;
   const token = randomBytes(16).toString('hex');
-  const env = {
-    CAPSULE_PUBLISH_PORT: String(port),
-    CAPSULE_ALLOWED_HOSTS: '127.0.0.1',
-    CAPSULE_TOKENS: `compose:${token}`,
-    CAPSULE_TEST_INSTANCE: project,
-    CAPSULE_TEST_PROXY_PORT: String(proxyPort),
-  };
-  const files = ['-p', project, '-f', 'compose.yaml', '-f', 'test/compose.override.yaml'];
+  const env = { CAPSULE_PUBLISH_PORT: String(port), CAPSULE_ALLOWED_HOSTS: '127.0.0.1', CAPSULE_TOKENS: `compose:${token}`, CAPSULE_INSTANCE: project };
+  const files = ['-p', project, '-f', 'compose.yaml'];
   // fetch() through the engine's port proxy can leave no active handle while it waits; keep the loop alive.
   const keepAlive = setInterval(() => undefined, 1000);
   // If the worker ends before `finally` (ava's timeout), still take the compose project down.
@@ -58,7 +60,10 @@ test('compose: capsule reaches the engine only through docker-proxy, serves MCP 
   };
   process.once('exit', downOnExit);
   try {
-    await compose([...files, 'up', '-d', '--no-deps', '--no-build', 'docker-proxy', 'capsule'], env);
+    // The README's command for machines without a registry: images/build.sh (up to date here), then compose up.
+    await run('bash', ['scripts/compose-up.sh', '-d'], { cwd: projectRoot, env: { ...process.env, ...env, COMPOSE_PROJECT_NAME: project }, maxBuffer: 16 << 20 });
+    const jaeger = await runtime.list({ 'com.docker.compose.project': project, 'com.docker.compose.service': 'jaeger' });
+    t.is(jaeger.length, 0, 'jaeger is not started without the tracing profile');
     const base = `http://127.0.0.1:${port}`;
     let ready = 0;
     for (let i = 0; i < 120 && ready !== 200; i++) {
@@ -85,20 +90,29 @@ test('compose: capsule reaches the engine only through docker-proxy, serves MCP 
     }
     t.true(warmRuns > 0, 'a run took a warm container through the proxy');
     await client.close();
-    // What the proxy refuses and allows (its port is published on loopback by the test override only).
-    const proxy = `http://127.0.0.1:${proxyPort}`;
-    const status = (path: string, method = 'GET') => fetch(`${proxy}${path}`, { method, signal: AbortSignal.timeout(10_000) }).then((res) => res.status);
-    t.is(await status('/_ping'), 200);
-    t.is(await status('/v1.41/containers/json'), 200);
-    t.is(await status('/v1.41/containers/any/exec', 'POST'), 403);
-    t.is(await status('/v1.41/exec/any/start', 'POST'), 403);
-    t.is(await status('/v1.41/build', 'POST'), 403);
-    t.is(await status('/v1.41/images/create', 'POST'), 403, 'no pulls');
-    t.is(await status('/v1.41/swarm'), 403);
-    t.is(await status('/v1.41/secrets'), 403);
+    const statuses = await proxyStatuses(`${project}_default`, [
+      ['GET', '/_ping'],
+      ['GET', '/v1.41/containers/json'],
+      ['POST', '/v1.41/containers/any/exec'],
+      ['POST', '/v1.41/exec/any/start'],
+      ['POST', '/v1.41/build'],
+      ['POST', '/v1.41/images/create'],
+      ['GET', '/v1.41/swarm'],
+      ['GET', '/v1.41/secrets'],
+    ]);
+    t.deepEqual(statuses, [200, 200, 403, 403, 403, 403, 403, 403], 'ping and container reads pass; exec, build, pulls, swarm and secrets are refused');
   } finally {
     process.off('exit', downOnExit);
     clearInterval(keepAlive);
     await compose([...files, 'down', '-v', '--remove-orphans'], env).catch(() => undefined);
+  }
+  const byProject = { 'com.docker.compose.project': project };
+  t.deepEqual((await runtime.list(byProject)).map((c) => c.id), [], 'no compose containers left');
+  t.deepEqual((await runtime.list({ 'capsule.managed': 'true', 'capsule.instance': project })).map((c) => c.id), [], 'no sandbox containers left');
+  t.deepEqual((await runtime.listVolumes({ 'capsule.instance': project })).map((v) => v.name), [], 'no capsule volumes left');
+  t.deepEqual((await runtime.listVolumes(byProject)).map((v) => v.name), [], 'no compose volumes left');
+  for (const label of [`com.docker.compose.project=${project}`, `capsule.instance=${project}`]) {
+    const { stdout: networks } = await run('docker', ['network', 'ls', '-q', '--filter', `label=${label}`]);
+    t.is(networks.trim(), '', `no networks labelled ${label} left`);
   }
 });
