@@ -2,12 +2,11 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { BusyError, InternalError, InvalidInputError } from '../errors.js';
 import { CALCULATOR_WORKER_SOURCE } from './calculator-worker.js';
+import type { z } from 'zod';
+import type { calculateOutput } from '../schemas/devtools-outputs.js';
 
 /** The answer of `calculate`: the formatted value and its mathjs type (BigNumber, Unit, DenseMatrix, ...). */
-export interface CalculationResult {
-  result: string;
-  type: string;
-}
+export type CalculationResult = z.infer<typeof calculateOutput>;
 
 export interface CalculatorOptions {
   /** Default per-expression time budget; a call may ask for less or more, up to maxTimeoutMs. */

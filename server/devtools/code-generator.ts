@@ -3,6 +3,8 @@ import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.
 import { extractCode } from './code-extract.js';
 import { runSummary, type RunSummary } from './devtools-service.js';
 import type { ChatMessage } from './model-client.js';
+import type { z } from 'zod';
+import type { codegenAttemptObject } from '../schemas/devtools-outputs.js';
 
 export const CODEGEN_LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
 export type CodegenLanguage = (typeof CODEGEN_LANGUAGES)[number];
@@ -10,15 +12,8 @@ export type CodegenLanguage = (typeof CODEGEN_LANGUAGES)[number];
 /** Something that answers a conversation: the client's model through MCP sampling, or an OpenAI-compatible endpoint. */
 export type Completer = (messages: ChatMessage[], systemPrompt: string) => Promise<{ text: string; model?: string }>;
 
-export interface Attempt {
-  attempt: number;
-  code: string | null;
-  model?: string;
-  status: RunSummary['status'] | 'no_code';
-  exit_code: number | null;
-  passed: boolean;
-  feedback?: string;
-}
+/** One round of generate_code (its schema's type). */
+export type Attempt = z.infer<typeof codegenAttemptObject>;
 
 const FEEDBACK_CHARS = 4000;
 

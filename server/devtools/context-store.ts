@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors.js';
+import type { z } from 'zod';
+import type { getContextOutput, listContextOutput } from '../schemas/devtools-outputs.js';
 
 /** Size limits of the context store; every one is enforced, none is optional. */
 export interface ContextLimits {
@@ -11,16 +13,10 @@ export interface ContextLimits {
 }
 
 /** A key's facts without its value (what list returns). */
-export interface ContextKeyInfo {
-  key: string;
-  bytes: number;
-  updated_at: string;
-  expires_at: string | null;
-}
+export type ContextKeyInfo = z.infer<typeof listContextOutput>['keys'][number];
 
-export interface ContextEntry extends ContextKeyInfo {
-  value: unknown;
-}
+/** A key's facts and its value (what get returns). */
+export type ContextEntry = z.infer<typeof getContextOutput>;
 
 /** Keys are short, path-like names; nothing else needs escaping anywhere they appear. */
 export const CONTEXT_KEY = /^[A-Za-z0-9_.:/-]{1,200}$/;

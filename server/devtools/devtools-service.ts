@@ -6,17 +6,11 @@ import type { WorkspaceService } from '../sandbox/workspace-service.js';
 import { type AnalysisLanguage, analysisPlan } from './analysis-plan.js';
 import { type Analysis, parseAnalysis } from './diagnostics.js';
 import { detectFramework, JUNIT_FILE, parseJUnitXml, type TestFramework, type TestReport, testRunPlan } from './test-report.js';
+import type { z } from 'zod';
+import type { runSummaryObject } from '../schemas/run-outputs.js';
 
-/** The part of a run result the dev tools report next to their own findings. */
-export interface RunSummary {
-  run_id: string;
-  status: RunResult['status'];
-  exit_code: number | null;
-  duration_ms: number;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-}
+/** The part of a run result the dev tools report next to their own findings (its schema's type). */
+export type RunSummary = z.infer<typeof runSummaryObject>;
 
 export function runSummary(r: RunResult): RunSummary {
   return { run_id: r.run_id, status: r.status, exit_code: r.exit_code, duration_ms: r.duration_ms, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated };

@@ -2,18 +2,11 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { JOB_DIR } from '../sandbox/languages.js';
 import { type AnalysisLanguage, checkAnalysisFileName } from './analysis-plan.js';
-
-export type Severity = 'error' | 'warning' | 'info';
+import type { diagnosticObject } from '../schemas/devtools-outputs.js';
 
 /** One finding, positioned in the user's file (line and column from 1; 0 when the tool gave none). */
-export interface Diagnostic {
-  file: string;
-  line: number;
-  column: number;
-  severity: Severity;
-  rule: string;
-  message: string;
-}
+export type Diagnostic = z.infer<typeof diagnosticObject>;
+export type Severity = Diagnostic['severity'];
 
 /** What analyze_code reports. */
 export interface Analysis {

@@ -2,16 +2,12 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InvalidInputError } from '../errors.js';
 import { OUTPUT_DIR } from '../sandbox/container-spec.js';
 import { inWorkspace, workspaceRelative } from '../sandbox/workspace-paths.js';
+import type { z } from 'zod';
+import type { testCaseObject } from '../schemas/devtools-outputs.js';
 
-export type TestStatus = 'passed' | 'failed' | 'skipped';
-
-export interface TestCase {
-  name: string;
-  classname?: string;
-  status: TestStatus;
-  duration_ms: number;
-  message?: string;
-}
+/** One test case of the JUnit report (run_tests' schema type). */
+export type TestCase = z.infer<typeof testCaseObject>;
+export type TestStatus = TestCase['status'];
 
 /** The outcome of a test run, read from its JUnit XML. */
 export interface TestReport {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { errorBody, restRunBody, runRecordObject, runResultObject } from '../schemas/run-inputs.js';
+import { errorBody, restRunBody } from '../schemas/run-inputs.js';
+import { runRecordObject, runResultObject } from '../schemas/run-outputs.js';
 import { CAPSULE_VERSION } from '../version.js';
 
 const json = (schema: z.ZodType) => ({ 'application/json': { schema: z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) } });

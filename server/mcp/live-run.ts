@@ -1,6 +1,7 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { ownerOf } from '../auth/owner.js';
+import type { ProfiledResult } from '../profiling/profiling-service.js';
 import type { RunResult } from '../sandbox/run-result.js';
 import type { RunCallOptions } from '../sandbox/sandbox-service.js';
 import { LiveOutput } from './live-output.js';
@@ -9,12 +10,12 @@ import type { SessionContext } from './tool-context.js';
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** Run with the request's cancellation and owner, streaming output to the client as notifications while it runs. */
-export async function runWithLiveOutput(
+export async function runWithLiveOutput<R extends RunResult | ProfiledResult>(
   extra: Extra,
   session: SessionContext,
   maxBytesPerStream: number,
-  run: (options: RunCallOptions) => Promise<RunResult>,
-): Promise<RunResult> {
+  run: (options: RunCallOptions) => Promise<R>,
+): Promise<R> {
   const progressToken = extra._meta?.progressToken;
   const live = new LiveOutput({
     send: (n) => extra.sendNotification(n),

@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { type Attributes, SpanKind } from '@opentelemetry/api';
 import { asCapsuleError, toToolErrorResult } from '../errors.js';
 import { capsuleMetrics } from '../telemetry/metrics.js';
@@ -120,7 +121,26 @@ export function guarded<A extends unknown[]>(
   };
 }
 
-/** A JSON result: the structured content plus the same as text for clients that only read text. */
-export function jsonResult(structured: Record<string, unknown>, text?: string): CallToolResult {
-  return { content: [{ type: 'text', text: text ?? JSON.stringify(structured, null, 2) }], structuredContent: structured };
+type ObjectPart<T> = Exclude<Extract<T, object>, readonly unknown[]>;
+type ElementOf<T> = Extract<T, readonly unknown[]>[number];
+
+/**
+ * `V` with every key that `T` lacks, at any depth, turned into `never`: a value typed `V & Exactly<T, V>`
+ * fails to compile when it carries a key its schema does not declare. (A plain `T` would accept it:
+ * TypeScript checks excess keys only on fresh object literals, not on spreads or variables.)
+ */
+export type Exactly<T, V> = unknown extends T
+  ? V
+  : V extends readonly (infer E)[]
+    ? Exactly<ElementOf<T>, E>[]
+    : V extends object
+      ? { [K in keyof V]: K extends keyof ObjectPart<T> ? Exactly<ObjectPart<T>[K], V[K]> : never }
+      : V;
+
+/**
+ * A tool result whose structured content is typed by the tool's outputSchema: a missing key, a wrong
+ * type or a key the schema does not declare fails to compile. Text defaults to the JSON itself.
+ */
+export function structuredResult<S extends z.ZodObject, V extends z.infer<S>>(_schema: S, value: V & Exactly<z.infer<S>, V>, text?: string): CallToolResult {
+  return { content: [{ type: 'text', text: text ?? JSON.stringify(value, null, 2) }], structuredContent: value };
 }

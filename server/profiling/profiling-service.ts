@@ -8,19 +8,16 @@ import { withSpan } from '../telemetry/tracing.js';
 import { CPROFILE_RUNNER, CPROFILE_RUNNER_NAME } from './cprofile-runner.js';
 import { flamegraphHtml, treeFromFolded } from './flamegraph-html.js';
 import { flameFromTicks, type TickNode, type TopFrame, topFromTickTree } from './top-frames.js';
+import type { z } from 'zod';
+import type { profileCodeOutput, profileReportObject } from '../schemas/profiling-outputs.js';
 
 export const PROFILE_LANGUAGES = ['javascript', 'typescript', 'python'] as const;
 
 /** The profile part of a profile_code result. */
-export interface ProfileReport {
-  tool: '0x' | 'cprofile';
-  flamegraph_uri: string | null;
-  profile_uri: string | null;
-  top: TopFrame[];
-  error?: string;
-}
+export type ProfileReport = z.infer<typeof profileReportObject>;
 
-export type ProfiledResult = Omit<RunResult, 'profile'> & { sandbox_profile: string; profile: ProfileReport };
+/** profile_code's result: the run result with the report as `profile` and the sandbox profile as `sandbox_profile`. */
+export type ProfiledResult = z.infer<typeof profileCodeOutput>;
 
 // 0x exits 0 whatever the program did; this preload records the program's own exit code for the result.
 const EXIT_CODE_RECORDER = { name: 'capsule_exit_code.cjs', content: Buffer.from("process.on('exit', (code) => require('fs').writeFileSync('/capsule-out/exit-code', String(code)));\n"), mode: 0o444 };

@@ -5,15 +5,11 @@ import { InvalidInputError } from '../errors.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { type FlameNode, flamegraphHtml } from './flamegraph-html.js';
 import type { TopFrame } from './top-frames.js';
+import type { z } from 'zod';
+import type { serverProfileReportObject } from '../schemas/profiling-outputs.js';
 
-export interface SelfProfileReport {
-  profile_id: string;
-  duration_ms: number;
-  samples: number;
-  top: TopFrame[];
-  flamegraph_uri: string;
-  cpuprofile_uri: string;
-}
+/** What stop_server_profiling returns (its schema's type). */
+export type SelfProfileReport = z.infer<typeof serverProfileReportObject>;
 
 const round = (x: number) => Math.round(x * 100) / 100;
 

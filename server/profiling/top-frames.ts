@@ -1,11 +1,8 @@
+import type { z } from 'zod';
+import type { topFrameObject } from '../schemas/profiling-outputs.js';
+
 /** One line of a profile's "top functions by self time". */
-export interface TopFrame {
-  function: string;
-  file: string;
-  line: number;
-  self_pct: number;
-  total_pct: number;
-}
+export type TopFrame = z.infer<typeof topFrameObject>;
 
 /** A node of 0x's --tree-debug stacks (ticks): value = subtree ticks, top = ticks in this frame itself. */
 export interface TickNode {

@@ -1,21 +1,12 @@
 import picomatch from 'picomatch';
+import type { z } from 'zod';
+import type { collectedFileObject } from '../schemas/run-outputs.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { readRange, tarEntries } from './tar-entries.js';
 import { mimeTypeOf } from './workspace-files.js';
 
-/** A file a run produced and the caller asked for with `collect`. */
-export interface CollectedFile {
-  path: string;
-  size: number;
-  mime_type: string;
-  /** The file's content, embedded (utf8 text, else base64), when it fit under the collect cap. */
-  content?: string;
-  encoding?: 'utf8' | 'base64';
-  /** For workspace runs: where the file can be read later (an MCP resource). */
-  uri?: string;
-  /** Why a matching path was not returned. */
-  skipped?: string;
-}
+/** A file a run produced and the caller asked for with `collect` (the result schema's `files`). */
+export type CollectedFile = z.infer<typeof collectedFileObject>;
 
 const MAX_MATCHES = 1000;
 

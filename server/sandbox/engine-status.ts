@@ -1,6 +1,7 @@
 import { CAPSULE_VERSION } from '../version.js';
 import { ConfigurationError, ImageMissingError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { SystemInfo } from '../schemas/system-outputs.js';
 import type { InstanceIdentity } from './container-spec.js';
 import type { ProfileRegistry } from './profiles.js';
 import type { WarmPool } from './warm-pool.js';
@@ -22,7 +23,7 @@ export class EngineStatus {
   constructor(private readonly deps: EngineStatusDeps) {}
 
   /** Engine, host and Capsule facts, and which sandbox images are present (engine facts cached 30 s). */
-  async systemInfo() {
+  async systemInfo(): Promise<SystemInfo> {
     const now = Date.now();
     if (!this.engineFacts || now - this.engineFacts.at > 30_000) this.engineFacts = { at: now, facts: this.readEngineFacts() };
     const { engine, present } = await this.engineFacts.facts.catch((err: unknown) => {

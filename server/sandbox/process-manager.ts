@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import type { LimitsInput, WorkspaceRunInput } from './run-request.js';
-import type { RunResult, RunStatus } from './run-result.js';
+import type { RunState } from '../schemas/run-outputs.js';
+import type { RunResult } from './run-result.js';
 import type { RunStats } from './run-stats.js';
 import { type LogRead, RetainedLog } from './retained-log.js';
 import type { RunControls } from './sandbox-run.js';
 import type { SandboxService } from './sandbox-service.js';
 
-export type ProcessState = 'running' | RunStatus;
+/** Running, or how it ended (the records' and process tools' state enum). */
+export type ProcessState = RunState;
 
 /** Input of start_process: a command, or a language and code. */
 export interface ProcessInput extends WorkspaceRunInput {

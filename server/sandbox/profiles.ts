@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError, ForbiddenError, ProfileNotFoundError } from '../errors.js';
 import type { Ulimit } from '../runtime/container-runtime.js';
+import type { ProfileInfo } from '../schemas/system-outputs.js';
 import { formatByteSize, parseByteSize } from './byte-size.js';
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -227,8 +228,8 @@ export class ProfileRegistry {
   }
 }
 
-/** A profile's limits in plain words and numbers, as list_profiles shows them. */
-export function describeProfile(p: Profile) {
+/** A profile's limits in plain words and numbers, as list_profiles shows them (its output schema's type). */
+export function describeProfile(p: Profile): ProfileInfo {
   return {
     name: p.name,
     description: p.description,

@@ -1,45 +1,16 @@
-import type { CollectedFile } from './collect-files.js';
-import type { RunStats } from './run-stats.js';
+import type { z } from 'zod';
+import type { runResultObject, workspaceUsageReportObject } from '../schemas/run-outputs.js';
 
-/** How a run ended. */
-export type RunStatus = 'exited' | 'timed_out' | 'oom_killed' | 'killed' | 'failed';
+export type { RunState, RunStatus } from '../schemas/run-outputs.js';
 
-/** The honest outcome of one run: every field is always present. */
-export interface RunResult {
-  run_id: string;
-  status: RunStatus;
-  exit_code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  stdout_bytes: number;
-  stderr_bytes: number;
-  truncated: boolean;
-  duration_ms: number;
-  profile: string;
-  image: string;
-  /** Why a run is `failed` or `killed` (engine error, cancellation, shutdown); absent otherwise. */
-  error?: string;
-  /** What the run cost (CPU, memory, processes, I/O, samples over time). */
-  stats: RunStats;
-  /** For runs on a workspace: its size after the run, and whether it is over quota. */
-  workspace?: WorkspaceUsageReport;
-  /** Files matched by `collect`. */
-  files?: CollectedFile[];
-  /** Why collecting files or workspace usage after the run failed. */
-  collect_error?: string;
-  /** Present when the call asked for the cache: true when this result was replayed from it. */
-  cached?: boolean;
-}
+/**
+ * The honest outcome of one run. Its type is the schema's (run_command's outputSchema), so a field
+ * the schema lacks cannot be added here and then rejected by a validating client.
+ */
+export type RunResult = z.infer<typeof runResultObject>;
 
-export interface WorkspaceUsageReport {
-  workspace_id: string;
-  bytes: number;
-  files: number;
-  quota_bytes: number;
-  quota_files: number;
-  over_quota: boolean;
-}
+/** For runs on a workspace: its size after the run, and whether it is over quota. */
+export type WorkspaceUsageReport = z.infer<typeof workspaceUsageReportObject>;
 
 const SIGNALS: Record<number, string> = {
   1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',

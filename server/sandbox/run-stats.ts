@@ -1,17 +1,9 @@
+import type { z } from 'zod';
+import type { runStatsObject } from '../schemas/run-outputs.js';
 import type { LauncherStats } from './launcher-protocol.js';
 
-/** What a run cost, as every result reports it. */
-export interface RunStats {
-  cpu_ms: number;
-  memory_peak_bytes: number;
-  pids_peak: number;
-  blkio_read_bytes: number;
-  blkio_write_bytes: number;
-  /** Samples every 100 ms (thinned for long runs), at most ~120. */
-  samples: Array<{ t_ms: number; cpu_pct: number; memory_bytes: number }>;
-  /** True when read at the program's exit; false for the last periodic reading (e.g. killed at a timeout). */
-  final: boolean;
-}
+/** What a run cost, as every result reports it (the result schema's `stats`). */
+export type RunStats = z.infer<typeof runStatsObject>;
 
 const MAX_SAMPLES = 120;
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { LANGUAGES } from '../sandbox/languages.js';
 
 // Edge schemas shared by the MCP tools, the REST API and the OpenAPI document: one definition each.
+// Output schemas live in run-outputs.ts; re-exported here for importers from before the split.
+export { runRecordObject, runRecordShape, runResultObject, runResultShape, runStatsObject } from './run-outputs.js';
 
 /** Optional narrowing of the profile's limits (never loosening). */
 export const limitsInput = z
@@ -36,19 +38,6 @@ export const workspaceRunInput = {
   collect: z.array(z.string()).max(32).optional().describe('Paths or globs under /workspace (e.g. "out/*.png") returned after the run: embedded, or as workspace links with workspace_id.'),
 };
 
-/** What a run cost, read from its cgroup by the in-container launcher. */
-export const runStatsObject = z
-  .object({
-    cpu_ms: z.number().int().describe('CPU time of every process in the container.'),
-    memory_peak_bytes: z.number().int(),
-    pids_peak: z.number().int(),
-    blkio_read_bytes: z.number().int(),
-    blkio_write_bytes: z.number().int(),
-    samples: z.array(z.object({ t_ms: z.number(), cpu_pct: z.number(), memory_bytes: z.number() })).describe('Every 100 ms (thinned for long runs), at most ~120.'),
-    final: z.boolean().describe('True when read at the program\'s exit; false when the last reading was periodic (killed).'),
-  })
-  .describe('What the run cost.');
-
 export const runCommandInput = {
   command: z.string().describe('Shell command, run as `/bin/sh -c <command>`.'),
   profile: z.string().optional().describe('Sandbox profile (see list_profiles); default "default".'),
@@ -74,73 +63,8 @@ export const runCodeInput = {
   cache: cacheInput,
 };
 
-/** The structured result shared by run_command and run_code (their outputSchema). */
-export const runResultShape = {
-  run_id: z.string().describe('Identifier of this run (also the capsule.run_id container label).'),
-  status: z.enum(['exited', 'timed_out', 'oom_killed', 'killed', 'failed']).describe('How the run ended.'),
-  exit_code: z.number().int().nullable().describe('Exit code of the process; null when it never exited by itself.'),
-  signal: z.string().nullable().describe('Signal that ended the process, when one did.'),
-  stdout: z.string().describe('Captured stdout (head and tail kept when over the cap).'),
-  stderr: z.string().describe('Captured stderr (head and tail kept when over the cap).'),
-  stdout_bytes: z.number().int().describe('Every byte written to stdout, kept or not.'),
-  stderr_bytes: z.number().int().describe('Every byte written to stderr, kept or not.'),
-  truncated: z.boolean().describe('True when output beyond the cap was dropped from the middle.'),
-  duration_ms: z.number().int().describe('Wall time from program start to exit.'),
-  profile: z.string().describe('Sandbox profile used.'),
-  image: z.string().describe('Container image used.'),
-  error: z.string().optional().describe('Why the run failed or was killed, when it was.'),
-  workspace: z
-    .object({
-      workspace_id: z.string(),
-      bytes: z.number().int(),
-      files: z.number().int(),
-      quota_bytes: z.number().int(),
-      quota_files: z.number().int(),
-      over_quota: z.boolean(),
-    })
-    .optional()
-    .describe('For runs on a workspace: its size after the run and whether the run pushed it over quota.'),
-  files: z
-    .array(
-      z.object({
-        path: z.string(),
-        size: z.number().int(),
-        mime_type: z.string(),
-        content: z.string().optional(),
-        encoding: z.enum(['utf8', 'base64']).optional(),
-        uri: z.string().optional(),
-        skipped: z.string().optional(),
-      }),
-    )
-    .optional()
-    .describe('Files matched by collect.'),
-  collect_error: z.string().optional().describe('Why collecting files or workspace usage after the run failed.'),
-  stats: runStatsObject,
-  cached: z.boolean().optional().describe('With cache: true, whether this result was replayed from the cache.'),
-};
-
-export const runResultObject = z.object(runResultShape);
-
 /** POST /v1/runs bodies: a run_command input or a run_code input. */
 export const restRunBody = z.union([z.object(runCommandInput).strict(), z.object(runCodeInput).strict()]);
-
-/** A recorded run (get_run, list_runs, GET /v1/runs/:id). */
-export const runRecordShape = {
-  run_id: z.string(),
-  process_id: z.string().nullable(),
-  kind: z.enum(['run', 'process']),
-  owner: z.string(),
-  profile: z.string(),
-  summary: z.string().describe('The command (cut at 300 characters) or "<language> code (N bytes)".'),
-  status: z.enum(['running', 'exited', 'timed_out', 'oom_killed', 'killed', 'failed']),
-  exit_code: z.number().int().nullable(),
-  started_at: z.string(),
-  finished_at: z.string().nullable(),
-  duration_ms: z.number().int().nullable(),
-  error: z.string().nullable(),
-};
-
-export const runRecordObject = z.object({ ...runRecordShape, result: runResultObject.nullable() });
 
 /** The body of every REST error. */
 export const errorBody = z.object({

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunResult, RunStatus } from '../sandbox/run-result.js';
+import type { RunResult, RunState } from '../sandbox/run-result.js';
 
 /** What the store keeps of one run or process. */
 export interface RunRecord {
@@ -12,7 +12,7 @@ export interface RunRecord {
   profile: string;
   /** The command (first 300 characters) or "<language> code (N bytes)"; never code bodies. */
   summary: string;
-  status: RunStatus | 'running';
+  status: RunState;
   exit_code: number | null;
   started_at: string;
   finished_at: string | null;

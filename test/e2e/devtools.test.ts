@@ -68,6 +68,7 @@ test('acceptance: generate_code completes the sampling loop: wrong first, right 
     };
   });
   await client.connect(new StreamableHTTPClientTransport(server().url));
+  await client.listTools(); // as hosts do: the SDK then checks every structured result against its outputSchema
   const r = (await client.callTool({ name: 'generate_code', arguments: { task: 'Write add(a, b).', language: 'python', tests: 'assert add(2, 3) == 5\nprint("ok")', max_attempts: 3 } })) as CallToolResult;
   const s = r.structuredContent as { passed: boolean; code: string; attempts: Array<{ passed: boolean; feedback?: string; model?: string }>; model_source: string; result: { stdout: string } };
   t.true(s.passed, JSON.stringify(s));

@@ -14,6 +14,7 @@ test.before(async () => {
   server = await startServer();
   client = new Client({ name: 'e2e-http', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(server.url));
+  await client.listTools(); // as hosts do: the SDK then checks every structured result against its outputSchema
 });
 
 test.after.always(async () => {

@@ -28,6 +28,7 @@ test('SIGKILL mid-run, then a restart: the orphan is reaped within 10 s', async 
   const first = await startServer();
   const client = new Client({ name: 'crash', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(first.url));
+  await client.listTools(); // as hosts do: the SDK then checks every structured result against its outputSchema
   const info = (await client.callTool({ name: 'system_info', arguments: {} })).structuredContent as { instance_id: string };
   void client.callTool({ name: 'run_command', arguments: { command: 'sleep 120' } }).catch(() => undefined);
   // Everything the first start made (its run and its warm pool) carries its boot id.

@@ -10,6 +10,7 @@ test('SIGTERM mid-run kills the run, removes its container and exits 0', async (
   const server = await startServer();
   const client = new Client({ name: 'e2e-shutdown', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(server.url));
+  await client.listTools(); // as hosts do: the SDK then checks every structured result against its outputSchema
   const info = (await client.callTool({ name: 'system_info', arguments: {} })).structuredContent as { instance_id: string };
   const call = client.callTool({ name: 'run_command', arguments: { command: 'sleep 60' } }).catch((err: unknown) => err);
 

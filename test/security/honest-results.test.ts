@@ -17,6 +17,7 @@ test('fork bomb, memory bomb, endless loop and endless output: honest results, t
   const server = await startServer();
   const client = new Client({ name: 'hostile', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(server.url));
+  await client.listTools(); // as hosts do: the SDK then checks every structured result against its outputSchema
   const call = (name: string, args: Record<string, unknown>) => client.callTool({ name, arguments: args }) as Promise<CallToolResult>;
   try {
     const [fork, memory, loop, flood] = await Promise.all([

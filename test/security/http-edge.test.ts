@@ -63,6 +63,7 @@ test('oversized body: 413 JSON-RPC error, server keeps serving', async (t) => {
 test('a valid token works end to end and runs are labelled with the owner', async (t) => {
   const client = new Client({ name: 'alice', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(server.url, { requestInit: { headers: { authorization: `Bearer ${TOKEN_A}` } } }));
+  await client.listTools(); // as hosts do: the SDK then checks every structured result against its outputSchema
   const r = (await client.callTool({ name: 'run_command', arguments: { command: 'echo owned' } })) as CallToolResult;
   t.is((r.structuredContent as { stdout: string }).stdout, 'owned\n');
   await client.close();

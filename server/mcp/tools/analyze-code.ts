@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { ANALYSIS_LANGUAGES } from '../../devtools/analysis-plan.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { runSummaryShape } from './devtools-format.js';
+import { analyzeCodeOutput } from '../../schemas/devtools-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerAnalyzeCode: ToolRegistrar = (server, deps) => {
   const { devtools } = deps;
@@ -21,14 +21,7 @@ export const registerAnalyzeCode: ToolRegistrar = (server, deps) => {
         path: z.string().optional().describe('File in the workspace, relative to /workspace.'),
         profile: z.string().optional(),
       },
-      outputSchema: {
-        file: z.string(),
-        diagnostics: z.array(
-          z.object({ file: z.string(), line: z.number(), column: z.number(), severity: z.enum(['error', 'warning', 'info']), rule: z.string(), message: z.string() }),
-        ),
-        metrics: z.record(z.string(), z.number()),
-        run: z.object(runSummaryShape),
-      },
+      outputSchema: analyzeCodeOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('analyze_code', deps, async (args, extra) => {
@@ -36,7 +29,7 @@ export const registerAnalyzeCode: ToolRegistrar = (server, deps) => {
       const text = r.diagnostics.length
         ? r.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.severity} ${d.rule}: ${d.message}`).join('\n')
         : 'no problems found';
-      return jsonResult({ ...r }, `${text}\nmetrics: ${JSON.stringify(r.metrics)}`);
+      return structuredResult(analyzeCodeOutput, r, `${text}\nmetrics: ${JSON.stringify(r.metrics)}`);
     }),
   );
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { evaluateExpression } from '../../devtools/calculator.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { calculateOutput } from '../../schemas/devtools-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerCalculate: ToolRegistrar = (server, deps) => {
   server.registerTool(
@@ -11,12 +12,12 @@ export const registerCalculate: ToolRegistrar = (server, deps) => {
         'Evaluates a math expression with mathjs (never eval): arithmetic, exact big numbers (2^200), units ("5 cm + 2 inch to mm"), ' +
         'matrices and functions. Parser escapes are refused, and evaluation is bounded in time and memory.',
       inputSchema: { expression: z.string().describe('For example "sqrt(2) * 10", "12 km/h to m/s", "det([1,2;3,4])".') },
-      outputSchema: { result: z.string(), type: z.string() },
+      outputSchema: calculateOutput,
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     guarded('calculate', deps, async (args) => {
       const r = await evaluateExpression(args.expression);
-      return jsonResult({ ...r }, r.result);
+      return structuredResult(calculateOutput, r, r.result);
     }),
   );
 };

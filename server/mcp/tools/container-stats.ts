@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { runStatsObject } from '../../schemas/run-inputs.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { processStateEnum } from './process-format.js';
+import { containerStatsOutput } from '../../schemas/process-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerContainerStats: ToolRegistrar = (server, deps) => {
   const { processes } = deps;
@@ -12,14 +11,14 @@ export const registerContainerStats: ToolRegistrar = (server, deps) => {
       title: 'Live stats of a background process',
       description: 'CPU time, memory (current samples and peak), processes and block I/O of a background process container, refreshed about once a second while it runs.',
       inputSchema: { process_id: z.string() },
-      outputSchema: { process_id: z.string(), state: processStateEnum, stats: runStatsObject.nullable() },
+      outputSchema: containerStatsOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('container_stats', deps, async (args, extra) => {
       const p = processes.get(ownerOf(extra.authInfo), args.process_id);
       const s = p.stats;
       const text = s ? `${p.processId} ${p.state}: cpu ${s.cpu_ms} ms, memory peak ${s.memory_peak_bytes} bytes, ${s.pids_peak} processes at most` : `${p.processId} ${p.state}: no stats yet`;
-      return jsonResult({ process_id: p.processId, state: p.state, stats: s }, text);
+      return structuredResult(containerStatsOutput, { process_id: p.processId, state: p.state, stats: s }, text);
     }),
   );
 };

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { deleteContextOutput, getContextOutput, listContextOutput, setContextOutput } from '../../schemas/devtools-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 const keyInput = z.string().describe('1 to 200 characters of A-Z a-z 0-9 _ . : / -');
-const keyInfo = { key: z.string(), bytes: z.number(), updated_at: z.string(), expires_at: z.string().nullable() };
 
 /** set_context, get_context, list_context, delete_context: a small key-value store per owner that outlives sessions. */
 export const registerContextTools: ToolRegistrar = (server, deps) => {
@@ -14,12 +14,12 @@ export const registerContextTools: ToolRegistrar = (server, deps) => {
       title: 'Remember a value',
       description: 'Stores a JSON value under a key for later calls (and other sessions of the same owner); optional ttl_s. Values and totals are size-limited.',
       inputSchema: { key: keyInput, value: z.unknown().describe('Any JSON value.'), ttl_s: z.number().int().positive().optional() },
-      outputSchema: { key: z.string(), bytes: z.number(), expires_at: z.string().nullable() },
+      outputSchema: setContextOutput,
       annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
     },
     guarded('set_context', deps, async (args, extra) => {
       const r = context.set(ownerOf(extra.authInfo), args.key, args.value, args.ttl_s);
-      return jsonResult({ ...r }, `stored ${r.key} (${r.bytes} bytes)`);
+      return structuredResult(setContextOutput, r, `stored ${r.key} (${r.bytes} bytes)`);
     }),
   );
   server.registerTool(
@@ -28,12 +28,12 @@ export const registerContextTools: ToolRegistrar = (server, deps) => {
       title: 'Recall a value',
       description: 'Returns the value stored under a key (not_found when missing or expired).',
       inputSchema: { key: keyInput },
-      outputSchema: { ...keyInfo, value: z.unknown() },
+      outputSchema: getContextOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('get_context', deps, async (args, extra) => {
       const r = context.get(ownerOf(extra.authInfo), args.key);
-      return jsonResult({ ...r }, JSON.stringify(r.value));
+      return structuredResult(getContextOutput, r, JSON.stringify(r.value));
     }),
   );
   server.registerTool(
@@ -42,12 +42,12 @@ export const registerContextTools: ToolRegistrar = (server, deps) => {
       title: 'List remembered keys',
       description: 'Lists your keys with their sizes and expiry (not the values).',
       inputSchema: {},
-      outputSchema: { keys: z.array(z.object(keyInfo)) },
+      outputSchema: listContextOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('list_context', deps, async (_args, extra) => {
       const keys = context.list(ownerOf(extra.authInfo));
-      return jsonResult({ keys }, keys.map((k) => `${k.key} (${k.bytes} bytes)`).join('\n') || 'no keys');
+      return structuredResult(listContextOutput, { keys }, keys.map((k) => `${k.key} (${k.bytes} bytes)`).join('\n') || 'no keys');
     }),
   );
   server.registerTool(
@@ -56,12 +56,12 @@ export const registerContextTools: ToolRegistrar = (server, deps) => {
       title: 'Forget a value',
       description: 'Deletes a key.',
       inputSchema: { key: keyInput },
-      outputSchema: { key: z.string(), deleted: z.boolean() },
+      outputSchema: deleteContextOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     guarded('delete_context', deps, async (args, extra) => {
       const deleted = context.delete(ownerOf(extra.authInfo), args.key);
-      return jsonResult({ key: args.key, deleted }, deleted ? `deleted ${args.key}` : `${args.key} did not exist`);
+      return structuredResult(deleteContextOutput, { key: args.key, deleted }, deleted ? `deleted ${args.key}` : `${args.key} did not exist`);
     }),
   );
 };

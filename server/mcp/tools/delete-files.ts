@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { deleteFilesOutput } from '../../schemas/workspace-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
 export const registerDeleteFiles: ToolRegistrar = (server, deps) => {
@@ -11,12 +12,12 @@ export const registerDeleteFiles: ToolRegistrar = (server, deps) => {
       title: 'Delete files from a workspace',
       description: 'Deletes files and folders (recursively) from a workspace. Missing paths are not an error.',
       inputSchema: { workspace_id: workspaceIdInput, paths: z.array(z.string()).min(1).max(1000) },
-      outputSchema: { deleted: z.array(z.string()) },
+      outputSchema: deleteFilesOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     guarded('delete_files', deps, async (args, extra) => {
       const deleted = await workspaces.deleteFiles(ownerOf(extra.authInfo), args.workspace_id, args.paths);
-      return jsonResult({ deleted }, `deleted ${deleted.join(', ')}`);
+      return structuredResult(deleteFilesOutput, { deleted }, `deleted ${deleted.join(', ')}`);
     }),
   );
 };

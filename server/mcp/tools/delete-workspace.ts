@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { deleteWorkspaceOutput } from '../../schemas/workspace-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
 export const registerDeleteWorkspace: ToolRegistrar = (server, deps) => {
@@ -11,12 +11,12 @@ export const registerDeleteWorkspace: ToolRegistrar = (server, deps) => {
       title: 'Delete a workspace',
       description: 'Deletes a workspace and all its files. Refused (busy) while a run or process is using it.',
       inputSchema: { workspace_id: workspaceIdInput },
-      outputSchema: { workspace_id: z.string(), deleted: z.boolean() },
+      outputSchema: deleteWorkspaceOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     guarded('delete_workspace', deps, async (args, extra) => {
       await workspaces.delete(ownerOf(extra.authInfo), args.workspace_id);
-      return jsonResult({ workspace_id: args.workspace_id, deleted: true }, `deleted ${args.workspace_id}`);
+      return structuredResult(deleteWorkspaceOutput, { workspace_id: args.workspace_id, deleted: true }, `deleted ${args.workspace_id}`);
     }),
   );
 };

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { CODEGEN_LANGUAGES } from '../../devtools/code-generator.js';
 import { chooseModel } from '../model-sampling.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { runSummaryShape } from './devtools-format.js';
+import { generateCodeOutput } from '../../schemas/devtools-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerGenerateCode: ToolRegistrar = (server, deps) => {
   const { codegen, modelClient } = deps;
@@ -23,22 +23,14 @@ export const registerGenerateCode: ToolRegistrar = (server, deps) => {
         profile: z.string().optional(),
         timeout_ms: z.number().int().positive().optional(),
       },
-      outputSchema: {
-        code: z.string().nullable(),
-        passed: z.boolean(),
-        result: z.object(runSummaryShape).nullable(),
-        attempts: z.array(
-          z.object({ attempt: z.number(), code: z.string().nullable(), model: z.string().optional(), status: z.string(), exit_code: z.number().nullable(), passed: z.boolean(), feedback: z.string().optional() }),
-        ),
-        model_source: z.enum(['mcp_sampling', 'server_model']),
-      },
+      outputSchema: generateCodeOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     guarded('generate_code', deps, async (args, extra) => {
       const { complete, source } = chooseModel(server, extra, modelClient);
       const r = await codegen.generate(args, complete, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
       const text = `${r.passed ? 'passed' : 'did not pass'} after ${r.attempts.length} attempt(s)\n\n${r.code ?? '(no code)'}`;
-      return { ...jsonResult({ ...r, model_source: source }, text), isError: !r.passed };
+      return { ...structuredResult(generateCodeOutput, { ...r, model_source: source }, text), isError: !r.passed };
     }),
   );
 };

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { NotFoundError } from '../../errors.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { runRecordShape, runResultObject } from '../../schemas/run-inputs.js';
-
+import { getRunOutput } from '../../schemas/run-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerGetRun: ToolRegistrar = (server, deps) => {
   const { store } = deps;
@@ -13,13 +12,13 @@ export const registerGetRun: ToolRegistrar = (server, deps) => {
       title: 'Get a recorded run',
       description: 'Returns the record of one of your runs or processes by run_id, with its full result once finished. Records survive server restarts for the result TTL.',
       inputSchema: { run_id: z.string() },
-      outputSchema: { ...runRecordShape, result: runResultObject.nullable() },
+      outputSchema: getRunOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('get_run', deps, async (args, extra) => {
       const record = store.get(args.run_id, ownerOf(extra.authInfo));
       if (!record) throw new NotFoundError(`run ${args.run_id} not found (it never existed, expired, or belongs to another owner)`);
-      return jsonResult({ ...record }, `${record.run_id} ${record.status}${record.exit_code !== null ? ` (exit ${record.exit_code})` : ''}: ${record.summary}`);
+      return structuredResult(getRunOutput, record, `${record.run_id} ${record.status}${record.exit_code !== null ? ` (exit ${record.exit_code})` : ''}: ${record.summary}`);
     }),
   );
 };

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { PROCESS_SIGNALS } from '../../sandbox/process-manager.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { processSummary, processSummaryShape } from './process-format.js';
+import { killProcessOutput } from '../../schemas/process-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
+import { processSummary } from './process-format.js';
 
 export const registerKillProcess: ToolRegistrar = (server, deps) => {
   const { processes } = deps;
@@ -14,12 +15,12 @@ export const registerKillProcess: ToolRegistrar = (server, deps) => {
         'Stops a background process: by default (or SIGTERM/SIGKILL) the whole container gets SIGTERM, then SIGKILL after a ' +
         'short grace, and the process ends as "killed". Other signals (SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) are only delivered.',
       inputSchema: { process_id: z.string(), signal: z.enum(PROCESS_SIGNALS).optional() },
-      outputSchema: processSummaryShape,
+      outputSchema: killProcessOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     guarded('kill_process', deps, async (args, extra) => {
       const p = await processes.kill(ownerOf(extra.authInfo), args.process_id, args.signal);
-      return jsonResult(processSummary(p), `${p.processId} ${p.state}`);
+      return structuredResult(killProcessOutput, processSummary(p), `${p.processId} ${p.state}`);
     }),
   );
 };

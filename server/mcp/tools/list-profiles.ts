@@ -1,24 +1,5 @@
-import { z } from 'zod';
-import { guarded, type ToolRegistrar } from '../tool-context.js';
-
-const profileShape = z.object({
-  name: z.string(),
-  description: z.string(),
-  image: z.string(),
-  network: z.string(),
-  memory_bytes: z.number(),
-  memory: z.string(),
-  cpus: z.number(),
-  pids: z.number(),
-  timeout_default_ms: z.number(),
-  timeout_max_ms: z.number(),
-  output_max_bytes_per_stream: z.number(),
-  tmpfs_tmp_bytes: z.number(),
-  tmpfs_workspace_bytes: z.number(),
-  read_only_root: z.boolean(),
-  user: z.string(),
-  pool_size: z.number(),
-});
+import { listProfilesOutput } from '../../schemas/system-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerListProfiles: ToolRegistrar = (server, deps) => {
   const { sandbox } = deps;
@@ -28,7 +9,7 @@ export const registerListProfiles: ToolRegistrar = (server, deps) => {
       title: 'List sandbox profiles',
       description: 'Lists the sandbox profiles a run can use, with their effective limits (memory, CPUs, processes, timeouts, output caps).',
       inputSchema: {},
-      outputSchema: { profiles: z.array(profileShape) },
+      outputSchema: listProfilesOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('list_profiles', deps, async () => {
@@ -36,7 +17,7 @@ export const registerListProfiles: ToolRegistrar = (server, deps) => {
       const text = profiles
         .map((p) => `${p.name}: ${p.description} (memory ${p.memory}, ${p.cpus} CPU, ${p.pids} pids, timeout ${p.timeout_default_ms}/${p.timeout_max_ms} ms)`)
         .join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: { profiles } };
+      return structuredResult(listProfilesOutput, { profiles }, text);
     }),
   );
 };

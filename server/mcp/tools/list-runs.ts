@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { runRecordShape } from '../../schemas/run-inputs.js';
+import { listRunsOutput, runStateEnum } from '../../schemas/run-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerListRuns: ToolRegistrar = (server, deps) => {
   const { store } = deps;
@@ -12,15 +12,15 @@ export const registerListRuns: ToolRegistrar = (server, deps) => {
       description: 'Lists your recent runs and processes, newest first (kept across restarts for the result TTL); filter by status.',
       inputSchema: {
         limit: z.number().int().min(1).max(500).optional().describe('Most records to return (default 20).'),
-        status: z.enum(['running', 'exited', 'timed_out', 'oom_killed', 'killed', 'failed']).optional(),
+        status: runStateEnum.optional(),
       },
-      outputSchema: { runs: z.array(z.object(runRecordShape)) },
+      outputSchema: listRunsOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('list_runs', deps, async (args, extra) => {
       const runs = store.list(ownerOf(extra.authInfo), args).map(({ result: _result, ...record }) => record);
       const text = runs.length ? runs.map((r) => `${r.run_id} ${r.status}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''} ${r.started_at}: ${r.summary}`).join('\n') : 'no runs';
-      return jsonResult({ runs }, text);
+      return structuredResult(listRunsOutput, { runs }, text);
     }),
   );
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { readFileOutput } from '../../schemas/workspace-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 import { workspaceIdInput } from './workspace-format.js';
 
 export const registerReadFile: ToolRegistrar = (server, deps) => {
@@ -19,16 +20,7 @@ export const registerReadFile: ToolRegistrar = (server, deps) => {
         offset: z.number().int().min(0).optional().describe('First byte to read (default 0).'),
         max_bytes: z.number().int().positive().max(4 << 20).optional().describe('Most bytes to return (default 1 MiB, max 4 MiB).'),
       },
-      outputSchema: {
-        path: z.string(),
-        content: z.string(),
-        encoding: z.enum(['utf8', 'base64']),
-        size: z.number().int().describe('Size of the whole file.'),
-        offset: z.number().int(),
-        bytes: z.number().int().describe('Bytes returned.'),
-        eof: z.boolean().describe('True when the returned range reaches the end of the file.'),
-        mime_type: z.string(),
-      },
+      outputSchema: readFileOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('read_file', deps, async (args, extra) => {
@@ -36,7 +28,7 @@ export const registerReadFile: ToolRegistrar = (server, deps) => {
       const encoding = args.encoding ?? 'utf8';
       const content = f.content.toString(encoding);
       const structured = { path: f.path, content, encoding, size: f.size, offset: f.offset, bytes: f.content.length, eof: f.eof, mime_type: f.mime_type };
-      return jsonResult(structured, encoding === 'utf8' ? content : `${f.path}: ${f.content.length} bytes (base64 in structured content)`);
+      return structuredResult(readFileOutput, structured, encoding === 'utf8' ? content : `${f.path}: ${f.content.length} bytes (base64 in structured content)`);
     }),
   );
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { processStateEnum } from './process-format.js';
+import { readProcessOutputOutput } from '../../schemas/process-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerReadProcessOutput: ToolRegistrar = (server, deps) => {
   const { processes } = deps;
@@ -18,13 +18,7 @@ export const registerReadProcessOutput: ToolRegistrar = (server, deps) => {
         cursor: z.number().int().min(0).optional().describe('next_cursor of the previous read.'),
         max_bytes: z.number().int().positive().max(1 << 20).optional().describe('Most bytes to return (default 64 KiB, max 1 MiB).'),
       },
-      outputSchema: {
-        chunks: z.array(z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() })),
-        next_cursor: z.number().int(),
-        dropped_bytes: z.number().int(),
-        state: processStateEnum,
-        exit_code: z.number().int().nullable(),
-      },
+      outputSchema: readProcessOutputOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('read_process_output', deps, async (args, extra) => {
@@ -37,7 +31,7 @@ export const registerReadProcessOutput: ToolRegistrar = (server, deps) => {
         exit_code: r.process.result?.exit_code ?? null,
       };
       const text = `${r.chunks.map((c) => (c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data)).join('')}\n[state ${structured.state}; next_cursor ${r.next_cursor}${r.dropped_bytes ? `; ${r.dropped_bytes} bytes dropped` : ''}]`;
-      return jsonResult(structured, text);
+      return structuredResult(readProcessOutputOutput, structured, text);
     }),
   );
 };

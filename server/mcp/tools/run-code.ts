@@ -1,8 +1,8 @@
 import { runWithLiveOutput } from '../live-run.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
-import { runCodeInput, runResultShape } from '../../schemas/run-inputs.js';
+import { runCodeInput } from '../../schemas/run-inputs.js';
+import { runResultObject } from '../../schemas/run-outputs.js';
 import { runToolResult } from './run-result-format.js';
-
 
 export const registerRunCode: ToolRegistrar = (server, deps, session) => {
   const { sandbox } = deps;
@@ -17,7 +17,7 @@ export const registerRunCode: ToolRegistrar = (server, deps, session) => {
         'the program did not exit with code 0. Output also streams while it runs as notifications/message (logger stdout/stderr) ' +
         'and, with a progressToken, notifications/progress.',
       inputSchema: runCodeInput,
-      outputSchema: runResultShape,
+      outputSchema: runResultObject,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guarded('run_code', deps, async (args, extra) =>

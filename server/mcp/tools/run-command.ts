@@ -1,8 +1,8 @@
 import { runWithLiveOutput } from '../live-run.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
-import { runCommandInput, runResultShape } from '../../schemas/run-inputs.js';
+import { runCommandInput } from '../../schemas/run-inputs.js';
+import { runResultObject } from '../../schemas/run-outputs.js';
 import { runToolResult } from './run-result-format.js';
-
 
 export const registerRunCommand: ToolRegistrar = (server, deps, session) => {
   const { sandbox } = deps;
@@ -17,7 +17,7 @@ export const registerRunCommand: ToolRegistrar = (server, deps, session) => {
         'command did not exit with code 0. Output also streams while it runs as notifications/message (logger stdout/stderr) and, ' +
         'with a progressToken, notifications/progress.',
       inputSchema: runCommandInput,
-      outputSchema: runResultShape,
+      outputSchema: runResultObject,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guarded('run_command', deps, async (args, extra) =>

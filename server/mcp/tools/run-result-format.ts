@@ -1,6 +1,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CollectedFile } from '../../sandbox/collect-files.js';
 import { isFailure, type RunResult } from '../../sandbox/run-result.js';
+import { runResultObject } from '../../schemas/run-outputs.js';
+import { structuredResult } from '../tool-context.js';
 
 /** A collected file as MCP content: a link to its workspace, or the content embedded. */
 function fileContent(runId: string, f: CollectedFile): CallToolResult['content'] {
@@ -38,9 +40,6 @@ export function runToolResult(result: RunResult): CallToolResult {
   if (result.stdout) parts.push(`--- stdout ---\n${result.stdout}`);
   if (result.stderr) parts.push(`--- stderr ---\n${result.stderr}`);
   for (const f of result.files ?? []) if (f.skipped) parts.push(`collect: ${f.path} skipped: ${f.skipped}`);
-  return {
-    content: [{ type: 'text', text: parts.join('\n') }, ...(result.files ?? []).flatMap((f) => fileContent(result.run_id, f))],
-    structuredContent: { ...result },
-    isError: isFailure(result),
-  };
+  const base = structuredResult(runResultObject, result, parts.join('\n'));
+  return { ...base, content: [...base.content, ...(result.files ?? []).flatMap((f) => fileContent(result.run_id, f))], isError: isFailure(result) };
 }

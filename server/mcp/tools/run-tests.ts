@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { runSummaryShape } from './devtools-format.js';
+import { runTestsOutput } from '../../schemas/devtools-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerRunTests: ToolRegistrar = (server, deps) => {
   const { devtools } = deps;
@@ -19,23 +19,14 @@ export const registerRunTests: ToolRegistrar = (server, deps) => {
         timeout_ms: z.number().int().positive().optional(),
         profile: z.string().optional().describe('Sandbox profile, e.g. "build" for long suites.'),
       },
-      outputSchema: {
-        framework: z.enum(['pytest', 'node']),
-        passed: z.number().int(),
-        failed: z.number().int(),
-        skipped: z.number().int(),
-        duration_ms: z.number(),
-        cases: z.array(z.object({ name: z.string(), classname: z.string().optional(), status: z.enum(['passed', 'failed', 'skipped']), duration_ms: z.number(), message: z.string().optional() })),
-        report_error: z.string().optional(),
-        run: z.object(runSummaryShape),
-      },
+      outputSchema: runTestsOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },
     guarded('run_tests', deps, async (args, extra) => {
       const r = await devtools.runTests(args, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
       const failures = r.cases.filter((c) => c.status === 'failed').map((c) => `FAILED ${c.name}${c.message ? `: ${c.message.split('\n')[0]}` : ''}`);
       const text = [`${r.framework}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped in ${r.duration_ms} ms`, ...failures, ...(r.report_error ? [r.report_error] : [])].join('\n');
-      const result = jsonResult({ ...r }, text);
+      const result = structuredResult(runTestsOutput, r, text);
       return { ...result, isError: r.failed > 0 || Boolean(r.report_error) };
     }),
   );

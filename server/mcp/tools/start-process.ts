@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { LANGUAGES } from '../../sandbox/languages.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { processSummary, processSummaryShape } from './process-format.js';
+import { startProcessOutput } from '../../schemas/process-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
+import { processSummary } from './process-format.js';
 import { limitsInput, workspaceRunInput } from '../../schemas/run-inputs.js';
 
 export const startProcessInput = {
@@ -31,12 +32,12 @@ export const registerStartProcess: ToolRegistrar = (server, deps) => {
         'with write_process_stdin, stop it with kill_process. It keeps running if the client disconnects; results are kept ' +
         'for an hour after it ends.',
       inputSchema: startProcessInput,
-      outputSchema: processSummaryShape,
+      outputSchema: startProcessOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guarded('start_process', deps, async (args, extra) => {
       const p = await processes.start(args, ownerOf(extra.authInfo));
-      return jsonResult(processSummary(p), `started ${p.processId} (run ${p.runId})`);
+      return structuredResult(startProcessOutput, processSummary(p), `started ${p.processId} (run ${p.runId})`);
     }),
   );
 };

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { guarded, type ToolRegistrar } from '../tool-context.js';
+import { systemInfoObject } from '../../schemas/system-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerSystemInfo: ToolRegistrar = (server, deps) => {
   const { sandbox } = deps;
@@ -9,31 +9,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
       title: 'Capsule and engine facts',
       description: 'Reports the Capsule version, the container engine version, host CPUs and memory, sandbox images present, and run counts.',
       inputSchema: {},
-      outputSchema: {
-        capsule_version: z.string(),
-        instance_id: z.string(),
-        engine: z.object({
-          version: z.string(),
-          api_version: z.string(),
-          os: z.string(),
-          kernel: z.string(),
-          cgroup_version: z.string(),
-          runtimes: z.array(z.string()),
-          endpoint: z.string(),
-        }),
-        host: z.object({ cpus: z.number(), memory_bytes: z.number() }),
-        images: z.array(
-          z.object({
-            ref: z.string(),
-            present: z.boolean(),
-            id: z.string().nullable(),
-            size_bytes: z.number().nullable(),
-            created_at: z.string().nullable(),
-          }),
-        ),
-        runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
-        pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
-      },
+      outputSchema: systemInfoObject,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('system_info', deps, async () => {
@@ -43,7 +19,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
         `host: ${info.host.cpus} CPUs, ${Math.round(info.host.memory_bytes / 1024 ** 2)} MiB`,
         ...info.images.map((i) => `image ${i.ref}: ${i.present ? 'present' : 'MISSING (run `make images`)'}`),
       ].join('\n');
-      return { content: [{ type: 'text', text }], structuredContent: info };
+      return structuredResult(systemInfoObject, info, text);
     }),
   );
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
-import { processStateEnum, runResultObject } from './process-format.js';
+import { waitProcessOutput } from '../../schemas/process-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerWaitProcess: ToolRegistrar = (server, deps) => {
   const { processes } = deps;
@@ -16,7 +16,7 @@ export const registerWaitProcess: ToolRegistrar = (server, deps) => {
         process_id: z.string(),
         timeout_ms: z.number().int().min(0).max(600_000).describe('Longest wait for this call (max 10 minutes).'),
       },
-      outputSchema: { process_id: z.string(), state: processStateEnum, done: z.boolean(), result: runResultObject.nullable() },
+      outputSchema: waitProcessOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('wait_process', deps, async (args, extra) => {
@@ -24,7 +24,7 @@ export const registerWaitProcess: ToolRegistrar = (server, deps) => {
       const done = p.state !== 'running';
       const structured = { process_id: p.processId, state: p.state, done, result: p.result };
       const text = done ? `${p.processId} ${p.state}; exit code ${p.result?.exit_code ?? 'none'}` : `${p.processId} still running`;
-      return jsonResult(structured, text);
+      return structuredResult(waitProcessOutput, structured, text);
     }),
   );
 };

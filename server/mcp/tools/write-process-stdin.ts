@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { guarded, jsonResult, type ToolRegistrar } from '../tool-context.js';
+import { writeProcessStdinOutput } from '../../schemas/process-outputs.js';
+import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerWriteProcessStdin: ToolRegistrar = (server, deps) => {
   const { processes } = deps;
@@ -14,12 +15,12 @@ export const registerWriteProcessStdin: ToolRegistrar = (server, deps) => {
         data: z.string().max(1 << 20).describe('Text to write (include "\\n" to end a line).'),
         eof: z.boolean().optional().describe('Close stdin after writing.'),
       },
-      outputSchema: { process_id: z.string(), bytes_written: z.number().int(), stdin_closed: z.boolean() },
+      outputSchema: writeProcessStdinOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guarded('write_process_stdin', deps, async (args, extra) => {
       await processes.writeStdin(ownerOf(extra.authInfo), args.process_id, args.data, args.eof ?? false);
-      return jsonResult({ process_id: args.process_id, bytes_written: Buffer.byteLength(args.data), stdin_closed: args.eof ?? false });
+      return structuredResult(writeProcessStdinOutput, { process_id: args.process_id, bytes_written: Buffer.byteLength(args.data), stdin_closed: args.eof ?? false });
     }),
   );
 };

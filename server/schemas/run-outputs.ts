@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+// What runs, processes and their records return: the MCP outputSchemas, the REST/OpenAPI bodies and
+// the service types are all these schemas (types are z.infer of them), so they cannot drift apart.
+// zod lists a z.object in JSON Schema with additionalProperties: false, and the SDK client rejects a
+// result with a key the schema lacks; optional fields are .optional(), never-absent nullable ones .nullable().
+
+/** How a run ended: the one status enum of results, records, processes and the dev tools. */
+export const runStatusEnum = z.enum(['exited', 'timed_out', 'oom_killed', 'killed', 'failed']).describe('How the run ended.');
+export type RunStatus = z.infer<typeof runStatusEnum>;
+
+/** A run or process as recorded or polled: running, or how it ended. */
+export const runStateEnum = z.enum(['running', ...runStatusEnum.options]);
+export type RunState = z.infer<typeof runStateEnum>;
+
+/** What a run cost, read from its cgroup by the in-container launcher. */
+export const runStatsObject = z
+  .object({
+    cpu_ms: z.number().int().describe('CPU time of every process in the container.'),
+    memory_peak_bytes: z.number().int(),
+    pids_peak: z.number().int(),
+    blkio_read_bytes: z.number().int(),
+    blkio_write_bytes: z.number().int(),
+    samples: z.array(z.object({ t_ms: z.number(), cpu_pct: z.number(), memory_bytes: z.number() })).describe('Every 100 ms (thinned for long runs), at most ~120.'),
+    final: z.boolean().describe('True when read at the program\'s exit; false when the last reading was periodic (killed).'),
+  })
+  .describe('What the run cost.');
+
+/** A workspace's size after a run on it, and whether the run pushed it over quota. */
+export const workspaceUsageReportObject = z
+  .object({
+    workspace_id: z.string(),
+    bytes: z.number().int(),
+    files: z.number().int(),
+    quota_bytes: z.number().int(),
+    quota_files: z.number().int(),
+    over_quota: z.boolean(),
+  })
+  .describe('For runs on a workspace: its size after the run and whether the run pushed it over quota.');
+
+/** A file a run produced and the caller asked for with `collect`. */
+export const collectedFileObject = z.object({
+  path: z.string(),
+  size: z.number().int(),
+  mime_type: z.string(),
+  content: z.string().optional().describe('The content, embedded (utf8 text, else base64), when it fit under the collect cap.'),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+  uri: z.string().optional().describe('For workspace runs: where the file can be read later (an MCP resource).'),
+  skipped: z.string().optional().describe('Why a matching path was not returned.'),
+});
+
+/** The structured result of run_command and run_code (and the REST run result). */
+export const runResultShape = {
+  run_id: z.string().describe('Identifier of this run (also the capsule.run_id container label).'),
+  status: runStatusEnum,
+  exit_code: z.number().int().nullable().describe('Exit code of the process; null when it never exited by itself.'),
+  signal: z.string().nullable().describe('Signal that ended the process, when one did.'),
+  stdout: z.string().describe('Captured stdout (head and tail kept when over the cap).'),
+  stderr: z.string().describe('Captured stderr (head and tail kept when over the cap).'),
+  stdout_bytes: z.number().int().describe('Every byte written to stdout, kept or not.'),
+  stderr_bytes: z.number().int().describe('Every byte written to stderr, kept or not.'),
+  truncated: z.boolean().describe('True when output beyond the cap was dropped from the middle.'),
+  duration_ms: z.number().int().describe('Wall time from program start to exit.'),
+  profile: z.string().describe('Sandbox profile used.'),
+  image: z.string().describe('Container image used.'),
+  error: z.string().optional().describe('Why the run failed or was killed (engine error, cancellation, shutdown), when it was.'),
+  workspace: workspaceUsageReportObject.optional(),
+  files: z.array(collectedFileObject).optional().describe('Files matched by collect.'),
+  collect_error: z.string().optional().describe('Why collecting files or workspace usage after the run failed.'),
+  stats: runStatsObject,
+  cached: z.boolean().optional().describe('With cache: true, whether this result was replayed from the cache.'),
+};
+export const runResultObject = z.object(runResultShape);
+
+/** A recorded run without its result (list_runs). */
+export const runRecordShape = {
+  run_id: z.string(),
+  process_id: z.string().nullable(),
+  kind: z.enum(['run', 'process']),
+  owner: z.string(),
+  profile: z.string(),
+  summary: z.string().describe('The command (cut at 300 characters) or "<language> code (N bytes)".'),
+  status: runStateEnum,
+  exit_code: z.number().int().nullable(),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  duration_ms: z.number().int().nullable(),
+  error: z.string().nullable(),
+};
+export const runRecordSummaryObject = z.object(runRecordShape);
+
+/** A recorded run with its full result once finished (get_run, GET /v1/runs/:id). */
+export const runRecordObject = z.object({ ...runRecordShape, result: runResultObject.nullable() });
+
+/** The part of a run result the dev tools report next to their own findings. */
+export const runSummaryObject = runResultObject.pick({ run_id: true, status: true, exit_code: true, duration_ms: true, stdout: true, stderr: true, truncated: true });
+
+export const getRunOutput = runRecordObject;
+export const listRunsOutput = z.object({ runs: z.array(runRecordSummaryObject) });

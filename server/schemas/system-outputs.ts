@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+// What list_profiles and system_info return.
+
+/** A profile's limits in plain words and numbers. */
+export const profileInfoObject = z.object({
+  name: z.string(),
+  description: z.string(),
+  image: z.string(),
+  enabled: z.boolean().describe('False for a networked profile the operator has not allowed (CAPSULE_ALLOW_NETWORK_PROFILES).'),
+  disabled_reason: z.string().optional().describe('Why the profile is disabled, when it is.'),
+  runtime: z.string().describe('OCI runtime, or "engine default".'),
+  seccomp: z.enum(['custom', 'docker default']),
+  network: z.string().describe('"none", or the Docker network a networked profile attaches.'),
+  memory_bytes: z.number(),
+  memory: z.string().describe('memory_bytes in words, e.g. "512 MiB".'),
+  cpus: z.number(),
+  pids: z.number(),
+  timeout_default_ms: z.number(),
+  timeout_max_ms: z.number(),
+  process_timeout_default_ms: z.number().describe('Default wall-time limit of start_process.'),
+  process_timeout_max_ms: z.number(),
+  output_max_bytes_per_stream: z.number(),
+  tmpfs_tmp_bytes: z.number(),
+  tmpfs_workspace_bytes: z.number(),
+  read_only_root: z.boolean(),
+  user: z.string(),
+  pool_size: z.number().describe('Warm containers kept started for this profile.'),
+});
+export type ProfileInfo = z.infer<typeof profileInfoObject>;
+
+export const listProfilesOutput = z.object({ profiles: z.array(profileInfoObject) });
+
+/** Engine, host and Capsule facts (system_info). */
+export const systemInfoObject = z.object({
+  capsule_version: z.string(),
+  instance_id: z.string(),
+  engine: z.object({
+    version: z.string(),
+    api_version: z.string(),
+    os: z.string(),
+    kernel: z.string(),
+    cgroup_version: z.string(),
+    runtimes: z.array(z.string()),
+    endpoint: z.string(),
+  }),
+  host: z.object({ cpus: z.number(), memory_bytes: z.number() }),
+  images: z.array(
+    z.object({
+      ref: z.string(),
+      present: z.boolean(),
+      id: z.string().nullable(),
+      size_bytes: z.number().nullable(),
+      created_at: z.string().nullable(),
+    }),
+  ),
+  runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
+  pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
+});
+export type SystemInfo = z.infer<typeof systemInfoObject>;
