@@ -19,7 +19,7 @@ export async function runWithLiveOutput(
   const live = new LiveOutput({
     send: (n) => extra.sendNotification(n),
     ...(progressToken !== undefined ? { progressToken } : {}),
-    level: session.logLevel,
+    level: session.of(extra).logLevel,
     maxBytesPerStream,
   });
   try {
