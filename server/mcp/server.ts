@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { ToolCatalog } from './tool-catalog.js';
-import type { ToolDeps, ToolRegistrar } from './tool-context.js';
+import type { SessionContext, ToolDeps, ToolHost, ToolRegistrar } from './tool-context.js';
 import { registerArtifactResources, registerWorkspaceResources } from './resources.js';
 import { registerAnalyzeCode } from './tools/analyze-code.js';
 import { registerCalculate } from './tools/calculate.js';
@@ -70,13 +70,16 @@ const OPTIONS = {
     'Python/JavaScript/TypeScript/Bash programs; start_process for long work you poll; list_profiles shows the limits.',
 };
 
+/** Register every Capsule tool and resource on `host`. */
+export function registerCapsule(host: ToolHost, deps: ToolDeps, session: SessionContext): void {
+  for (const register of TOOLS) register(host, deps, session);
+  registerWorkspaceResources(host, deps);
+  registerArtifactResources(host, deps);
+}
+
 /** Every Capsule tool and resource, registered once; `createServer()` gives each session its own cheap McpServer. */
 export function createToolCatalog(deps: ToolDeps): ToolCatalog {
-  return new ToolCatalog(INFO, OPTIONS, (host, session) => {
-    for (const register of TOOLS) register(host, deps, session);
-    registerWorkspaceResources(host, deps);
-    registerArtifactResources(host, deps);
-  });
+  return new ToolCatalog(INFO, OPTIONS, (host, session) => registerCapsule(host, deps, session));
 }
 
 /** One MCP server with every Capsule tool (a catalog of its own: for one connection, such as stdio). */
