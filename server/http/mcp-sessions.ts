@@ -41,9 +41,9 @@ export class McpSessions {
   constructor(
     private readonly createServer: () => McpServer,
     private readonly log: Logger,
-    limits: Omit<SessionLimits, 'maxStreamsPerSession'> & Partial<Pick<SessionLimits, 'maxStreamsPerSession'>>,
+    limits: Omit<SessionLimits, 'maxStreamsPerSession'>,
   ) {
-    this.table = new SessionTable({ maxStreamsPerSession: MAX_STREAMS_PER_SESSION, ...limits });
+    this.table = new SessionTable({ ...limits, maxStreamsPerSession: MAX_STREAMS_PER_SESSION });
     this.sweeper = setInterval(() => this.sweepIdle(), this.table.sweepIntervalMs);
     this.sweeper.unref();
   }

@@ -72,7 +72,8 @@ async function listOnce(template: McpServer): Promise<ListToolsResult> {
  * once against a template McpServer; a session's McpServer re-registers the same (normalised) schemas
  * and handlers, answers tools/list with the list computed once, and shares one Ajv instance (the
  * server only uses it to check elicitation answers, which Capsule never asks for). Validation, error
- * results and output checks stay the SDK's own tools/call path.
+ * results and output checks stay the SDK's own tools/call path. An idle session now costs ~30 KB of
+ * heap, ~39 KB of RSS (bench/sessions.ts, 500 sessions on the real server).
  */
 export class ToolCatalog {
   private readonly tools: CatalogTool[] = [];
