@@ -80,6 +80,12 @@ export const configSchema = z.object({
     .describe('OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1) generate_code uses when the client cannot sample.'),
   CAPSULE_MODEL: z.string().min(1).optional().describe('Model name for CAPSULE_MODEL_URL.'),
   CAPSULE_MODEL_API_KEY: z.string().optional().describe('API key for CAPSULE_MODEL_URL (sent as a bearer token; never logged).'),
+  CAPSULE_MAX_SESSIONS: int(1, 1_000_000).default(1000)
+    .describe('Most MCP sessions open at once, over all owners; beyond it `initialize` gets 429 with Retry-After.'),
+  CAPSULE_OWNER_MAX_SESSIONS: int(1, 1_000_000).default(100)
+    .describe('Most MCP sessions one owner (token; "local" without tokens) may hold open at once.'),
+  CAPSULE_SESSION_IDLE_TIMEOUT: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(30 * 60_000)
+    .describe('An MCP session with no request for this long is closed and frees its slot (seconds, or 90s/30m/1h); default 30m.'),
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()

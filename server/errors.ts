@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 /**
- * Capsule's typed errors. Each has a stable `code` clients can branch on and an HTTP status; the two
+ * Capsule's typed errors. Each has a stable `code` clients can branch on and an HTTP status; the
  * mappers at the bottom are the ONLY places errors become MCP results or HTTP responses.
  * A command that exits non-zero is a result, never one of these.
  */
@@ -40,6 +40,12 @@ export class ForbiddenError extends CapsuleError {
 export class BusyError extends CapsuleError {
   readonly code = 'busy';
   readonly httpStatus = 429;
+}
+/** A session cap is full (CAPSULE_MAX_SESSIONS, CAPSULE_OWNER_MAX_SESSIONS, GET streams of one session): `busy`, naming the cap. */
+export class SessionLimitError extends BusyError {
+  constructor(message: string, limit: { limit: string; max: number; retry_after_s: number }) {
+    super(message, { details: { ...limit } });
+  }
 }
 export class QuotaExceededError extends CapsuleError {
   readonly code = 'quota_exceeded';
@@ -94,6 +100,23 @@ export function toToolErrorResult(err: unknown): CallToolResult {
   const e = asCapsuleError(err);
   const detail = Object.keys(e.details).length ? ` ${JSON.stringify(e.details)}` : '';
   return { isError: true, content: [{ type: 'text', text: `${e.code}: ${e.message}${detail}` }] };
+}
+
+/** JSON-RPC codes of the /mcp endpoint's own answers: the SDK's -32001 for a missing session, else the generic server error. */
+function jsonRpcCodeOf(e: CapsuleError): number {
+  return e.code === 'not_found' ? -32001 : -32000;
+}
+
+export interface JsonRpcErrorBody {
+  jsonrpc: '2.0';
+  id: string | number | null;
+  error: { code: number; message: string; data: { code: string } & Record<string, unknown> };
+}
+
+/** The one mapping from an error to a JSON-RPC error response of /mcp (a refusal before any session takes the request). */
+export function toJsonRpcError(err: unknown, id: string | number | null = null): { status: number; body: JsonRpcErrorBody } {
+  const e = asCapsuleError(err);
+  return { status: e.httpStatus, body: { jsonrpc: '2.0', id, error: { code: jsonRpcCodeOf(e), message: e.message, data: { code: e.code, ...e.details } } } };
 }
 
 /** The one mapping from an error to an HTTP status and JSON body. */

@@ -8,7 +8,7 @@ import { ConfigurationError } from './errors.js';
 import { createHttpApp } from './http/app.js';
 import { McpSessions } from './http/mcp-sessions.js';
 import { createLogger } from './log.js';
-import { createMcpServer } from './mcp/server.js';
+import { createToolCatalog } from './mcp/server.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import type { InstanceIdentity } from './sandbox/container-spec.js';
 import { ProfileRegistry } from './sandbox/profiles.js';
@@ -145,8 +145,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   pool?.start();
   startRuntimeGauges(pool ? () => pool.sizes() : undefined);
 
+  const catalog = createToolCatalog(toolDeps);
   if (options.stdio) {
-    const server = createMcpServer(toolDeps);
+    const server = catalog.createServer();
     const transport = new StdioServerTransport();
     transport.onclose = () => void shutdown('stdio closed').then(() => process.exit(0));
     process.stdin.once('end', () => void shutdown('stdin ended').then(() => process.exit(0)));
@@ -156,7 +157,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     return;
   }
 
-  const sessions = new McpSessions(() => createMcpServer(toolDeps), log, 30 * 60_000);
+  const sessions = new McpSessions(() => catalog.createServer(), log, {
+    maxSessions: config.CAPSULE_MAX_SESSIONS,
+    maxPerOwner: config.CAPSULE_OWNER_MAX_SESSIONS,
+    idleMs: config.CAPSULE_SESSION_IDLE_TIMEOUT,
+  });
   const allowedHosts = config.CAPSULE_ALLOWED_HOSTS?.split(',').map((h) => h.trim()).filter(Boolean);
   const app = createHttpApp({
     host: config.CAPSULE_HOST,

@@ -5,27 +5,32 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ownerOf } from '../auth/owner.js';
+import { ForbiddenError, InvalidInputError, NotFoundError, ShuttingDownError } from '../errors.js';
 import { capsuleMetrics } from '../telemetry/metrics.js';
 import { BoundedEventStore } from './bounded-event-store.js';
+import { requestIdOf, sendJsonRpcError } from './json-rpc-errors.js';
+import { type SessionLimits, SessionTable } from './session-table.js';
 
 interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
-  lastSeen: number;
-  /** The owner who opened it; other owners get 403 on it. */
-  owner: string;
-}
-
-function jsonRpcError(res: Response, status: number, code: number, message: string): void {
-  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
 /**
+ * A client holds one standalone GET stream (the SDK answers a second with 409) plus one resumption
+ * (GET with Last-Event-ID) per POST stream whose connection dropped; the SDK does not bound those,
+ * so Capsule does.
+ */
+export const MAX_STREAMS_PER_SESSION = 4;
+
+/**
  * Streamable HTTP sessions at /mcp: one McpServer and transport per session id (the SDK's stateful
- * pattern). Sessions end on DELETE, on transport close, after an idle period, or at shutdown.
+ * pattern; the tools behind them are built once, see ToolCatalog). Sessions end on DELETE, on
+ * transport close, after the idle timeout, or at shutdown. Sessions are capped globally and per
+ * owner; over a cap `initialize` gets 429 with Retry-After and the cap named.
  */
 export class McpSessions {
-  private readonly sessions = new Map<string, Session>();
+  private readonly table: SessionTable<Session>;
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
   /** POST responses not yet finished: requests whose answers are still being written. */
@@ -36,58 +41,82 @@ export class McpSessions {
   constructor(
     private readonly createServer: () => McpServer,
     private readonly log: Logger,
-    private readonly idleMs: number,
+    limits: Omit<SessionLimits, 'maxStreamsPerSession'>,
   ) {
-    this.sweeper = setInterval(() => this.sweepIdle(), Math.min(60_000, Math.max(1000, idleMs / 4)));
+    this.table = new SessionTable({ ...limits, maxStreamsPerSession: MAX_STREAMS_PER_SESSION });
+    this.sweeper = setInterval(() => this.sweepIdle(), this.table.sweepIntervalMs);
     this.sweeper.unref();
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.table.size;
   }
 
   /** Express handler for POST/GET/DELETE /mcp. */
   handle = async (req: Request, res: Response): Promise<void> => {
-    if (this.closing) return jsonRpcError(res, 503, -32000, 'server is shutting down');
-    if (req.method === 'POST') {
-      this.openResponses++;
-      res.once('close', () => this.openResponses--);
+    const id = requestIdOf(req.body);
+    try {
+      if (this.closing) throw new ShuttingDownError('server is shutting down');
+      if (req.method === 'POST') {
+        this.openResponses++;
+        res.once('close', () => this.openResponses--);
+      }
+      const header = req.headers['mcp-session-id'];
+      const sessionId = Array.isArray(header) ? header[0] : header;
+      if (sessionId) return await this.forward(sessionId, req, res);
+      if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
+        throw new InvalidInputError('bad request: send an initialize request first, then the mcp-session-id header');
+      }
+      await this.open(req, res);
+    } catch (err) {
+      if (res.headersSent) throw err;
+      sendJsonRpcError(res, err, id);
     }
-    const header = req.headers['mcp-session-id'];
-    const sessionId = Array.isArray(header) ? header[0] : header;
-    if (sessionId) {
-      const session = this.sessions.get(sessionId);
-      if (!session) return jsonRpcError(res, 404, -32001, 'session not found (it expired or the server restarted): initialize again');
-      if (session.owner !== ownerOf(req.auth)) return jsonRpcError(res, 403, -32000, 'this session belongs to another owner');
-      session.lastSeen = Date.now();
-      await session.transport.handleRequest(req, res, req.body);
-      return;
-    }
-    if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
-      return jsonRpcError(res, 400, -32000, 'bad request: send an initialize request first, then the mcp-session-id header');
-    }
-    const server = this.createServer();
+  };
+
+  /** A request on an existing session: owner checked, counted (GET streams capped), handed to its transport. */
+  private async forward(sessionId: string, req: Request, res: Response): Promise<void> {
+    const session = this.table.get(sessionId);
+    if (!session) throw new NotFoundError('session not found (it expired or the server restarted): initialize again');
+    if (session.owner !== ownerOf(req.auth)) throw new ForbiddenError('this session belongs to another owner');
+    const end = this.table.begin(sessionId, req.method === 'GET' ? 'stream' : 'request');
+    res.once('close', end);
+    await session.value.transport.handleRequest(req, res, req.body);
+  }
+
+  /** An initialize: reserve a slot (or 429), build the session's server and transport, answer. */
+  private async open(req: Request, res: Response): Promise<void> {
     const owner = ownerOf(req.auth);
+    const slot = this.table.reserve(owner);
+    const server = this.createServer();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // Resumability: a client reconnecting with Last-Event-ID receives the notifications it missed.
       eventStore: this.eventStore,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { transport, server, lastSeen: Date.now(), owner });
+        slot.open(id, { transport, server });
         capsuleMetrics.sessionsActive.add(1);
         this.log.info({ mcp_session_id: id, owner }, 'mcp session opened');
       },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
-      if (id && this.sessions.delete(id)) {
+      if (id && this.table.remove(id)) {
         capsuleMetrics.sessionsActive.add(-1);
         this.log.info({ mcp_session_id: id }, 'mcp session closed');
       }
     };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  };
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req, res, req.body);
+    } finally {
+      // The transport refused the initialize (a bad protocol version, say) or the client left first.
+      if (!slot.opened) {
+        slot.release();
+        void server.close().catch(() => undefined);
+      }
+    }
+  }
 
   /**
    * Close every session (shutdown). Waits up to `graceMs` for requests in flight to be answered first:
@@ -98,21 +127,19 @@ export class McpSessions {
     clearInterval(this.sweeper);
     const deadline = Date.now() + graceMs;
     while (this.openResponses > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const all = [...this.sessions.values()];
+    const all = this.table.clear();
     capsuleMetrics.sessionsActive.add(-all.length);
-    this.sessions.clear();
     await Promise.allSettled(all.map((s) => s.server.close()));
   }
 
   private sweepIdle(): void {
-    const cutoff = Date.now() - this.idleMs;
-    for (const [id, session] of this.sessions) {
-      if (session.lastSeen < cutoff) {
-        this.sessions.delete(id);
-        capsuleMetrics.sessionsActive.add(-1);
-        this.log.info({ mcp_session_id: id }, 'mcp session expired (idle)');
-        void session.server.close().catch(() => undefined);
-      }
+    for (const id of this.table.expired()) {
+      const session = this.table.remove(id);
+      if (!session) continue;
+      capsuleMetrics.sessionsActive.add(-1);
+      this.log.info({ mcp_session_id: id }, 'mcp session expired (idle)');
+      // Closing the server closes the transport: its open streams end and pending requests abort.
+      void session.server.close().catch(() => undefined);
     }
   }
 }

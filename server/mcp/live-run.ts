@@ -20,7 +20,7 @@ export async function runWithLiveOutput<R extends RunResult | ProfiledResult>(
   const live = new LiveOutput({
     send: (n) => extra.sendNotification(n),
     ...(progressToken !== undefined ? { progressToken } : {}),
-    level: session.logLevel,
+    level: session.of(extra).logLevel,
     maxBytesPerStream,
   });
   try {

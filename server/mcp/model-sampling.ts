@@ -1,9 +1,9 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { CreateMessageResultSchema, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Completer } from '../devtools/code-generator.js';
 import type { ModelClient } from '../devtools/model-client.js';
 import { InvalidInputError } from '../errors.js';
+import type { SessionContext } from './session-state.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -12,8 +12,8 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
  * the request's stream, with modelPreferences hints: the model selection strategy), else the server's
  * OpenAI-compatible endpoint, else a clear error.
  */
-export function chooseModel(server: McpServer, extra: Extra, modelClient: ModelClient | null): { complete: Completer; source: 'mcp_sampling' | 'server_model' } {
-  if (server.server.getClientCapabilities()?.sampling) {
+export function chooseModel(session: SessionContext, extra: Extra, modelClient: ModelClient | null): { complete: Completer; source: 'mcp_sampling' | 'server_model' } {
+  if (session.of(extra).clientCapabilities()?.sampling) {
     const complete: Completer = async (messages, systemPrompt) => {
       const r = await extra.sendRequest(
         {

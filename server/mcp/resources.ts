@@ -1,8 +1,8 @@
-import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { ownerOf } from '../auth/owner.js';
 import { InvalidInputError } from '../errors.js';
-import type { ToolDeps } from './tool-context.js';
+import type { ToolDeps, ToolHost } from './tool-context.js';
 
 const MAX_RESOURCE_BYTES = 8 << 20;
 
@@ -21,7 +21,7 @@ function isText(mime: string, data: Buffer): boolean {
 }
 
 /** Run artifacts (flame graphs, profiles) as MCP resources: capsule://runs/{run_id}/{name}. */
-export function registerArtifactResources(server: McpServer, { artifacts }: ToolDeps): void {
+export function registerArtifactResources(server: ToolHost, { artifacts }: ToolDeps): void {
   server.registerResource(
     'run-artifact',
     new ResourceTemplate('capsule://runs/{run_id}/{name}', { list: undefined }),
@@ -35,7 +35,7 @@ export function registerArtifactResources(server: McpServer, { artifacts }: Tool
 }
 
 /** Workspaces and their files as MCP resources: capsule://workspaces/{id} and capsule://workspaces/{id}/files/{path}. */
-export function registerWorkspaceResources(server: McpServer, { workspaces }: ToolDeps): void {
+export function registerWorkspaceResources(server: ToolHost, { workspaces }: ToolDeps): void {
   server.registerResource(
     'workspace',
     new ResourceTemplate('capsule://workspaces/{workspace_id}', {

@@ -1,8 +1,7 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CAPSULE_VERSION } from '../version.js';
-import { SessionLogLevel } from './session-log-level.js';
-import type { ToolDeps, ToolRegistrar } from './tool-context.js';
+import { ToolCatalog } from './tool-catalog.js';
+import type { SessionContext, ToolDeps, ToolHost, ToolRegistrar } from './tool-context.js';
 import { registerArtifactResources, registerWorkspaceResources } from './resources.js';
 import { registerAnalyzeCode } from './tools/analyze-code.js';
 import { registerCalculate } from './tools/calculate.js';
@@ -62,27 +61,28 @@ const TOOLS: ToolRegistrar[] = [
   registerSystemInfo,
 ];
 
-/** A new MCP server (one per session or stdio connection) with every Capsule tool registered. */
+const INFO = { name: 'capsule', version: CAPSULE_VERSION };
+const OPTIONS = {
+  capabilities: { tools: {}, logging: {}, resources: {} },
+  instructions:
+    'Capsule runs each command or code block in its own fresh, locked-down Docker container (no network, ' +
+    'non-root, resource limits) and removes it afterwards. Use run_command for shell commands and run_code for ' +
+    'Python/JavaScript/TypeScript/Bash programs; start_process for long work you poll; list_profiles shows the limits.',
+};
+
+/** Register every Capsule tool and resource on `host`. */
+export function registerCapsule(host: ToolHost, deps: ToolDeps, session: SessionContext): void {
+  for (const register of TOOLS) register(host, deps, session);
+  registerWorkspaceResources(host, deps);
+  registerArtifactResources(host, deps);
+}
+
+/** Every Capsule tool and resource, registered once; `createServer()` gives each session its own cheap McpServer. */
+export function createToolCatalog(deps: ToolDeps): ToolCatalog {
+  return new ToolCatalog(INFO, OPTIONS, (host, session) => registerCapsule(host, deps, session));
+}
+
+/** One MCP server with every Capsule tool (a catalog of its own: for one connection, such as stdio). */
 export function createMcpServer(deps: ToolDeps): McpServer {
-  const server = new McpServer(
-    { name: 'capsule', version: CAPSULE_VERSION },
-    {
-      capabilities: { tools: {}, logging: {}, resources: {} },
-      instructions:
-        'Capsule runs each command or code block in its own fresh, locked-down Docker container (no network, ' +
-        'non-root, resource limits) and removes it afterwards. Use run_command for shell commands and run_code for ' +
-        'Python/JavaScript/TypeScript/Bash programs; start_process for long work you poll; list_profiles shows the limits.',
-    },
-  );
-  const session = { logLevel: new SessionLogLevel() };
-  // The SDK keeps the level privately; Capsule keeps its own per session so live output can honour it
-  // while sending on the request's own stream.
-  server.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
-    session.logLevel.set(request.params.level);
-    return {};
-  });
-  for (const register of TOOLS) register(server, deps, session);
-  registerWorkspaceResources(server, deps);
-  registerArtifactResources(server, deps);
-  return server;
+  return createToolCatalog(deps).createServer();
 }

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer, ReadResourceTemplateCallback, ResourceMetadata, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -17,7 +17,9 @@ import type { CodeGenerator } from '../devtools/code-generator.js';
 import type { ContextStore } from '../devtools/context-store.js';
 import type { DevToolsService } from '../devtools/devtools-service.js';
 import type { ModelClient } from '../devtools/model-client.js';
-import type { SessionLogLevel } from './session-log-level.js';
+import type { SessionContext } from './session-state.js';
+
+export type { SessionContext, SessionState } from './session-state.js';
 
 /** What tools may call: services only, never the runtime. */
 export interface ToolDeps {
@@ -38,12 +40,17 @@ export interface ToolDeps {
   profileTools?: boolean;
 }
 
-/** State of one MCP session (one McpServer per session). */
-export interface SessionContext {
-  logLevel: SessionLogLevel;
+/**
+ * Where registrars register, once per process: the SDK's own `registerTool`, and resource templates.
+ * ToolCatalog replays the registrations on every session's McpServer.
+ */
+export interface ToolHost {
+  registerTool: McpServer['registerTool'];
+  registerResource(name: string, template: ResourceTemplate, metadata: ResourceMetadata, read: ReadResourceTemplateCallback): void;
 }
 
-export type ToolRegistrar = (server: McpServer, deps: ToolDeps, session: SessionContext) => void;
+/** Registers tools once for every session; per-session state is `session.of(extra)` at call time. */
+export type ToolRegistrar = (server: ToolHost, deps: ToolDeps, session: SessionContext) => void;
 
 interface CallExtra {
   sessionId?: string;

@@ -20,3 +20,13 @@ test('the README documents every CAPSULE_* setting', (t) => {
   const missing = Object.keys(configSchema.shape).filter((key) => !readme.includes(`\`${key}\``));
   t.deepEqual(missing, []);
 });
+
+test('session caps and idle timeout: defaults, durations, and a too-short timeout named', (t) => {
+  const c = loadConfig({});
+  t.is(c.CAPSULE_MAX_SESSIONS, 1000);
+  t.is(c.CAPSULE_OWNER_MAX_SESSIONS, 100);
+  t.is(c.CAPSULE_SESSION_IDLE_TIMEOUT, 30 * 60_000);
+  t.is(loadConfig({ CAPSULE_SESSION_IDLE_TIMEOUT: '90s' }).CAPSULE_SESSION_IDLE_TIMEOUT, 90_000);
+  t.throws(() => loadConfig({ CAPSULE_SESSION_IDLE_TIMEOUT: '0' }), { message: /CAPSULE_SESSION_IDLE_TIMEOUT: must be at least 1s/ });
+  t.throws(() => loadConfig({ CAPSULE_MAX_SESSIONS: '0' }), { message: /CAPSULE_MAX_SESSIONS/ });
+});

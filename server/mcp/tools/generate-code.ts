@@ -5,7 +5,7 @@ import { chooseModel } from '../model-sampling.js';
 import { generateCodeOutput } from '../../schemas/devtools-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
-export const registerGenerateCode: ToolRegistrar = (server, deps) => {
+export const registerGenerateCode: ToolRegistrar = (server, deps, session) => {
   const { codegen, modelClient } = deps;
   server.registerTool(
     'generate_code',
@@ -27,7 +27,7 @@ export const registerGenerateCode: ToolRegistrar = (server, deps) => {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     guarded('generate_code', deps, async (args, extra) => {
-      const { complete, source } = chooseModel(server, extra, modelClient);
+      const { complete, source } = chooseModel(session, extra, modelClient);
       const r = await codegen.generate(args, complete, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
       const text = `${r.passed ? 'passed' : 'did not pass'} after ${r.attempts.length} attempt(s)\n\n${r.code ?? '(no code)'}`;
       return { ...structuredResult(generateCodeOutput, { ...r, model_source: source }, text), isError: !r.passed };

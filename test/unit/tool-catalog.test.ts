@@ -1,0 +1,111 @@
+import test from 'ava';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  type CallToolResult,
+  CreateMessageRequestSchema,
+  type JSONRPCMessage,
+  LoggingMessageNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { createToolCatalog, registerCapsule } from '../../server/mcp/server.js';
+import { sessionContext } from '../../server/mcp/session-state.js';
+import { FakeRuntime } from '../helpers/fake-runtime.js';
+import { testToolDeps } from '../helpers/fixtures.js';
+
+/** Raw JSON-RPC against a server (no client-side parsing): the answer exactly as the server sent it. */
+async function rawPeer(server: McpServer) {
+  const [peer, serverSide] = InMemoryTransport.createLinkedPair();
+  const waiting = new Map<number, (m: JSONRPCMessage) => void>();
+  peer.onmessage = (m) => {
+    if ('id' in m && typeof m.id === 'number') waiting.get(m.id)?.(m);
+  };
+  await server.connect(serverSide);
+  let next = 0;
+  return (method: string, params: Record<string, unknown> = {}) => {
+    const id = ++next;
+    const answer = new Promise<JSONRPCMessage>((resolve) => waiting.set(id, resolve));
+    void peer.send({ jsonrpc: '2.0', id, method, params });
+    return answer.then((m) => ('result' in m ? m.result : m));
+  };
+}
+
+async function client(server: McpServer, options: ConstructorParameters<typeof Client>[1] = {}) {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const c = new Client({ name: 'unit', version: '1' }, options);
+  await Promise.all([server.connect(serverSide), c.connect(clientSide)]);
+  return c;
+}
+
+/** The same registrations on a plain McpServer: what the SDK itself does with them. */
+function plainServer(deps: ReturnType<typeof testToolDeps>): McpServer {
+  const plain = new McpServer({ name: 'capsule', version: 'x' }, { capabilities: { tools: {}, logging: {}, resources: {} } });
+  registerCapsule(plain, deps, sessionContext);
+  return plain;
+}
+
+test('a session lists exactly what the SDK lists for the same registrations (JSON Schemas included)', async (t) => {
+  const deps = testToolDeps(new FakeRuntime());
+  const session = await rawPeer(createToolCatalog(deps).createServer());
+  const plain = await rawPeer(plainServer(deps));
+  const listed = (await session('tools/list')) as { tools: unknown[] };
+  t.is(listed.tools.length, 32);
+  t.deepEqual(listed, await plain('tools/list'));
+  t.deepEqual(await session('resources/templates/list'), await plain('resources/templates/list'));
+});
+
+test('input validation errors are the SDK\'s own, word for word', async (t) => {
+  const deps = testToolDeps(new FakeRuntime());
+  const session = await rawPeer(createToolCatalog(deps).createServer());
+  const plain = await rawPeer(plainServer(deps));
+  for (const params of [{ name: 'run_code', arguments: { language: 'cobol', code: 'x' } }, { name: 'calculate', arguments: {} }, { name: 'no_such_tool', arguments: {} }]) {
+    const mine = (await session('tools/call', params)) as CallToolResult;
+    t.true(mine.isError, params.name);
+    t.deepEqual(mine, await plain('tools/call', params), params.name);
+  }
+});
+
+test('logging/setLevel is per session: a session at level error gets no output notifications, another still does', async (t) => {
+  const runtime = new FakeRuntime();
+  const catalog = createToolCatalog(testToolDeps(runtime));
+  const quiet = await client(catalog.createServer());
+  const loud = await client(catalog.createServer());
+  const seen = { quiet: 0, loud: 0 };
+  quiet.setNotificationHandler(LoggingMessageNotificationSchema, () => void seen.quiet++);
+  loud.setNotificationHandler(LoggingMessageNotificationSchema, () => void seen.loud++);
+  await quiet.setLoggingLevel('error');
+  for (const c of [quiet, loud]) {
+    runtime.next = { output: [{ stream: 'stdout', data: Buffer.from('hello\n') }], exitCode: 0 };
+    const r = (await c.callTool({ name: 'run_command', arguments: { command: 'echo hello' } })) as CallToolResult;
+    t.is(r.structuredContent?.['stdout'], 'hello\n');
+  }
+  t.is(seen.quiet, 0);
+  t.true(seen.loud > 0, 'the other session still gets its output');
+});
+
+test('generate_code samples through the calling session\'s client only when that client can sample', async (t) => {
+  const runtime = new FakeRuntime();
+  const catalog = createToolCatalog(testToolDeps(runtime));
+  const sampler = await client(catalog.createServer(), { capabilities: { sampling: {} } });
+  let asked = 0;
+  sampler.setRequestHandler(CreateMessageRequestSchema, async () => {
+    asked++;
+    return { role: 'assistant', model: 'stand-in', content: { type: 'text', text: '```python\nprint(42)\n```' } };
+  });
+  const plainClient = await client(catalog.createServer());
+  runtime.next = { output: [{ stream: 'stdout', data: Buffer.from('42\n') }], exitCode: 0 };
+  const sampled = (await sampler.callTool({ name: 'generate_code', arguments: { task: 'print 42', language: 'python', max_attempts: 1 } })) as CallToolResult;
+  t.is(sampled.structuredContent?.['model_source'], 'mcp_sampling');
+  t.is(asked, 1);
+  const refused = (await plainClient.callTool({ name: 'generate_code', arguments: { task: 'print 42', language: 'python' } })) as CallToolResult;
+  t.true(refused.isError);
+  t.regex((refused.content[0] as { text: string }).text, /needs a model: use a client that supports MCP sampling/);
+  t.is(asked, 1, 'the other session\'s client was not asked');
+});
+
+test('a tool served outside a catalog session is an internal error result, not a crash', async (t) => {
+  const plain = await client(plainServer(testToolDeps(new FakeRuntime())));
+  const r = (await plain.callTool({ name: 'run_command', arguments: { command: 'echo' } })) as CallToolResult;
+  t.true(r.isError);
+  t.regex((r.content[0] as { text: string }).text, /^internal: /);
+});
