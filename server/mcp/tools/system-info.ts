@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { poolProfileState } from '../../schemas/pool-state.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
 
 export const registerSystemInfo: ToolRegistrar = (server, deps) => {
@@ -33,6 +34,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
         ),
         runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
         pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
+        pool_state: z.record(z.string(), poolProfileState).describe('Per pooled profile: target size, idle, refill and retry status, last error.'),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
