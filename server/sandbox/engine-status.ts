@@ -22,8 +22,8 @@ function poolNotes(pool: Record<string, PoolProfileState>): string[] {
   return Object.entries(pool)
     .filter(([, p]) => p.idle < p.target_size)
     .map(([name, p]) => {
-      const retry = p.next_retry_at ? `, retrying at ${p.next_retry_at} after ${p.consecutive_failures} failure(s): ${p.last_error}` : '';
-      return `warm pool "${name}" has ${p.idle} of ${p.target_size} containers ready (${p.status}${retry}); runs take the cold path meanwhile`;
+      const why = p.next_retry_at ? `retrying at ${p.next_retry_at} after ${p.consecutive_failures} failure(s): ${p.last_error}` : p.status;
+      return `warm pool "${name}" has ${p.idle} of ${p.target_size} containers ready (${why}); runs take the cold path meanwhile`;
     });
 }
 

@@ -146,7 +146,7 @@ export class FakeRuntime implements ContainerRuntime {
     const stdin = c.spec.openStdin ? new PassThrough() : null;
     stdin?.on('data', (d: Buffer) => {
       c.stdinData.push(d);
-      c.jobReceived?.();
+      if (c.running) c.jobReceived?.(); // a dead launcher reads no job
     });
     // The real container's stdout carries capsule-launch frames; the fake speaks the same protocol.
     async function* output(): AsyncGenerator<OutputChunk> {

@@ -18,15 +18,14 @@
  *   npx tsx test/helpers/private-engine.ts stop-all          stop every private engine (by pid file)
  *   npx tsx test/helpers/private-engine.ts remove-data NAME  stop NAME and delete its data root
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
+import { imageId, saveAndLoad } from './image-transfer.js';
 
-const run = promisify(execFile);
 export const DATA_BASE = '/var/lib/capsule-test-engines';
 export const RUN_BASE = '/var/run/capsule-test-engines';
 
@@ -204,7 +203,7 @@ class Engine implements PrivateEngine {
       const want = await imageId(image);
       if (!want) throw new Error(`image ${image} is missing on the main engine: run make images`);
       if ((await imageId(image, this.host)) === want) continue;
-      await pipeSaveLoad(image, this.host);
+      await saveAndLoad(image, this.host);
       loaded = true;
     }
     this.timings.loadMs = loaded ? Math.round(performance.now() - began) : 0;
@@ -233,35 +232,10 @@ class Engine implements PrivateEngine {
   }
 }
 
-async function imageId(image: string, host?: string): Promise<string | null> {
-  const args = [...(host ? ['-H', host] : []), 'image', 'inspect', '--format', '{{.Id}}', image];
-  return run('docker', args).then(
-    ({ stdout }) => stdout.trim() || null,
-    () => null,
-  );
-}
-
-function pipeSaveLoad(image: string, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const save = spawn('docker', ['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const load = spawn('docker', ['-H', host, 'load', '-q'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let errors = '';
-    save.stderr.on('data', (d: Buffer) => (errors += d));
-    load.stderr.on('data', (d: Buffer) => (errors += d));
-    save.stdout.pipe(load.stdin);
-    let pending = 2;
-    const done = (code: number | null) => {
-      if (code !== 0) reject(new Error(`docker save ${image} | docker -H ${host} load failed: ${errors}`));
-      else if (--pending === 0) resolve();
-    };
-    save.once('exit', done);
-    load.once('exit', done);
-  });
-}
-
 /**
  * Start (or reuse the data root of) the private engine `name` and load `images` into it (default: the
- * sandbox image). A dockerd of that name left over from a crashed run is stopped first.
+ * sandbox image, CAPSULE_SANDBOX_IMAGE when set, as the server under test also reads it). A dockerd of
+ * that name left over from a crashed run is stopped first.
  */
 export async function startPrivateEngine(name: string, options: { images?: string[] } = {}): Promise<PrivateEngine> {
   if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(name)) throw new Error(`engine name "${name}": use 1-31 of a-z, 0-9, -`);
@@ -272,7 +246,7 @@ export async function startPrivateEngine(name: string, options: { images?: strin
     await waitGone(stale, null, 60_000);
   }
   await engine.start();
-  await engine.loadImages(options.images ?? [DEFAULT_SANDBOX_IMAGE]);
+  await engine.loadImages(options.images ?? [process.env['CAPSULE_SANDBOX_IMAGE'] || DEFAULT_SANDBOX_IMAGE]);
   return engine;
 }
 
