@@ -1,4 +1,4 @@
-import { CancelledError, CapsuleError, EngineUnavailableError } from '../errors.js';
+import { CancelledError, CapsuleError, EngineUnavailableError, RuntimeFailureError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 
 // Why a run ended early, in words a client can act on: a cancellation, a stop Capsule did not send, an
@@ -16,8 +16,9 @@ async function engineReachable(runtime: ContainerRuntime): Promise<boolean> {
     return true;
   } catch (err) {
     if (err instanceof EngineUnavailableError) return false;
-    // The engine answered, if with an error: it is there.
-    return true;
+    // Through a socket proxy (images/docker-proxy) a gone engine is the proxy's 502/503/504.
+    const status = err instanceof RuntimeFailureError ? err.details['status'] : undefined;
+    return !(typeof status === 'number' && status >= 502 && status <= 504);
   }
 }
 

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { ProfileRegistry } from '../../server/sandbox/profiles.js';
 import { prepareCommandRun } from '../../server/sandbox/run-request.js';
-import { ENGINE_STOPPED, STOPPED_OUTSIDE } from '../../server/sandbox/run-interruption.js';
+import { RuntimeFailureError } from '../../server/errors.js';
+import { describeOutsideStop, ENGINE_STOPPED, STOPPED_OUTSIDE } from '../../server/sandbox/run-interruption.js';
 import { SandboxRun } from '../../server/sandbox/sandbox-run.js';
 import { WarmPool } from '../../server/sandbox/warm-pool.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
@@ -116,4 +117,16 @@ test('a warm container that ended before it got its job is failed, not a normal 
   t.is(result.status, 'failed');
   t.regex(result.error ?? '', /warm container ended before it took the job/);
   await pool.close();
+});
+
+test('through a socket proxy, a gone engine (the proxy answers 503) counts as the engine stopping', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.info = async () => {
+    throw new RuntimeFailureError('engine error 503: no server is available', { details: { status: 503 } });
+  };
+  t.true((await describeOutsideStop(runtime, 'SIGTERM')).startsWith(ENGINE_STOPPED));
+  runtime.info = async () => {
+    throw new RuntimeFailureError('engine error 500: something else', { details: { status: 500 } });
+  };
+  t.true((await describeOutsideStop(runtime, 'SIGTERM')).startsWith(STOPPED_OUTSIDE), 'an engine that answers is there');
 });
