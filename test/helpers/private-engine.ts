@@ -18,10 +18,11 @@
  *   npx tsx test/helpers/private-engine.ts stop-all          stop every private engine (by pid file)
  *   npx tsx test/helpers/private-engine.ts remove-data NAME  stop NAME and delete its data root
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 import { imageId, saveAndLoad } from './image-transfer.js';
@@ -94,6 +95,12 @@ async function waitGone(pid: number, child: ChildProcess | null, ms: number): Pr
   }
   while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   if (alive(pid)) throw new Error(`process ${pid} did not exit within ${ms} ms`);
+}
+
+/** Mount points at or under `dir`. */
+function mountsUnder(dir: string): string[] {
+  const points = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
+  return points.filter((m) => m === dir || m.startsWith(`${dir}/`));
 }
 
 function installExitHook(): void {
@@ -184,6 +191,11 @@ class Engine implements PrivateEngine {
 
   async stop(): Promise<void> {
     await this.signal('SIGTERM', 60_000);
+    // dockerd bind-mounts its data root onto itself (to make it shared) and undoes that when it shuts
+    // down cleanly, but not after a SIGKILL, and a later start keeps the leftover for good: undo it
+    // here once nothing (a container that outlived a killed dockerd) is mounted under it.
+    const mounts = mountsUnder(this.dataRoot);
+    if (mounts.length === 1 && mounts[0] === this.dataRoot) await promisify(execFile)('umount', [this.dataRoot]);
   }
 
   async kill(): Promise<void> {
@@ -264,14 +276,15 @@ export async function stopAllPrivateEngines(): Promise<string[]> {
   return stopped;
 }
 
-/** Stop the engine `name` and delete its data root (the next start loads its images again). */
+/** Stop the engine `name` and delete its data root, exec root and log (the next start loads its images again). */
 export async function removePrivateEngineData(name: string): Promise<void> {
   const engine = new Engine(name);
   await engine.stop();
   // A dockerd killed with SIGKILL can leave overlay mounts behind: deleting through them is never right.
-  const mounted = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[1]?.startsWith(`${engine.dataRoot}/`));
+  const execRoot = join(RUN_BASE, name);
+  const mounted = [...mountsUnder(engine.dataRoot), ...mountsUnder(execRoot)];
   if (mounted.length) throw new Error(`${engine.dataRoot} still has mounts (start and stop the engine once, or umount them):\n${mounted.join('\n')}`);
-  rmSync(engine.dataRoot, { recursive: true, force: true });
+  for (const path of [engine.dataRoot, execRoot, `${execRoot}.log`, `${execRoot}.pid`]) rmSync(path, { recursive: true, force: true });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
