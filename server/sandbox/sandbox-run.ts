@@ -153,31 +153,7 @@ export class SandboxRun implements AsyncDisposable {
       const controls = this.controls(io, options.keepStdinOpen ?? false);
       options.onStarted?.(controls);
       await withSpan('sandbox.wait', { 'capsule.run_id': job.runId }, async (span) => {
-        let launched = false;
-        for await (const event of launcherEvents(attached.output)) {
-          if (event.kind === 'started') launched = true;
-          else if (event.kind === 'output') {
-            outcome.output(event.chunk);
-            options.onOutput?.(event.chunk);
-          } else if (event.kind === 'skipped') {
-            outcome.skipped(event.stream, event.bytes);
-          } else if (event.kind === 'stats') {
-            outcome.stats = event.stats;
-            options.onStats?.(toRunStats(event.stats));
-          } else if (event.kind === 'exit') {
-            // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
-            outcome.exit = event.exit;
-            break;
-          }
-        }
-        const by = outcome.exit?.terminated_by ?? 0;
-        if (by > 0 && !outcome.end && !this.sent.has(signalName(by))) outcome.stoppedOutside = await describeOutsideStop(runtime, signalName(by));
-        if (!outcome.exit) {
-          if (this.warm && !launched) throw new RuntimeFailureError('the warm container ended before it took the job (the engine stopped it, or it was removed from outside Capsule)');
-          // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
-          const code = await runtime.wait(this.containerId);
-          outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
-        }
+        await this.follow(attached, outcome, options);
         span.setAttribute('capsule.exit_code', outcome.exit?.exit_code ?? outcome.engineExit?.code ?? -1);
       });
       if (options.afterExit) {
@@ -201,6 +177,36 @@ export class SandboxRun implements AsyncDisposable {
       killTimers.forEach(clearTimeout);
     }
     return outcome.result();
+  }
+
+  /** Read the launcher's frames until its exit frame (or the stream's end), then learn how the run ended. */
+  private async follow(attached: AttachedIo, outcome: RunOutcome, options: ExecuteOptions): Promise<void> {
+    const { runtime } = this.ctx;
+    let launched = false;
+    for await (const event of launcherEvents(attached.output)) {
+      if (event.kind === 'started') launched = true;
+      else if (event.kind === 'output') {
+        outcome.output(event.chunk);
+        options.onOutput?.(event.chunk);
+      } else if (event.kind === 'skipped') {
+        outcome.skipped(event.stream, event.bytes);
+      } else if (event.kind === 'stats') {
+        outcome.stats = event.stats;
+        options.onStats?.(toRunStats(event.stats));
+      } else if (event.kind === 'exit') {
+        // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
+        outcome.exit = event.exit;
+        break;
+      }
+    }
+    const by = outcome.exit?.terminated_by ?? 0;
+    if (by > 0 && !outcome.end && !this.sent.has(signalName(by))) outcome.stoppedOutside = await describeOutsideStop(runtime, signalName(by));
+    if (!outcome.exit) {
+      if (this.warm && !launched) throw new RuntimeFailureError('the warm container ended before it took the job (the engine stopped it, or it was removed from outside Capsule)');
+      // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
+      const code = await runtime.wait(this.containerId);
+      outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
+    }
   }
 
   private async coldStart(): Promise<AttachedIo> {

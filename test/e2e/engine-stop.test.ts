@@ -3,6 +3,10 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { httpClient } from '../helpers/mcp-client.js';
 import { type PrivateEngine, startPrivateEngine } from '../helpers/private-engine.js';
 import { type RunningServer, startServer } from '../helpers/server-process.js';
+import { buildContainerSpec, runLabels } from '../../server/sandbox/container-spec.js';
+import { launcherCommand, launcherEvents } from '../../server/sandbox/launcher-protocol.js';
+import { shippedProfile } from '../helpers/engine.js';
+import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 
 // When the engine stops mid-run, dockerd SIGTERMs the container, tini and the launcher forward it, and
 // the program "exits 143": without more, that read as a normal exit. These stop a real (private)
@@ -11,9 +15,31 @@ import { type RunningServer, startServer } from '../helpers/server-process.js';
 let engine: PrivateEngine | undefined;
 let server: RunningServer | undefined;
 
+/** These tests need a launcher that reports terminated_by (sandbox image 0.4.0 on): fail clearly otherwise. */
+async function requireTerminatedBy(image: string): Promise<void> {
+  const profile = shippedProfile({ image });
+  const spec = buildContainerSpec({
+    profile, limits: { memoryBytes: profile.memoryBytes, cpus: profile.cpus, pids: profile.pidsLimit }, argv: [], env: {}, workdir: '/workspace',
+    openStdin: false, withJobDir: false, workspaceMount: null, labels: runLabels({ runId: 'probe', kind: 'run', profile: 'default', owner: 'test', instance: { name: 'e2e-engine-stop-probe', bootId: 'probe' } }),
+  });
+  spec.cmd = launcherCommand(['true'], null);
+  const id = await engine!.runtime.create(spec);
+  try {
+    const io = await engine!.runtime.attach(id);
+    await engine!.runtime.start(id);
+    for await (const event of launcherEvents(io.output)) {
+      if (event.kind === 'exit' && event.exit.terminated_by === undefined) throw new Error(`${image}: its launcher predates terminated_by; rebuild it: bash images/build.sh sandbox`);
+      if (event.kind === 'exit') return;
+    }
+  } finally {
+    await engine!.runtime.remove(id);
+  }
+}
+
 test.before(async (t) => {
   engine = await startPrivateEngine('e2e-engine-stop');
   t.log(`private engine: started in ${engine.timings.startMs} ms, image load ${engine.timings.loadMs} ms (0 = already loaded)`);
+  await requireTerminatedBy(process.env['CAPSULE_SANDBOX_IMAGE'] || DEFAULT_SANDBOX_IMAGE);
   // No pool (cold runs only, so no warm containers to account for); the reaper every second.
   server = await startServer({ DOCKER_HOST: engine.host, CAPSULE_POOL: '0', CAPSULE_REAP_INTERVAL_MS: '1000' });
 });
