@@ -9,7 +9,12 @@
  *
  *   [type:1][0][0][0][length:4 big-endian][payload]
  *   type 1 = program stdout, 2 = program stderr,
- *        3 = stats (JSON, every second and once at the end), 4 = exit (JSON, last frame),
+ *        3 = stats (JSON, every second and once at the end),
+ *        4 = exit (JSON {"exit_code":N,"signal":S,"oom_kills":N,"elapsed_ms":N,"terminated_by":T}, last
+ *            frame): S is the signal that killed the program (0 = it exited); T is the first of
+ *            SIGTERM/SIGINT/SIGHUP/SIGQUIT the launcher received (and forwarded), 0 = none. The launcher
+ *            cannot tell who sent it (tini forwards the engine's and a `docker kill`'s alike): the
+ *            server knows which signals it sent itself, so it tells an outside stop from its own;
  *        5 = started (JSON {"pid":N}),
  *        6 = skipped (JSON {"stream":"stdout"|"stderr","bytes":N}): N bytes of that stream were
  *            dropped here, right before the output frames that follow.
@@ -55,6 +60,7 @@ enum { F_STDOUT = 1, F_STDERR = 2, F_STATS = 3, F_EXIT = 4, F_STARTED = 5, F_SKI
 #define MAX_JOB (4 * 1024 * 1024)
 
 static pid_t child = -1;
+static int terminated_by = 0; /* first termination signal received, reported in the exit frame */
 
 static void die(const char *what) {
   fprintf(stderr, "capsule-launch: %s: %s\n", what, strerror(errno));
@@ -451,6 +457,7 @@ int main(int argc, char **argv) {
           if (waitpid(child, &status, WNOHANG) == child) exited = 1;
         } else {
           if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT) {
+            if (!terminated_by) terminated_by = (int)si.ssi_signo;
             capped_flush(&cout); /* a SIGKILL may follow: the kept tails go out now */
             capped_flush(&cerr);
           }
@@ -475,9 +482,9 @@ int main(int argc, char **argv) {
   take_sample(now_ms());
   emit_stats(1);
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  char exitbuf[160];
-  int n = snprintf(exitbuf, sizeof exitbuf, "{\"exit_code\":%d,\"signal\":%d,\"oom_kills\":%lld,\"elapsed_ms\":%lld}",
-                   code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, oom_kills(), now_ms() - start_ms);
+  char exitbuf[192];
+  int n = snprintf(exitbuf, sizeof exitbuf, "{\"exit_code\":%d,\"signal\":%d,\"oom_kills\":%lld,\"elapsed_ms\":%lld,\"terminated_by\":%d}",
+                   code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, oom_kills(), now_ms() - start_ms, terminated_by);
   frame(F_EXIT, exitbuf, (size_t)n);
   return code;
 }

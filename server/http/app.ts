@@ -56,8 +56,9 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     const ready = await deps.sandbox.engine.readiness();
-    if (ready.ready) res.json({ status: 'ready' });
-    else res.status(503).json({ status: 'not_ready', reason: ready.reason });
+    const pool = { pool: ready.pool, notes: ready.notes };
+    if (ready.ready) res.json({ status: 'ready', ...pool });
+    else res.status(503).json({ status: 'not_ready', reason: ready.reason, ...pool });
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());

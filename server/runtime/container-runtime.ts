@@ -62,6 +62,11 @@ export interface ContainerSpec {
 export interface AttachedIo {
   output: AsyncIterable<OutputChunk>;
   stdin: Writable | null;
+  /**
+   * Resolves once the connection has ended or failed (the container stopped, was removed, or the engine
+   * went away), whether or not `output` is being read. Never rejects.
+   */
+  closed: Promise<void>;
   /** Drop the connection (used when the run is abandoned). */
   destroy(): void;
 }

@@ -247,9 +247,14 @@ export class DockerRuntime implements ContainerRuntime {
           ),
         ),
     )) as Duplex;
+    // 'close' alone is not enough: a half-open hijacked socket can report 'end' and stay open.
+    const closed = new Promise<void>((resolve) => {
+      stream.once('end', resolve).once('close', resolve).on('error', () => resolve());
+    });
     return {
       output: demuxDockerStream(stream),
       stdin: withStdin ? stream : null,
+      closed,
       destroy: () => stream.destroy(),
     };
   }

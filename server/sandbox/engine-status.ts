@@ -2,6 +2,7 @@ import { CAPSULE_VERSION } from '../version.js';
 import { ConfigurationError, ImageMissingError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { SystemInfo } from '../schemas/system-outputs.js';
+import type { PoolProfileState } from '../schemas/pool-state.js';
 import type { InstanceIdentity } from './container-spec.js';
 import type { ProfileRegistry } from './profiles.js';
 import type { WarmPool } from './warm-pool.js';
@@ -13,6 +14,18 @@ export interface EngineStatusDeps {
   pool?: WarmPool;
   /** Slots in use, waiting and available right now. */
   runs: () => { active: number; queued: number; max_concurrent: number };
+}
+
+export type Readiness = ({ ready: true } | { ready: false; reason: string }) & { pool: Record<string, PoolProfileState>; notes: string[] };
+
+/** One line per profile whose pool is below its size, for /readyz. */
+function poolNotes(pool: Record<string, PoolProfileState>): string[] {
+  return Object.entries(pool)
+    .filter(([, p]) => p.idle < p.target_size)
+    .map(([name, p]) => {
+      const why = p.next_retry_at ? `retrying at ${p.next_retry_at} after ${p.consecutive_failures} failure(s): ${p.last_error}` : p.status;
+      return `warm pool "${name}" has ${p.idle} of ${p.target_size} containers ready (${why}); runs take the cold path meanwhile`;
+    });
 }
 
 /**
@@ -52,6 +65,7 @@ export class EngineStatus {
       })),
       runs: this.deps.runs(),
       pool: this.deps.pool?.sizes() ?? {},
+      pool_state: this.deps.pool?.state() ?? {},
     };
   }
 
@@ -64,8 +78,18 @@ export class EngineStatus {
     return { engine, present };
   }
 
-  /** Ready when the engine answers and every profile image is present; otherwise the reason. */
-  async readiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
+  /**
+   * Ready when the engine answers and every profile image is present; otherwise the reason. The warm
+   * pool's state comes with it either way: a pool still filling (after an engine outage) does not
+   * make the server unready, runs take the cold path meanwhile, but `notes` says so.
+   */
+  async readiness(): Promise<Readiness> {
+    const pool = this.deps.pool?.state() ?? {};
+    const ready = await this.engineReadiness();
+    return { ...ready, pool, notes: poolNotes(pool) };
+  }
+
+  private async engineReadiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
     try {
       const engine = await this.deps.runtime.info();
       const missingRuntime = this.deps.profiles.runtimes().find((r) => !engine.runtimes.includes(r));

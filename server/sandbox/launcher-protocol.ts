@@ -25,6 +25,8 @@ export interface LauncherExit {
   signal: number;
   oom_kills: number;
   elapsed_ms: number;
+  /** The first SIGTERM/SIGINT/SIGHUP/SIGQUIT the launcher received, 0 for none (absent before image 0.4.0). */
+  terminated_by?: number;
 }
 
 export type LauncherEvent =

@@ -10,7 +10,8 @@ export type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string }
 /**
  * Everything a run learns while it runs (output, accounting, how it ended), turned into the one
  * honest result at the end. Precedence: out of memory, then timeout, then cancellation, then an
- * engine failure mid-run, else a normal exit.
+ * engine failure mid-run, then a stop Capsule did not send (the engine shutting down, `docker stop`),
+ * else a normal exit.
  */
 export class RunOutcome {
   readonly stdout: OutputBuffer;
@@ -21,6 +22,8 @@ export class RunOutcome {
   engineExit: { code: number; oomKilled: boolean } | null = null;
   end: EndReason | null = null;
   failure: string | null = null;
+  /** Who ended the container when it was not Capsule (a termination signal Capsule never sent). */
+  stoppedOutside: string | null = null;
   startedAt = Date.now();
   extra: Partial<RunResult> = {};
 
@@ -49,9 +52,9 @@ export class RunOutcome {
     else if (end?.kind === 'cancelled') {
       status = 'killed';
       error = end.why;
-    } else if (this.failure !== null) {
+    } else if (this.failure !== null || this.stoppedOutside !== null) {
       status = 'failed';
-      error = this.failure;
+      error = this.failure ?? this.stoppedOutside!;
     }
     const signal = exit && exit.signal > 0 ? signalName(exit.signal) : signalFromExitCode(exitCode) ?? (end ? 'SIGKILL' : null);
     return {

@@ -1,14 +1,15 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pack } from 'tar-stream';
-import { CancelledError, CapsuleError, InvalidInputError, RuntimeFailureError } from '../errors.js';
+import { InvalidInputError, RuntimeFailureError } from '../errors.js';
 import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
 import { JOB_DIR } from './languages.js';
 import { encodeJob, launcherEvents } from './launcher-protocol.js';
 import type { WarmContainer } from './warm-pool.js';
 import type { JobFile, PreparedRun } from './run-request.js';
-import type { RunResult } from './run-result.js';
+import { type RunResult, signalName } from './run-result.js';
+import { asCancellation, describeAbort, describeMidRunFailure, describeOutsideStop } from './run-interruption.js';
 import { type EndReason, RunOutcome } from './run-outcome.js';
 import { type RunStats, toRunStats } from './run-stats.js';
 import { tarOfFiles } from './workspace-files.js';
@@ -64,6 +65,8 @@ function tarOf(files: JobFile[]) {
  */
 export class SandboxRun implements AsyncDisposable {
   private removed = false;
+  /** Signals Capsule itself sent (timeout, cancel, shutdown, kill_process): any other stop came from outside. */
+  private readonly sent = new Set<string>();
 
   private constructor(
     private readonly ctx: RunContext,
@@ -150,26 +153,7 @@ export class SandboxRun implements AsyncDisposable {
       const controls = this.controls(io, options.keepStdinOpen ?? false);
       options.onStarted?.(controls);
       await withSpan('sandbox.wait', { 'capsule.run_id': job.runId }, async (span) => {
-        for await (const event of launcherEvents(attached.output)) {
-          if (event.kind === 'output') {
-            outcome.output(event.chunk);
-            options.onOutput?.(event.chunk);
-          } else if (event.kind === 'skipped') {
-            outcome.skipped(event.stream, event.bytes);
-          } else if (event.kind === 'stats') {
-            outcome.stats = event.stats;
-            options.onStats?.(toRunStats(event.stats));
-          } else if (event.kind === 'exit') {
-            // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
-            outcome.exit = event.exit;
-            break;
-          }
-        }
-        if (!outcome.exit) {
-          // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
-          const code = await runtime.wait(this.containerId);
-          outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
-        }
+        await this.follow(attached, outcome, options);
         span.setAttribute('capsule.exit_code', outcome.exit?.exit_code ?? outcome.engineExit?.code ?? -1);
       });
       if (options.afterExit) {
@@ -184,7 +168,7 @@ export class SandboxRun implements AsyncDisposable {
     } catch (err) {
       // Before the start nothing ran: the caller gets the error. After it, the partial output is the result.
       if (!started) throw err;
-      outcome.failure = err instanceof Error ? err.message : String(err);
+      outcome.failure = await describeMidRunFailure(runtime, err);
       this.ctx.log.warn({ run_id: job.runId, container_id: this.containerId, err }, 'run failed mid-way');
     } finally {
       clearTimeout(timer);
@@ -193,6 +177,36 @@ export class SandboxRun implements AsyncDisposable {
       killTimers.forEach(clearTimeout);
     }
     return outcome.result();
+  }
+
+  /** Read the launcher's frames until its exit frame (or the stream's end), then learn how the run ended. */
+  private async follow(attached: AttachedIo, outcome: RunOutcome, options: ExecuteOptions): Promise<void> {
+    const { runtime } = this.ctx;
+    let launched = false;
+    for await (const event of launcherEvents(attached.output)) {
+      if (event.kind === 'started') launched = true;
+      else if (event.kind === 'output') {
+        outcome.output(event.chunk);
+        options.onOutput?.(event.chunk);
+      } else if (event.kind === 'skipped') {
+        outcome.skipped(event.stream, event.bytes);
+      } else if (event.kind === 'stats') {
+        outcome.stats = event.stats;
+        options.onStats?.(toRunStats(event.stats));
+      } else if (event.kind === 'exit') {
+        // The launcher's exit frame arrives ~100 ms before the engine notices the container stop.
+        outcome.exit = event.exit;
+        break;
+      }
+    }
+    const by = outcome.exit?.terminated_by ?? 0;
+    if (by > 0 && !outcome.end && !this.sent.has(signalName(by))) outcome.stoppedOutside = await describeOutsideStop(runtime, signalName(by));
+    if (!outcome.exit) {
+      if (this.warm && !launched) throw new RuntimeFailureError('the warm container ended before it took the job (the engine stopped it, or it was removed from outside Capsule)');
+      // The launcher was killed (SIGKILL at a timeout, or by the program): ask the engine.
+      const code = await runtime.wait(this.containerId);
+      outcome.engineExit = { code, oomKilled: (await runtime.inspect(this.containerId)).oomKilled };
+    }
   }
 
   private async coldStart(): Promise<AttachedIo> {
@@ -233,15 +247,20 @@ export class SandboxRun implements AsyncDisposable {
       endStdin: () => {
         if (stdin && !stdin.writableEnded) stdin.end();
       },
-      signal: (name) => this.ctx.runtime.kill(this.containerId, name),
+      signal: (name) => {
+        this.sent.add(name);
+        return this.ctx.runtime.kill(this.containerId, name);
+      },
     };
   }
 
   /** SIGTERM to the container's init, then SIGKILL after the grace period: every process in it ends. */
   private terminate(timers: NodeJS.Timeout[]): void {
     const { runtime, killGraceMs, log } = this.ctx;
-    const kill = (signal: string) =>
-      runtime.kill(this.containerId, signal).catch((err) => log.warn({ container_id: this.containerId, err }, `kill ${signal} failed`));
+    const kill = (signal: string) => {
+      this.sent.add(signal);
+      return runtime.kill(this.containerId, signal).catch((err) => log.warn({ container_id: this.containerId, err }, `kill ${signal} failed`));
+    };
     if (killGraceMs <= 0) {
       void kill('SIGKILL');
       return;
@@ -271,17 +290,4 @@ export class SandboxRun implements AsyncDisposable {
       this.ctx.log.error({ run_id: this.job.runId, container_id: this.containerId, err }, 'container removal failed');
     }
   }
-}
-
-/** The error to throw for a run cancelled before its container started. */
-function asCancellation(reason: unknown): Error {
-  if (reason instanceof CapsuleError) return reason;
-  return new CancelledError(describeAbort(reason));
-}
-
-function describeAbort(reason: unknown): string {
-  // A bare abort() carries a DOMException "This operation was aborted": that is the client cancelling.
-  if (reason instanceof Error && reason.name !== 'AbortError' && reason.message) return reason.message;
-  if (typeof reason === 'string' && reason) return reason;
-  return 'cancelled by the client';
 }

@@ -254,16 +254,11 @@ export class SandboxService {
     store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
     options.onAccepted?.(job);
     try {
-      const ctx = {
-        runtime: this.deps.runtime,
-        log: this.deps.log,
-        instance: this.deps.instance,
-        killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS,
-        deferRemoval: (removal: Promise<void>) => {
-          this.pendingRemovals.add(removal);
-          void removal.finally(() => this.pendingRemovals.delete(removal));
-        },
+      const deferRemoval = (removal: Promise<void>) => {
+        this.pendingRemovals.add(removal);
+        void removal.finally(() => this.pendingRemovals.delete(removal));
       };
+      const ctx = { runtime: this.deps.runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS, deferRemoval };
       const createStarted = performance.now();
       // On the warm path the container already exists: the span records taking it (capsule.warm=true).
       await using run = await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name, 'capsule.warm': warm !== null }, async () =>
@@ -273,7 +268,10 @@ export class SandboxService {
       const afterExit = this.afterExit(job, options.afterExitExtra);
       const result = await run.execute({
         signal,
-        onContainerStarted: () => capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' }),
+        onContainerStarted: () => {
+          capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' });
+          if (!warm) this.deps.pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
+        },
         ...(onOutput ? { onOutput } : {}),
         ...(keepStdinOpen ? { keepStdinOpen } : {}),
         ...(onStarted ? { onStarted } : {}),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AttachedIo, ContainerRuntime } from '../runtime/container-runtime.js';
+import type { PoolProfileState } from '../schemas/pool-state.js';
 import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
 import { LAUNCHER } from './launcher-protocol.js';
 import type { Profile, ProfileRegistry } from './profiles.js';
@@ -22,33 +23,82 @@ export interface WarmPoolDeps {
   log: Logger;
   instance: InstanceIdentity;
   profiles: ProfileRegistry;
+  /** Retry delays after a failed creation: first, doubling up to max (default 1 s to 30 s). */
+  retry?: { firstMs: number; maxMs: number };
+}
+
+/** One profile's pool: its idle containers, its refill loop and what an operator needs to know. */
+interface Slot {
+  idle: WarmContainer[];
+  filling: Promise<void> | null;
+  failures: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  nextRetryAt: number | null;
+  /** Ends the current retry wait early (retryNow, close). */
+  wake: (() => void) | null;
+  replacedDead: number;
+  handedOut: number;
 }
 
 /**
  * Per profile, N containers created, attached and started ahead of time (`pool: {size, max_idle_s}`).
  * Each serves exactly one run and is never reused or shared; taking one triggers a refill in the
- * background. An empty pool is not an error: the caller takes the cold path.
+ * background. An empty pool is not an error: the caller takes the cold path. A failed refill retries
+ * with backoff for as long as the pool is below its size (an engine outage heals without a restart),
+ * and an idle container whose attach stream ends (it died with the engine) is dropped and replaced.
  */
 export class WarmPool {
-  private readonly idle = new Map<string, WarmContainer[]>();
-  private readonly filling = new Map<string, Promise<void>>();
+  private readonly slots = new Map<string, Slot>();
   /** Run ids of idle and in-flight warm containers, so the reaper leaves them alone. */
   private readonly owned = new Set<string>();
   private readonly imageEnvs = new Map<string, Record<string, string>>();
+  private readonly retry: { firstMs: number; maxMs: number };
   private closed = false;
   /** Container ids ever handed out: a container is never taken twice (tests check this). */
   readonly handedOut = new Set<string>();
 
-  constructor(private readonly deps: WarmPoolDeps) {}
+  constructor(private readonly deps: WarmPoolDeps) {
+    this.retry = deps.retry ?? { firstMs: 1000, maxMs: 30_000 };
+  }
 
   /** Fill every pool (in the background). */
   start(): void {
-    for (const p of this.deps.profiles.all()) if (p.enabled && p.pool.size > 0) this.refill(p);
+    for (const p of this.pooledProfiles()) this.refill(p);
   }
 
   /** Idle containers per profile (the capsule.pool.idle gauge). */
   sizes(): Record<string, number> {
-    return Object.fromEntries([...this.idle.entries()].map(([k, v]) => [k, v.length]));
+    return Object.fromEntries([...this.slots.entries()].map(([k, v]) => [k, v.idle.length]));
+  }
+
+  /** Each pooled profile's state: target, idle, refill and retry status, last error. */
+  state(): Record<string, PoolProfileState> {
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return Object.fromEntries(
+      this.pooledProfiles().map((p) => {
+        const s = this.slot(p.name);
+        const status = this.closed ? 'closed' : s.nextRetryAt !== null ? 'retrying' : s.idle.length >= p.pool.size ? 'full' : 'filling';
+        const state: PoolProfileState = {
+          status,
+          target_size: p.pool.size,
+          idle: s.idle.length,
+          filling: s.filling !== null,
+          consecutive_failures: s.failures,
+          last_error: s.lastError,
+          last_error_at: iso(s.lastErrorAt),
+          next_retry_at: iso(s.nextRetryAt),
+          replaced_dead: s.replacedDead,
+          handed_out: s.handedOut,
+        };
+        return [p.name, state];
+      }),
+    );
+  }
+
+  /** The engine just worked for a cold run: end every retry wait now instead of at its backoff. */
+  retryNow(): void {
+    for (const s of this.slots.values()) s.wake?.();
   }
 
   /** True when a container with these labels belongs to the pool (idle or being filled). */
@@ -58,10 +108,11 @@ export class WarmPool {
 
   /** Take a warm container of this profile, or null (empty pool, or pooling off for it). */
   take(profile: Profile): WarmContainer | null {
-    const list = this.idle.get(profile.name);
-    const c = list?.shift() ?? null;
-    if (c) {
+    const slot = this.slots.get(profile.name);
+    const c = slot?.idle.shift() ?? null;
+    if (slot && c) {
       this.handedOut.add(c.id);
+      slot.handedOut++;
       this.refill(profile);
     }
     return c;
@@ -77,10 +128,10 @@ export class WarmPool {
     let removed = 0;
     const now = Date.now();
     for (const p of this.deps.profiles.all()) {
-      const list = this.idle.get(p.name) ?? [];
-      const stale = list.filter((c) => now - c.readyAt > p.pool.maxIdleMs);
-      if (!stale.length) continue;
-      this.idle.set(p.name, list.filter((c) => !stale.includes(c)));
+      const slot = this.slots.get(p.name);
+      const stale = slot?.idle.filter((c) => now - c.readyAt > p.pool.maxIdleMs) ?? [];
+      if (!slot || !stale.length) continue;
+      slot.idle = slot.idle.filter((c) => !stale.includes(c));
       await Promise.all(stale.map((c) => this.discard(c)));
       removed += stale.length;
       this.refill(p);
@@ -91,35 +142,92 @@ export class WarmPool {
   /** Remove every idle container and stop refilling (shutdown). */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.filling.values()]);
-    const all = [...this.idle.values()].flat();
-    this.idle.clear();
+    this.retryNow();
+    await Promise.allSettled([...this.slots.values()].map((s) => s.filling));
+    const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));
     await Promise.all(all.map((c) => this.discard(c)));
   }
 
+  private pooledProfiles(): Profile[] {
+    return this.deps.profiles.all().filter((p) => p.enabled && p.pool.size > 0);
+  }
+
+  private slot(profile: string): Slot {
+    let slot = this.slots.get(profile);
+    if (!slot) {
+      slot = { idle: [], filling: null, failures: 0, lastError: null, lastErrorAt: null, nextRetryAt: null, wake: null, replacedDead: 0, handedOut: 0 };
+      this.slots.set(profile, slot);
+    }
+    return slot;
+  }
+
   private refill(profile: Profile): void {
-    if (this.closed || this.filling.has(profile.name)) return;
-    const work = (async () => {
-      // One container at a time per profile, so refills never starve the runs themselves.
-      while (!this.closed && (this.idle.get(profile.name)?.length ?? 0) < profile.pool.size) {
-        try {
-          const c = await this.createWarm(profile);
-          if (this.closed) {
-            await this.discard(c);
-            break;
-          }
-          const list = this.idle.get(profile.name) ?? [];
-          list.push(c);
-          this.idle.set(profile.name, list);
-        } catch (err) {
-          // Engine down or image missing: runs take the cold path and report the problem themselves.
-          this.deps.log.warn({ profile: profile.name, err: (err as Error).message }, 'warm pool refill failed');
-          await new Promise((r) => setTimeout(r, 2000).unref());
-          if ((this.idle.get(profile.name)?.length ?? 0) === 0) break;
-        }
+    const slot = this.slot(profile.name);
+    if (this.closed || slot.filling) return;
+    slot.filling = this.fill(profile, slot).finally(() => {
+      slot.filling = null;
+      // A container that died between the loop's last check and here still gets replaced.
+      if (!this.closed && slot.idle.length < profile.pool.size) this.refill(profile);
+    });
+  }
+
+  /** One container at a time per profile, so refills never starve the runs themselves. */
+  private async fill(profile: Profile, slot: Slot): Promise<void> {
+    while (!this.closed && slot.idle.length < profile.pool.size) {
+      let c: WarmContainer;
+      try {
+        c = await this.createWarm(profile);
+      } catch (err) {
+        // Engine down or image missing: runs take the cold path (and report the problem) meanwhile.
+        slot.failures++;
+        this.noteError(slot, (err as Error).message);
+        const delay = Math.min(this.retry.firstMs * 2 ** (slot.failures - 1), this.retry.maxMs);
+        this.deps.log.warn({ profile: profile.name, err: slot.lastError, failures: slot.failures, retry_in_ms: delay }, 'warm pool refill failed');
+        await this.pause(slot, delay);
+        continue;
       }
-    })().finally(() => this.filling.delete(profile.name));
-    this.filling.set(profile.name, work);
+      if (this.closed) {
+        await this.discard(c);
+        break;
+      }
+      slot.failures = 0;
+      slot.idle.push(c);
+      this.watch(profile, slot, c);
+    }
+  }
+
+  private pause(slot: Slot, ms: number): Promise<void> {
+    slot.nextRetryAt = Date.now() + ms;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => slot.wake?.(), ms);
+      timer.unref();
+      slot.wake = () => {
+        clearTimeout(timer);
+        slot.wake = null;
+        slot.nextRetryAt = null;
+        resolve();
+      };
+    });
+  }
+
+  /** An idle container whose attach stream ends is dead (engine stopped, removed from outside): replace it. */
+  private watch(profile: Profile, slot: Slot, c: WarmContainer): void {
+    void c.io.closed.then(() => {
+      const i = slot.idle.indexOf(c);
+      if (i < 0) return; // taken by a run (whose end closes the stream) or already discarded
+      slot.idle.splice(i, 1);
+      slot.replacedDead++;
+      this.noteError(slot, `idle warm container ${c.id.slice(0, 12)} ended (engine stopped, or removed from outside Capsule)`);
+      this.deps.log.warn({ profile: profile.name, container_id: c.id }, 'idle warm container ended; replacing it');
+      // Removed if it still exists; with the engine down the removal fails and the reaper takes it later.
+      void this.discard(c);
+      this.refill(profile);
+    });
+  }
+
+  private noteError(slot: Slot, message: string): void {
+    slot.lastError = message;
+    slot.lastErrorAt = Date.now();
   }
 
   private async createWarm(profile: Profile): Promise<WarmContainer> {

@@ -1,3 +1,4 @@
+import { poolProfileState } from './pool-state.js';
 import { z } from 'zod';
 
 // What list_profiles and system_info return.
@@ -56,5 +57,6 @@ export const systemInfoObject = z.object({
   ),
   runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
   pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
+  pool_state: z.record(z.string(), poolProfileState).describe('Per pooled profile: target size, idle, refill and retry status, last error.'),
 });
 export type SystemInfo = z.infer<typeof systemInfoObject>;

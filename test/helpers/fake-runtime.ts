@@ -1,4 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
+import { EngineUnavailableError } from '../../server/errors.js';
 import type {
   AttachedIo,
   ContainerRuntime,
@@ -37,6 +38,12 @@ interface FakeContainer {
   id: string;
   /** False when the launcher was killed with the container (SIGKILL): no exit frame then. */
   launcherReports: boolean;
+  /** The first termination signal the launcher got (its exit frame's terminated_by). */
+  terminatedBy: number;
+  /** A warm container (--wait-job): its program starts when the job arrives on stdin. */
+  waitsForJob: boolean;
+  jobArrived: Promise<void>;
+  jobReceived?: () => void;
   spec: ContainerSpec;
   script: FakeScript;
   running: boolean;
@@ -56,12 +63,27 @@ export class FakeRuntime implements ContainerRuntime {
   readonly signals: Array<{ id: string; signal: string }> = [];
   readonly specs: ContainerSpec[] = [];
   next: FakeScript = {};
+  /** While true every call fails as with an unreachable engine (see shutdownEngine). */
+  engineDown = false;
   private counter = 0;
 
+  /** Like dockerd's shutdown: SIGTERM every running container (a launcher with a job reports it), then go away. */
+  shutdownEngine(): void {
+    this.engineDown = true;
+    for (const c of this.containers.values()) this.terminate(c, 15);
+  }
+
+  /** Like `docker stop` from another client: the engine stays up. */
+  stopFromOutside(id: string): void {
+    this.terminate(this.get(id), 15);
+  }
+
   async info(): Promise<EngineInfo> {
+    this.guard();
     return { version: 'fake', apiVersion: '1.41', os: 'fake', kernelVersion: 'fake', cpus: 2, memoryBytes: 1 << 30, cgroupVersion: '1', runtimes: ['runc'], endpoint: this.endpoint };
   }
   async inspectImage(ref: string): Promise<ImageInfo | null> {
+    this.guard();
     return { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} };
   }
   readonly volumes = new Map<string, Record<string, string>>();
@@ -94,17 +116,22 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async create(spec: ContainerSpec): Promise<string> {
     this.calls.push('create');
+    this.guard();
     this.specs.push(spec);
     const script = this.next;
     if (script.failAt === 'create') throw new Error('fake create failure');
     const id = `fake${++this.counter}`;
     let finish!: (code: number) => void;
     const exited = new Promise<number>((resolve) => (finish = resolve));
-    this.containers.set(id, { id, spec, script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [], launcherReports: true });
+    let jobReceived!: () => void;
+    const jobArrived = new Promise<void>((resolve) => (jobReceived = resolve));
+    const waitsForJob = spec.cmd.includes('--wait-job');
+    this.containers.set(id, { id, spec, script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [], launcherReports: true, terminatedBy: 0, waitsForJob, jobArrived, jobReceived });
     return id;
   }
   async putArchive(id: string, path: string, tar: Readable): Promise<void> {
     this.calls.push('putArchive');
+    this.guard();
     const c = this.get(id);
     if (c.script.failAt === 'putArchive') throw new Error('fake putArchive failure');
     let bytes = 0;
@@ -113,12 +140,18 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async attach(id: string): Promise<AttachedIo> {
     this.calls.push('attach');
+    this.guard();
     const c = this.get(id);
     if (c.script.failAt === 'attach') throw new Error('fake attach failure');
     const stdin = c.spec.openStdin ? new PassThrough() : null;
-    stdin?.on('data', (d: Buffer) => c.stdinData.push(d));
+    stdin?.on('data', (d: Buffer) => {
+      c.stdinData.push(d);
+      if (c.running) c.jobReceived?.(); // a dead launcher reads no job
+    });
     // The real container's stdout carries capsule-launch frames; the fake speaks the same protocol.
     async function* output(): AsyncGenerator<OutputChunk> {
+      // A warm launcher that dies before its job (engine shutdown, removal) writes no frame at all.
+      if (c.waitsForJob && (await Promise.race([c.jobArrived.then(() => true), c.exited.then(() => false)])) === false) return;
       yield launcherFrame(5, '{"pid":2}');
       for (const chunk of c.script.output ?? []) {
         await new Promise((r) => setImmediate(r));
@@ -128,38 +161,46 @@ export class FakeRuntime implements ContainerRuntime {
       const code = await c.exited;
       if (c.launcherReports) {
         yield launcherFrame(3, JSON.stringify({ final: true, elapsed_ms: 5, cpu_ns: 2e6, memory_bytes: 1024, memory_peak_bytes: 4096, pids: 1, pids_peak: 3, blkio_read_bytes: 0, blkio_write_bytes: 0, oom_kills: c.script.oomKilled ? 1 : 0, samples: [[0, 0, 1024], [100, 2e6, 4096]] }));
-        yield launcherFrame(4, JSON.stringify({ exit_code: code, signal: code > 128 ? code - 128 : 0, oom_kills: c.script.oomKilled ? 1 : 0, elapsed_ms: 5 }));
+        yield launcherFrame(4, JSON.stringify({ exit_code: code, signal: code > 128 ? code - 128 : 0, oom_kills: c.script.oomKilled ? 1 : 0, elapsed_ms: 5, terminated_by: c.terminatedBy }));
       }
     }
-    return { output: output(), stdin, destroy: () => undefined };
+    let destroyed!: () => void;
+    const closed = Promise.race([c.exited.then(() => undefined), new Promise<void>((resolve) => (destroyed = resolve))]);
+    return { output: output(), stdin, closed, destroy: () => destroyed() };
   }
   async start(id: string): Promise<void> {
     this.calls.push('start');
+    this.guard();
     const c = this.get(id);
     if (c.script.failAt === 'start') throw new Error('fake start failure');
     c.running = true;
     const runMs = c.script.runMs ?? 0;
-    if (Number.isFinite(runMs)) setTimeout(() => this.exit(c, c.script.exitCode ?? 0), runMs);
+    if (Number.isFinite(runMs)) void (c.waitsForJob ? c.jobArrived : Promise.resolve()).then(() => setTimeout(() => this.exit(c, c.script.exitCode ?? 0), runMs));
   }
   async wait(id: string): Promise<number> {
+    this.guard();
     const c = this.get(id);
     if (c.script.failAt === 'wait') throw new Error('fake wait failure');
     return c.exited;
   }
   async inspect(id: string): Promise<ContainerState> {
+    this.guard();
     const c = this.get(id);
     return { running: c.running, exitCode: c.exitCode, oomKilled: c.script.oomKilled ?? false, startedAt: null, finishedAt: null };
   }
   async kill(id: string, signal: string): Promise<void> {
+    this.guard();
     this.signals.push({ id, signal });
     const c = this.containers.get(id);
     if (!c || !c.running) return;
+    c.terminatedBy ||= ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
     if (c.script.ignores?.includes(signal)) return;
     if (signal === 'SIGKILL') c.launcherReports = false;
     this.exit(c, 128 + (signal === 'SIGKILL' ? 9 : 15));
   }
   async remove(id: string): Promise<void> {
     this.calls.push('remove');
+    this.guard();
     const c = this.containers.get(id);
     if (c) {
       c.launcherReports = false;
@@ -169,6 +210,7 @@ export class FakeRuntime implements ContainerRuntime {
     }
   }
   async list(labels: Record<string, string> = {}): Promise<ContainerSummary[]> {
+    this.guard();
     const match = (c: FakeContainer) => Object.entries(labels).every(([k, v]) => (v === '' ? k in c.spec.labels : c.spec.labels[k] === v));
     return [...this.containers.values()].filter(match).map((c) => ({ id: c.id, labels: c.spec.labels, state: c.running ? 'running' : 'created', createdAt: new Date() }));
   }
@@ -177,6 +219,16 @@ export class FakeRuntime implements ContainerRuntime {
     const spec = this.specs.at(-1);
     if (!spec) throw new Error('no container was created');
     return spec;
+  }
+  private terminate(c: FakeContainer, signo: number): void {
+    if (!c.running) return;
+    c.terminatedBy ||= signo;
+    // A warm launcher still waiting for its job dies at once: no frames.
+    if (c.waitsForJob && c.stdinData.length === 0) c.launcherReports = false;
+    this.exit(c, 128 + signo);
+  }
+  private guard(): void {
+    if (this.engineDown) throw new EngineUnavailableError('Docker engine not reachable at fake:// (ECONNREFUSED)');
   }
   private exit(c: FakeContainer, code: number): void {
     if (!c.running && c.exitCode !== null) return;
