@@ -22,7 +22,10 @@ export interface RunResult {
   error?: string;
   /** What the run cost (CPU, memory, processes, I/O, samples over time). */
   stats: RunStats;
-  /** For runs on a workspace: its size after the run, and whether it is over quota. */
+  /**
+   * For runs on a workspace, and runs whose /workspace was a quota'd scratch volume (workspace_id null):
+   * its size after the run (bytes on disk, exact when disk quotas are enforced), and whether it is over quota.
+   */
   workspace?: WorkspaceUsageReport;
   /** Files matched by `collect`. */
   files?: CollectedFile[];
@@ -33,7 +36,8 @@ export interface RunResult {
 }
 
 export interface WorkspaceUsageReport {
-  workspace_id: string;
+  /** null for the scratch /workspace of a run without a workspace (removed with the run). */
+  workspace_id: string | null;
   bytes: number;
   files: number;
   quota_bytes: number;

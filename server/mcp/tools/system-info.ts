@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { diskQuotaSchema } from '../../schemas/disk-quota.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
+import { diskQuotaLine } from './list-profiles.js';
 
 export const registerSystemInfo: ToolRegistrar = (server, deps) => {
   const { sandbox } = deps;
@@ -33,6 +35,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
         ),
         runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
         pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
+        disk_quota: diskQuotaSchema,
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
@@ -42,6 +45,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
         `Capsule ${info.capsule_version}; Docker ${info.engine.version} (API ${info.engine.api_version}) on ${info.engine.os}`,
         `host: ${info.host.cpus} CPUs, ${Math.round(info.host.memory_bytes / 1024 ** 2)} MiB`,
         ...info.images.map((i) => `image ${i.ref}: ${i.present ? 'present' : 'MISSING (run `make images`)'}`),
+        diskQuotaLine(info.disk_quota),
       ].join('\n');
       return { content: [{ type: 'text', text }], structuredContent: info };
     }),
