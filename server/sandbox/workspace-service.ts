@@ -16,22 +16,14 @@ import type { RunWorkspace } from './run-request.js';
 import { cappedStream, type FileEntry, listEntries, spoolArchive, tarOfStream, type Usage } from './workspace-archive.js';
 import { WorkspaceHelper, type HelperContext } from './workspace-helper.js';
 import { isBounded, runWorkspace, WorkspaceUsage } from './workspace-usage.js';
+import { checkQuota, describe, isExpired, volumeName, type WorkspaceInfo } from './workspace-records.js';
 import { type FileWrite, mimeTypeOf, prepareFiles, tarOfFiles } from './workspace-files.js';
 import { inWorkspace, resolveInWorkspace, workspaceRelative } from './workspace-paths.js';
 
 export type { FileWrite };
 export { mimeTypeOf };
 export type { FileEntry, Usage };
-
-export interface WorkspaceInfo {
-  workspace_id: string;
-  created_at: string;
-  expires_at: string;
-  bytes: number;
-  files: number;
-  quota_bytes: number;
-  quota_files: number;
-}
+export { volumeName, type WorkspaceInfo };
 
 export type WorkspaceConfig = Pick<
   Config,
@@ -160,7 +152,7 @@ export class WorkspaceService {
     for (const dir of new Set(prepared.map((f) => posix.dirname(f.relative)).filter((d) => d !== '.'))) await resolveInWorkspace(this.deps.runtime, helper.id, dir, true);
     const before = await this.usage.before(v, helper.id);
     const adding = prepared.reduce((n, f) => n + f.content.length, 0);
-    this.checkQuota(before, adding, prepared.length, id);
+    checkQuota(this.quota, before, adding, prepared.length, id);
     await withSpan('files.put', { 'capsule.workspace': id, 'capsule.files': prepared.length, 'capsule.bytes': adding }, () =>
       this.deps.runtime.putArchive(helper.id, '/workspace', tarOfFiles(prepared)),
     );
@@ -213,7 +205,7 @@ export class WorkspaceService {
     await using helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     if (posix.dirname(relative) !== '.') await resolveInWorkspace(this.deps.runtime, helper.id, posix.dirname(relative), true);
     const before = await this.usage.before(v, helper.id);
-    this.checkQuota(before, size, 1, id);
+    checkQuota(this.quota, before, size, 1, id);
     await this.deps.runtime.putArchive(helper.id, '/workspace', tarOfStream(relative, size, mode, source));
     return { bytes: before.bytes + size, files: before.files + 1 };
   }
@@ -263,7 +255,7 @@ export class WorkspaceService {
     const dir = await mkdtemp(join(tmpdir(), 'capsule-upload-'));
     const spool = join(dir, 'upload.tar');
     try {
-      const { bytes, count } = await spoolArchive(source, spool, (adding, entries) => this.checkQuota(before, adding, entries, id));
+      const { bytes, count } = await spoolArchive(source, spool, (adding, entries) => checkQuota(this.quota, before, adding, entries, id));
       await this.deps.runtime.putArchive(helper.id, '/workspace', createReadStream(spool));
       return { bytes: before.bytes + bytes, files: before.files + count };
     } finally {
@@ -293,15 +285,6 @@ export class WorkspaceService {
     else await this.deps.runtime.removeVolume(v.name);
   }
 
-  private checkQuota(before: Usage, addingBytes: number, addingFiles: number, id: string): void {
-    const { bytes, files } = this.quota;
-    if (before.bytes + addingBytes > bytes || before.files + addingFiles > files) {
-      throw new QuotaExceededError(
-        `workspace ${id} quota exceeded: it holds ${before.bytes} bytes in ${before.files} entries, this adds ${addingBytes} bytes in ${addingFiles}; the quota is ${bytes} bytes and ${files} entries. Nothing was written.`,
-      );
-    }
-  }
-
   private async find(owner: string, id: string): Promise<VolumeSummary> {
     if (!ID.test(id)) throw new InvalidInputError(`"${id}" is not a workspace id (ws_ and 16 hex digits)`);
     const [v] = await this.deps.runtime.listVolumes({ 'capsule.workspace': id, 'capsule.instance': this.deps.instance.name });
@@ -311,23 +294,4 @@ export class WorkspaceService {
     }
     return v;
   }
-}
-
-export function volumeName(id: string): string {
-  return `capsule-${id.replace('_', '-')}`;
-}
-
-function isExpired(v: VolumeSummary): boolean {
-  const at = Date.parse(v.labels['capsule.expires_at'] ?? '');
-  return Number.isFinite(at) && at <= Date.now();
-}
-
-function describe(v: VolumeSummary, quota: { bytes: number; files: number }) {
-  return {
-    workspace_id: v.labels['capsule.workspace']!,
-    created_at: v.labels['capsule.created_at'] ?? v.createdAt,
-    expires_at: v.labels['capsule.expires_at'] ?? '',
-    quota_bytes: quota.bytes,
-    quota_files: quota.files,
-  };
 }

@@ -84,6 +84,13 @@ test('compose: capsule reaches the engine only through docker-proxy, serves MCP 
       warmRuns = (logs.match(/"path":"warm"/g) ?? []).length;
     }
     t.true(warmRuns > 0, 'a run took a warm container through the proxy');
+    // Disk quotas through the proxy: the volume helper made, measured and removed a scratch /workspace.
+    const info = await call<{ disk_quota: { enforced: boolean; mechanism: string } }>('system_info', {});
+    t.like(info.s.disk_quota, { enforced: true, mechanism: 'btrfs-squota' });
+    const scratch = await call<{ stdout: string; workspace: { workspace_id: null; bytes: number; over_quota: boolean } }>('run_command', { command: 'cat in.txt', files: [{ path: 'in.txt', content: 'bounded' }] });
+    t.is(scratch.s.stdout, "bounded");
+    t.like(scratch.s.workspace, { workspace_id: null, over_quota: false });
+    t.true(scratch.s.workspace.bytes > 0);
     await client.close();
     // What the proxy refuses and allows (its port is published on loopback by the test override only).
     const proxy = `http://127.0.0.1:${proxyPort}`;
