@@ -88,7 +88,7 @@ test('compose: capsule reaches the engine only through docker-proxy, serves MCP 
     const info = await call<{ disk_quota: { enforced: boolean; mechanism: string } }>('system_info', {});
     t.like(info.s.disk_quota, { enforced: true, mechanism: 'btrfs-squota' });
     const scratch = await call<{ stdout: string; workspace: { workspace_id: null; bytes: number; over_quota: boolean } }>('run_command', { command: 'cat in.txt', files: [{ path: 'in.txt', content: 'bounded' }] });
-    t.is(scratch.s.stdout, "bounded");
+    t.is(scratch.s?.stdout, 'bounded', scratch.text);
     t.like(scratch.s.workspace, { workspace_id: null, over_quota: false });
     t.true(scratch.s.workspace.bytes > 0);
     await client.close();

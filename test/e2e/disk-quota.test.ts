@@ -25,6 +25,15 @@ test('list_profiles and system_info report disk_quota: enforced by btrfs simple 
     t.regex(profiles.text, /disk quota: enforced \(btrfs-squota/);
     const info = await call<{ disk_quota: DiskQuota }>('system_info', {});
     t.deepEqual(info.s.disk_quota, profiles.s.disk_quota);
+    // A run with files but no workspace reports its scratch /workspace (workspace_id null) over MCP.
+    const r = await call<{ stdout: string; workspace: { workspace_id: string | null; bytes: number; quota_bytes: number; over_quota: boolean } }>('run_command', {
+      // Two files: one of 300 MB would meet the 256 MiB fsize ulimit first.
+      command: 'cat a && head -c 150000000 /dev/zero > b1 && head -c 150000000 /dev/zero > b2; echo rc=$?',
+      files: [{ path: 'a', content: 'scratch ' }],
+    });
+    t.regex(r.s?.stdout ?? r.text, /^scratch rc=1\n/, 'the second 150 MB write fails at the 256 MiB profile size + slack');
+    t.like(r.s.workspace, { workspace_id: null, quota_bytes: 256 * 1024 * 1024, over_quota: true });
+    t.regex(r.text, /the scratch \/workspace is over quota/);
     await client.close();
   } finally {
     await server.stop();
