@@ -122,7 +122,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   // `killed` results), then close sessions and wait for connections to drain.
   let stopping: Promise<void> | null = null;
   const beforeRuns: Array<() => void> = [() => reaper.stop()];
-  const afterRuns: Array<() => Promise<void>> = [];
+  // Volume helpers still running (a reaper sweep, a usage read) finish and remove their containers.
+  const afterRuns: Array<() => Promise<void>> = [() => volumes.close()];
   const shutdown = (why: string) => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down');

@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigurationError, EngineUnavailableError, ImageMissingError, RuntimeFailureError } from '../errors.js';
+import { ConfigurationError, EngineUnavailableError, ImageMissingError, RuntimeFailureError, ShuttingDownError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { InstanceIdentity } from './container-spec.js';
-import { checkVolumeName, runVolumeHelper, type VolumeHelperContext } from './volume-helper.js';
+import { checkVolumeName, runVolumeHelper, type VolumeCommand, type VolumeHelperContext } from './volume-helper.js';
 
 /** Whether the disk use of volumes is bounded by the kernel (system_info, list_profiles). */
 export interface DiskQuotaStatus {
@@ -70,6 +70,9 @@ export class BoundedVolumes {
   private readonly pending = new Set<string>();
   /** Scratch volumes this server made and has not removed yet: never swept. */
   private readonly held = new Set<string>();
+  /** Helper runs in progress: shutdown waits for them, so none is left behind by the exit. */
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
 
   constructor(private readonly deps: BoundedVolumesDeps) {
     this.helper = { runtime: deps.runtime, log: deps.log, instance: deps.instance, image: deps.image, root: deps.root, live: new Set() };
@@ -126,7 +129,7 @@ export class BoundedVolumes {
     const names = specs.map((s) => checkVolumeName(s.name));
     names.forEach((n) => this.pending.add(n));
     try {
-      await runVolumeHelper(this.helper, 'create', specs.flatMap((s) => [s.name, String(s.quotaBytes + quotaSlack(s.quotaBytes))]));
+      await this.run('create', specs.flatMap((s) => [s.name, String(s.quotaBytes + quotaSlack(s.quotaBytes))]));
       const made: string[] = [];
       try {
         for (const s of specs) {
@@ -137,7 +140,7 @@ export class BoundedVolumes {
       } catch (err) {
         await Promise.allSettled(made.map((n) => this.deps.runtime.removeVolume(n)));
         made.forEach((n) => this.held.delete(n));
-        await runVolumeHelper(this.helper, 'delete', names).catch((e) => this.deps.log.error({ err: e, volumes: names }, 'subvolume cleanup failed (the reaper will retry)'));
+        await this.run('delete', names).catch((e) => this.deps.log.error({ err: e, volumes: names }, 'subvolume cleanup failed (the reaper will retry)'));
         throw err;
       }
     } finally {
@@ -164,7 +167,7 @@ export class BoundedVolumes {
           failure ??= err;
         }
       }
-      if (gone.length) await runVolumeHelper(this.helper, 'delete', gone);
+      if (gone.length) await this.run('delete', gone);
     } finally {
       names.forEach((n) => this.pending.delete(n));
     }
@@ -175,7 +178,7 @@ export class BoundedVolumes {
   async usage(names: string[]): Promise<Map<string, VolumeUsage | null>> {
     const found = new Map<string, VolumeUsage | null>();
     if (names.length === 0) return found;
-    for (const line of await runVolumeHelper(this.helper, 'usage', names.map(checkVolumeName))) {
+    for (const line of await this.run('usage', names.map(checkVolumeName))) {
       const [name, bytes, files] = line.split(' ');
       if (!name) continue;
       if (bytes === 'missing') found.set(name, null);
@@ -197,13 +200,22 @@ export class BoundedVolumes {
     if (dead.length) await this.remove(dead.map((v) => v.name)).catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'scratch volume sweep incomplete'));
     // Order matters: subvolumes first, then what was pending, then the Docker volumes. A subvolume
     // listed here whose creation finished before the snapshot has its Docker volume by then.
-    const subvolumes = await runVolumeHelper(this.helper, 'list', []);
+    const subvolumes = await this.run('list', []);
     const pending = new Set(this.pending);
     const volumes = new Set((await runtime.listVolumes({ 'capsule.instance': instance.name })).map((v) => v.name));
     const orphans = subvolumes.filter((n) => !volumes.has(n) && !pending.has(n) && !this.pending.has(n));
-    if (orphans.length) await runVolumeHelper(this.helper, 'delete', orphans);
+    if (orphans.length) await this.run('delete', orphans);
     for (const name of orphans) this.deps.log.info({ volume: name }, 'removed a subvolume left without its Docker volume');
     return dead.length + orphans.length;
+  }
+
+  /** Wait (at most `ms`) for helper runs in progress to finish and remove their containers (shutdown). */
+  async close(ms = 10_000): Promise<void> {
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.allSettled([...this.running]), timeout]);
+    clearTimeout(timer);
   }
 
   /** True when a container with these labels is a volume helper in use right now (the reaper's question). */
@@ -213,7 +225,7 @@ export class BoundedVolumes {
 
   private async probe(): Promise<DiskQuotaStatus> {
     try {
-      const facts = new Map((await runVolumeHelper(this.helper, 'probe', [])).map((line) => [line.split(' ')[0], line.split(' ').slice(1).join(' ')]));
+      const facts = new Map((await this.run('probe', [])).map((line) => [line.split(' ')[0], line.split(' ').slice(1).join(' ')]));
       const reason = probeVerdict(facts, this.deps.root);
       this.known = reason ? { enforced: false, mechanism: 'none', root: this.deps.root, reason } : { enforced: true, mechanism: 'btrfs-squota', root: this.deps.root };
       return this.known;
@@ -224,6 +236,14 @@ export class BoundedVolumes {
       else this.known = { ...status, reason: `${this.deps.root} cannot be used: ${(err as Error).message}` };
       return this.known ?? status;
     }
+  }
+
+  private run(command: VolumeCommand, args: string[]): Promise<string[]> {
+    if (this.closed) return Promise.reject(new ShuttingDownError('the server is shutting down'));
+    const p = runVolumeHelper(this.helper, command, args);
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p)).catch(() => undefined);
+    return p;
   }
 
   private unknown(why: string): DiskQuotaStatus {

@@ -41,7 +41,8 @@ export async function hostSubvolumes(instance: string): Promise<string[]> {
   const dir = join(VOLUME_ROOT, instance);
   const names = await readdir(dir).catch(() => [] as string[]);
   const found: string[] = [];
-  for (const name of names) if ((await stat(join(dir, name))).ino === 256) found.push(name);
+  // A subvolume removed between the listing and its stat is gone: not left.
+  for (const name of names) if ((await stat(join(dir, name)).catch(() => null))?.ino === 256) found.push(name);
   return found;
 }
 
