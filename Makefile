@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test deps build compose-up images sandbox-image server-image proxy-image engine unit integration e2e security bench clean
+.PHONY: help run test deps build compose-up images sandbox-image server-image proxy-image engine volume-root unit integration e2e security bench clean
 
 help:
 	@echo "make run     install deps, build the sandbox image if missing, start the server (http://127.0.0.1:8080/mcp)"
@@ -11,6 +11,7 @@ help:
 	@echo "make sandbox-image  build only the sandbox image (what make run needs)"
 	@echo "make compose-up  docker compose up that works without an image registry and behind a TLS proxy (CAPSULE_EXTRA_CA)"
 	@echo "make engine  install/start a Docker engine on a Debian machine as root (used by CI)"
+	@echo "make volume-root  the btrfs filesystem (simple quotas) that bounds run and workspace disk use (root)"
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -40,23 +41,29 @@ engine:
 compose-up:
 	bash scripts/compose-up.sh
 
+# Disk quotas need root once (a loop mount); afterwards the check is a quick no-op. Tests require them
+# (CAPSULE_REQUIRE_DISK_QUOTA=1), so `make test` stops here with the fix named when they are missing.
+volume-root:
+	bash scripts/provision-volume-root.sh
+
 run: deps sandbox-image build
+	@bash scripts/provision-volume-root.sh || echo "[make run] starting without kernel-enforced disk quotas: system_info reports disk_quota.enforced false"
 	node dist/server/cli.js serve
 
-test: deps images
-	npm test
+test: deps images volume-root
+	CAPSULE_REQUIRE_DISK_QUOTA=1 npm test
 
 unit: deps
 	npx ava test/unit
 
-integration: deps sandbox-image build
-	npx ava test/integration
+integration: deps sandbox-image build volume-root
+	CAPSULE_REQUIRE_DISK_QUOTA=1 npx ava test/integration
 
-e2e: deps images build
-	npx ava test/e2e
+e2e: deps images build volume-root
+	CAPSULE_REQUIRE_DISK_QUOTA=1 npx ava test/e2e
 
-security: deps sandbox-image build
-	npx ava test/security
+security: deps sandbox-image build volume-root
+	CAPSULE_REQUIRE_DISK_QUOTA=1 npx ava test/security
 
 clean:
 	rm -rf dist

@@ -9,6 +9,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 for target in sandbox server docker-proxy; do bash images/build.sh "$target"; done
+# Kernel-enforced disk quotas need the btrfs volume root on the engine host (root, once); without it
+# Capsule runs and reports disk_quota.enforced false.
+if [[ "$(id -u)" == "0" ]]; then bash scripts/provision-volume-root.sh; else
+  echo "[compose-up] not root: skipping scripts/provision-volume-root.sh (disk quotas not enforced unless it ran before)" >&2
+fi
 
 if [[ -z "${CAPSULE_TOKENS:-}" ]]; then
   token="$(node -e "process.stdout.write(require('node:crypto').randomBytes(16).toString('hex'))")"

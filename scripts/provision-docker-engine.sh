@@ -6,6 +6,9 @@ set -euo pipefail
 
 log() { printf '[provision-docker] %s\n' "$*" >&2; }
 
+# The btrfs filesystem whose quotas bound what sandboxes write (independent of dockerd; idempotent).
+bash "$(dirname "${BASH_SOURCE[0]}")/provision-volume-root.sh" || log "continuing: disk quotas will not be enforced (see above)"
+
 if docker info >/dev/null 2>&1; then
   log "engine reachable ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
   exit 0

@@ -66,6 +66,11 @@ export const configSchema = z.object({
   CAPSULE_WORKSPACE_TTL: duration.default(86_400_000).describe('Default lifetime of a workspace (create_workspace ttl_s overrides, up to the max).'),
   CAPSULE_WORKSPACE_MAX_TTL: duration.default(7 * 86_400_000).describe('Longest lifetime a workspace may ask for.'),
   CAPSULE_MAX_WORKSPACES_PER_OWNER: int(1, 10_000).default(20).describe('Most workspaces one owner may hold.'),
+  CAPSULE_VOLUME_ROOT: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits and ._-/').refine((p) => !p.split('/').includes('..'), 'no ".." components')
+    .default('/var/lib/capsule/volumes')
+    .describe('Path on the engine host of the btrfs filesystem (simple quotas) whose subvolumes hold workspaces and run scratch volumes (scripts/provision-volume-root.sh makes it).'),
+  CAPSULE_REQUIRE_DISK_QUOTA: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
+    .describe('Set to 1 to refuse to start, and to create volumes, when disk quotas are not enforced (tests and CI use 1).'),
   CAPSULE_COLLECT_MAX_BYTES: int(0, 64 << 20).default(1 << 20).describe('Most bytes of files a run returns through `collect` (embedded in the result).'),
   CAPSULE_ARTIFACT_MAX_BYTES: int(1 << 20, 1 << 30).default(64 << 20)
     .describe('Most bytes of artifacts (flame graphs, profiles) kept per run; kept for CAPSULE_RESULT_TTL.'),

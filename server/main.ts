@@ -27,6 +27,7 @@ import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
 import { WorkspaceService } from './sandbox/workspace-service.js';
+import { BoundedVolumes } from './sandbox/bounded-volumes.js';
 import { startRuntimeGauges } from './telemetry/metrics.js';
 import type { Telemetry } from './telemetry/setup.js';
 import { CAPSULE_VERSION } from './version.js';
@@ -59,12 +60,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   const store = RunStore.open(config.CAPSULE_DATA_DIR, instance.name);
   const interrupted = store.markInterrupted('the server stopped while this run was in flight');
   if (interrupted) log.warn({ runs: interrupted }, 'marked runs of an earlier start as failed');
-  const workspaces = new WorkspaceService({ runtime, log, instance, config });
+  const volumes = new BoundedVolumes({ runtime, log, instance, image: config.CAPSULE_SANDBOX_IMAGE, root: config.CAPSULE_VOLUME_ROOT, required: config.CAPSULE_REQUIRE_DISK_QUOTA });
+  const workspaces = new WorkspaceService({ runtime, log, instance, config, volumes });
   const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
   const selfProfiler = new SelfProfiler(artifacts);
   const pool = config.CAPSULE_POOL ? new WarmPool({ runtime, log, instance, profiles }) : undefined;
   const cache = new ResultCache(store.database, config.CAPSULE_RESULT_TTL);
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, ...(pool ? { pool } : {}) });
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, volumes, ...(pool ? { pool } : {}) });
   const profiling = new ProfilingService({ sandbox, artifacts, log, maxArtifactBytes: config.CAPSULE_ARTIFACT_MAX_BYTES });
   const processes = new ProcessManager({
     sandbox,
@@ -76,12 +78,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     runtime,
     log,
     instance,
-    isOwned: (labels) => sandbox.ownsContainer(labels) || workspaces.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false),
+    isOwned: (labels) => sandbox.ownsContainer(labels) || workspaces.ownsContainer(labels) || volumes.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
     extraSweeps: [
       async () => processes.sweepExpired(),
       async () => store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
       () => workspaces.sweepExpired(),
+      () => volumes.sweep(),
       async () => artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
       async () => (pool ? pool.sweepIdle() : 0),
       async () => cache.purge(),
@@ -119,7 +122,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   // `killed` results), then close sessions and wait for connections to drain.
   let stopping: Promise<void> | null = null;
   const beforeRuns: Array<() => void> = [() => reaper.stop()];
-  const afterRuns: Array<() => Promise<void>> = [];
+  // Volume helpers still running (a reaper sweep, a usage read) finish and remove their containers.
+  const afterRuns: Array<() => Promise<void>> = [() => volumes.close()];
   const shutdown = (why: string) => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down');
@@ -138,6 +142,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
 
   if (!(await sandbox.engine.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
+  // Warns when volumes are unbounded; with CAPSULE_REQUIRE_DISK_QUOTA=1 refuses to start.
+  await volumes.verify();
   const ready = await sandbox.engine.readiness();
   if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
   if (stopping) return;

@@ -30,6 +30,15 @@ export interface VolumeMount {
    * e.g. a workspace deleted between the check and the mount. Ignored when the volume exists.
    */
   labelsIfCreated?: Record<string, string>;
+  /** Driver options for the volume if this mount creates it (a bind of its quota'd subvolume, so it stays bounded). */
+  driverOptionsIfCreated?: Record<string, string>;
+}
+
+/** A host path (as the engine sees it) bound into the container; a missing source is an error, never created. */
+export interface BindMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
 }
 
 /** Everything needed to create one sandbox container. */
@@ -48,10 +57,14 @@ export interface ContainerSpec {
   /** Mount path → tmpfs mount options (e.g. "rw,nosuid,size=64m"). */
   tmpfs: Record<string, string>;
   volumes: VolumeMount[];
+  /** Host paths bound in (only Capsule's own helpers use them; never a sandbox). */
+  binds?: BindMount[];
   /** 'none' or the name of a network. */
   network: string;
   readOnlyRootfs: boolean;
   capDrop: string[];
+  /** Capabilities added back after capDrop (only Capsule's volume helper has any). */
+  capAdd?: string[];
   securityOpt: string[];
   init: boolean;
   /** OCI runtime name (e.g. runsc); engine default when omitted. */
@@ -124,6 +137,8 @@ export interface VolumeSummary {
   name: string;
   labels: Record<string, string>;
   createdAt: string;
+  /** The driver's options (e.g. type, o, device of a bind volume). */
+  options: Record<string, string>;
 }
 
 export interface ContainerRuntime {
@@ -147,8 +162,8 @@ export interface ContainerRuntime {
   getArchive(id: string, path: string): Promise<Readable>;
   /** Stat a path inside the container without following a final symlink; null when it does not exist. */
   statPath(id: string, path: string): Promise<PathStat | null>;
-  /** Create a named volume with labels. */
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Create a named volume (local driver) with labels and, optionally, driver options (e.g. a bind of a host path). */
+  createVolume(name: string, labels: Record<string, string>, driverOptions?: Record<string, string>): Promise<void>;
   /** Remove a named volume; a missing one is not an error; one in use is BusyError. */
   removeVolume(name: string): Promise<void>;
   /** Volumes carrying every given label. */

@@ -128,6 +128,7 @@ export class DockerRuntime implements ContainerRuntime {
         NetworkMode: spec.network,
         ReadonlyRootfs: spec.readOnlyRootfs,
         CapDrop: spec.capDrop,
+        ...(spec.capAdd?.length ? { CapAdd: spec.capAdd } : {}),
         SecurityOpt: spec.securityOpt,
         Memory: spec.memoryBytes,
         MemorySwap: spec.memoryBytes, // equal to Memory: no swap
@@ -135,13 +136,19 @@ export class DockerRuntime implements ContainerRuntime {
         PidsLimit: spec.pidsLimit,
         Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
         Tmpfs: spec.tmpfs,
-        Mounts: spec.volumes.map((v) => ({
-          Type: 'volume' as const,
-          Target: v.target,
-          Source: v.source ?? '', // empty: an anonymous volume, removed with the container
-          ReadOnly: v.readOnly,
-          ...(v.labelsIfCreated ? { VolumeOptions: { NoCopy: false, Labels: v.labelsIfCreated, DriverConfig: { Name: 'local', Options: {} } } } : {}),
-        })),
+        Mounts: [
+          ...spec.volumes.map((v) => ({
+            Type: 'volume' as const,
+            Target: v.target,
+            Source: v.source ?? '', // empty: an anonymous volume, removed with the container
+            ReadOnly: v.readOnly,
+            ...(v.labelsIfCreated
+              ? { VolumeOptions: { NoCopy: false, Labels: v.labelsIfCreated, DriverConfig: { Name: 'local', Options: v.driverOptionsIfCreated ?? {} } } }
+              : {}),
+          })),
+          // Type bind (not HostConfig.Binds): a missing source fails the create instead of being made empty.
+          ...(spec.binds ?? []).map((b) => ({ Type: 'bind' as const, Source: b.source, Target: b.target, ReadOnly: b.readOnly })),
+        ],
         Init: spec.init,
         AutoRemove: false,
         // Output reaches Capsule through attach; the engine's log copy would cost disk and (measured
@@ -199,8 +206,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
-    await this.call(() => this.docker.createVolume({ Name: name, Labels: labels }));
+  async createVolume(name: string, labels: Record<string, string>, driverOptions?: Record<string, string>): Promise<void> {
+    await this.call(() => this.docker.createVolume({ Name: name, Labels: labels, Driver: 'local', ...(driverOptions ? { DriverOpts: driverOptions } : {}) }));
   }
 
   async removeVolume(name: string): Promise<void> {
@@ -217,7 +224,12 @@ export class DockerRuntime implements ContainerRuntime {
   async listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]> {
     const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
     const res = await this.call(() => this.docker.listVolumes({ filters: { label } }));
-    return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {}, createdAt: (v as { CreatedAt?: string }).CreatedAt ?? '' }));
+    return (res.Volumes ?? []).map((v) => ({
+      name: v.Name,
+      labels: v.Labels ?? {},
+      createdAt: (v as { CreatedAt?: string }).CreatedAt ?? '',
+      options: (v.Options as Record<string, string> | null) ?? {},
+    }));
   }
 
   async attach(id: string): Promise<AttachedIo> {

@@ -1,4 +1,4 @@
-import type { ContainerSpec } from '../runtime/container-runtime.js';
+import type { ContainerSpec, VolumeMount } from '../runtime/container-runtime.js';
 import { JOB_DIR } from './languages.js';
 import { launcherCommand } from './launcher-protocol.js';
 import type { Profile } from './profiles.js';
@@ -43,6 +43,16 @@ export function recreatedWorkspaceLabels(workspaceId: string, instance: string):
   };
 }
 
+/**
+ * The mount of a workspace volume at `target`. A quota'd workspace (driverOptions: the bind of its
+ * subvolume) that a mount re-creates is bound to the same subvolume, so it stays bounded.
+ */
+export function workspaceVolumeMount(target: string, volume: string, workspaceId: string, instance: string, driverOptions?: Record<string, string>): VolumeMount {
+  const labels = recreatedWorkspaceLabels(workspaceId, instance);
+  if (!driverOptions) return { source: volume, target, readOnly: false, labelsIfCreated: labels };
+  return { source: volume, target, readOnly: false, labelsIfCreated: { ...labels, 'capsule.quota': 'btrfs' }, driverOptionsIfCreated: driverOptions };
+}
+
 /** The locked-down container for one run of `argv` under `profile`. */
 export function buildContainerSpec(input: {
   profile: Profile;
@@ -59,20 +69,21 @@ export function buildContainerSpec(input: {
    * { volume: null } = an anonymous volume (files put in before start, or collected after exit,
    * which a tmpfs cannot hold).
    */
-  workspaceMount: { volume: string | null; workspaceId?: string } | null;
+  workspaceMount: { volume: string | null; workspaceId?: string; driverOptions?: Record<string, string> } | null;
   /** A writable /capsule-out (anonymous volume, owned by uid 10001 through the image) for artifacts. */
   withOutputDir?: boolean;
+  /** Quota'd scratch volumes (run-volumes.ts) that replace the anonymous /workspace and /capsule-out. */
+  scratchMount?: (target: string) => VolumeMount | undefined;
   labels: Record<string, string>;
 }): ContainerSpec {
   const { profile } = input;
   const volumes: ContainerSpec['volumes'] = [];
   if (input.withJobDir) volumes.push({ target: JOB_DIR, readOnly: false });
-  if (input.withOutputDir) volumes.push({ target: OUTPUT_DIR, readOnly: false });
+  const scratch = (target: string): VolumeMount => input.scratchMount?.(target) ?? { target, readOnly: false };
+  if (input.withOutputDir) volumes.push(scratch(OUTPUT_DIR));
   const ws = input.workspaceMount;
-  if (ws) {
-    const named = ws.volume ? { source: ws.volume, labelsIfCreated: recreatedWorkspaceLabels(ws.workspaceId ?? '', input.labels['capsule.instance'] ?? '') } : {};
-    volumes.push({ target: '/workspace', readOnly: false, ...named });
-  }
+  if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels['capsule.instance'] ?? '', ws.driverOptions));
+  else if (ws) volumes.push(scratch('/workspace'));
   const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777` };
   if (!input.workspaceMount) tmpfs['/workspace'] = `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`;
   return {

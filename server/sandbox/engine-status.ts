@@ -6,12 +6,14 @@ import type { PoolProfileState } from '../schemas/pool-state.js';
 import type { InstanceIdentity } from './container-spec.js';
 import type { ProfileRegistry } from './profiles.js';
 import type { WarmPool } from './warm-pool.js';
+import type { BoundedVolumes, DiskQuotaStatus } from './bounded-volumes.js';
 
 export interface EngineStatusDeps {
   runtime: ContainerRuntime;
   profiles: ProfileRegistry;
   instance: InstanceIdentity;
   pool?: WarmPool;
+  volumes?: BoundedVolumes;
   /** Slots in use, waiting and available right now. */
   runs: () => { active: number; queued: number; max_concurrent: number };
 }
@@ -66,7 +68,13 @@ export class EngineStatus {
       runs: this.deps.runs(),
       pool: this.deps.pool?.sizes() ?? {},
       pool_state: this.deps.pool?.state() ?? {},
+      disk_quota: await this.diskQuota(),
     };
+  }
+
+  /** Whether the kernel bounds the disk use of volumes (probed once; see bounded-volumes.ts). */
+  async diskQuota(): Promise<DiskQuotaStatus> {
+    return this.deps.volumes ? this.deps.volumes.status() : { enforced: false, mechanism: 'none', root: '', reason: 'this server has no bounded volumes' };
   }
 
   private engineFacts: { at: number; facts: ReturnType<EngineStatus['readEngineFacts']> } | null = null;

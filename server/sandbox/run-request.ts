@@ -62,12 +62,19 @@ export interface EffectiveLimits {
   pids: number;
 }
 
+/** A workspace a run mounts: its volume and, when quota'd, the driver options binding its subvolume. */
+export interface RunWorkspace {
+  id: string;
+  volume: string;
+  driverOptions?: Record<string, string>;
+}
+
 /** Who asks and how the run lives: a call that waits for it, or a background process. */
 export interface PrepareContext {
   owner?: string;
   mode?: 'run' | 'process';
   /** The resolved workspace, when the call names one. */
-  workspace?: { id: string; volume: string };
+  workspace?: RunWorkspace;
 }
 
 /** A run that passed every check, ready for the runner. */
@@ -86,7 +93,7 @@ export interface PreparedRun {
   workspaceFiles: PreparedFile[];
   /** Globs of files to return after the run. */
   collect: string[];
-  workspace: { id: string; volume: string } | null;
+  workspace: RunWorkspace | null;
   /** Mount a writable /capsule-out for artifacts read after exit (profilers). */
   outputDir: boolean;
   stdin: Buffer | null;

@@ -12,6 +12,7 @@ import { type RunResult, signalName } from './run-result.js';
 import { asCancellation, describeAbort, describeMidRunFailure, describeOutsideStop } from './run-interruption.js';
 import { type EndReason, RunOutcome } from './run-outcome.js';
 import { type RunStats, toRunStats } from './run-stats.js';
+import type { RunVolumes } from './run-volumes.js';
 import { tarOfFiles } from './workspace-files.js';
 import { withSpan } from '../telemetry/tracing.js';
 
@@ -83,8 +84,11 @@ export class SandboxRun implements AsyncDisposable {
     return new SandboxRun(ctx, job, warm.id, warm);
   }
 
-  /** Create the container (never started) and copy the job's files in; on failure nothing is left behind. */
-  static async create(ctx: RunContext, job: PreparedRun): Promise<SandboxRun> {
+  /**
+   * Create the container (never started) and copy the job's files in; on failure nothing is left behind.
+   * `scratch`: the run's quota'd volumes (owned and removed by the caller, after this run).
+   */
+  static async create(ctx: RunContext, job: PreparedRun, scratch?: RunVolumes | null): Promise<SandboxRun> {
     const spec = buildContainerSpec({
       profile: job.profile,
       limits: job.limits,
@@ -96,10 +100,11 @@ export class SandboxRun implements AsyncDisposable {
       withJobDir: job.jobFiles.length > 0,
       withOutputDir: job.outputDir,
       workspaceMount: job.workspace
-        ? { volume: job.workspace.volume, workspaceId: job.workspace.id }
+        ? { volume: job.workspace.volume, workspaceId: job.workspace.id, ...(job.workspace.driverOptions ? { driverOptions: job.workspace.driverOptions } : {}) }
         : job.workspaceFiles.length > 0 || job.collect.length > 0
           ? { volume: null }
           : null,
+      ...(scratch ? { scratchMount: (target: string) => scratch.mount(target) } : {}),
       labels: runLabels({ runId: job.runId, kind: 'run', profile: job.profile.name, owner: job.owner, instance: ctx.instance }),
     });
     const id = await ctx.runtime.create(spec);

@@ -31,6 +31,8 @@ import { readRange, tarEntries } from './tar-entries.js';
 import type { RunResult } from './run-result.js';
 import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
 import type { RunStore } from '../store/run-store.js';
+import type { BoundedVolumes } from './bounded-volumes.js';
+import { RunVolumes } from './run-volumes.js';
 
 export interface RunCallOptions extends Omit<ExecuteOptions, 'signal'> {
   signal?: AbortSignal;
@@ -59,6 +61,8 @@ export interface SandboxServiceDeps {
   pool?: WarmPool;
   /** The opt-in result cache. */
   cache?: ResultCache;
+  /** Quota'd volumes for the runs' scratch /workspace and /capsule-out; without them those are anonymous (unbounded). */
+  volumes?: BoundedVolumes;
 }
 
 /** Runs commands and code blocks, each in its own fresh container; owns the in-flight runs. */
@@ -145,7 +149,7 @@ export class SandboxService {
     const ctx: PrepareContext = { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
     if (input.workspace_id !== undefined) {
       if (!this.deps.workspaces) throw new InvalidInputError('workspaces are not available on this server');
-      ctx.workspace = { id: input.workspace_id, volume: await this.deps.workspaces.volumeFor(options.owner ?? 'local', input.workspace_id) };
+      ctx.workspace = await this.deps.workspaces.volumeFor(options.owner ?? 'local', input.workspace_id);
     }
     return ctx;
   }
@@ -156,16 +160,21 @@ export class SandboxService {
     return job;
   }
 
-  /** Collected files and workspace usage, read from the stopped container before it is removed. */
-  private afterExit(job: PreparedRun, more?: RunCallOptions['afterExitExtra']): ((containerId: string) => Promise<Partial<RunResult>>) | undefined {
+  /** Collected files and workspace usage (a scratch /workspace's too), read after exit, before removal. */
+  private afterExit(job: PreparedRun, scratch: RunVolumes | null, more?: RunCallOptions['afterExitExtra']): ((containerId: string) => Promise<Partial<RunResult>>) | undefined {
     const { workspaces, runtime, config } = this.deps;
-    if (!job.collect.length && !job.workspace && !more) return undefined;
+    if (!job.collect.length && !job.workspace && !more && !scratch) return undefined;
     return async (containerId) => {
+      // The usage helper runs while the files are read from the stopped container.
+      const scratchUsage = scratch?.workspaceReport();
+      scratchUsage?.catch(() => undefined);
       const extra: Partial<RunResult> = more ? await more(containerId) : {};
       if (job.collect.length) extra.files = await collectFiles(runtime, containerId, job.collect, config.CAPSULE_COLLECT_MAX_BYTES, job.workspace?.id ?? null);
+      const scratchReport = await scratchUsage;
+      if (scratchReport) extra.workspace = scratchReport;
       if (job.workspace && workspaces) {
         const quota = workspaces.quota;
-        const usage = await workspaces.usageIn(containerId, quota.bytes);
+        const usage = await workspaces.usageAfterRun(job.workspace, containerId, quota.bytes);
         extra.workspace = {
           workspace_id: job.workspace.id,
           ...usage,
@@ -176,6 +185,14 @@ export class SandboxService {
       }
       return extra;
     };
+  }
+
+  /** The quota'd scratch volumes a cold run needs (null: none needed, or disk quotas not enforced). */
+  private scratchVolumes(job: PreparedRun, deferRemoval: (removal: Promise<void>) => void): Promise<RunVolumes | null> {
+    const { volumes, config, instance, log } = this.deps;
+    if (!volumes) return Promise.resolve(null);
+    const ctx = { volumes, instance, log, outputMaxBytes: config.CAPSULE_ARTIFACT_MAX_BYTES, workspaceMaxFiles: config.CAPSULE_WORKSPACE_MAX_FILES, deferRemoval };
+    return RunVolumes.create(ctx, job);
   }
 
   /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
@@ -260,12 +277,14 @@ export class SandboxService {
       };
       const ctx = { runtime: this.deps.runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS, deferRemoval };
       const createStarted = performance.now();
+      // Declared before the run, so they are removed after its container (deferred: the result does not wait).
+      await using scratch = warm ? null : await this.scratchVolumes(job, ctx.deferRemoval);
       // On the warm path the container already exists: the span records taking it (capsule.warm=true).
       await using run = await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name, 'capsule.warm': warm !== null }, async () =>
-        warm ? SandboxRun.fromWarm(ctx, job, warm) : SandboxRun.create(ctx, job),
+        warm ? SandboxRun.fromWarm(ctx, job, warm) : SandboxRun.create(ctx, job, scratch),
       );
       const { onOutput, keepStdinOpen, onStarted, onStats } = options;
-      const afterExit = this.afterExit(job, options.afterExitExtra);
+      const afterExit = this.afterExit(job, scratch, options.afterExitExtra);
       const result = await run.execute({
         signal,
         onContainerStarted: () => {

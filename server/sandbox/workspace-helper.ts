@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { RuntimeFailureError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { InstanceIdentity } from './container-spec.js';
-import { recreatedWorkspaceLabels, SANDBOX_USER } from './container-spec.js';
+import { SANDBOX_USER, workspaceVolumeMount } from './container-spec.js';
+import type { RunWorkspace } from './run-request.js';
 import { WORKSPACE_ROOT } from './workspace-paths.js';
 
 export interface HelperContext {
@@ -26,7 +27,8 @@ export class WorkspaceHelper implements AsyncDisposable {
     private readonly helperId: string,
   ) {}
 
-  static async create(ctx: HelperContext, volume: string, workspaceId: string, cmd: string[] = ['true']): Promise<WorkspaceHelper> {
+  static async create(ctx: HelperContext, ws: RunWorkspace, cmd: string[] = ['true']): Promise<WorkspaceHelper> {
+    const workspaceId = ws.id;
     const helperId = `helper_${randomBytes(6).toString('hex')}`;
     ctx.live.add(helperId);
     try {
@@ -50,7 +52,7 @@ export class WorkspaceHelper implements AsyncDisposable {
         pidsLimit: 8,
         ulimits: [],
         tmpfs: {},
-        volumes: [{ source: volume, target: WORKSPACE_ROOT, readOnly: false, labelsIfCreated: recreatedWorkspaceLabels(workspaceId, ctx.instance.name) }],
+        volumes: [workspaceVolumeMount(WORKSPACE_ROOT, ws.volume, workspaceId, ctx.instance.name, ws.driverOptions)],
         network: 'none',
         readOnlyRootfs: true,
         capDrop: ['ALL'],
@@ -69,11 +71,11 @@ export class WorkspaceHelper implements AsyncDisposable {
    * Run one program (argv, never a shell string) in a fresh locked-down container on the workspace,
    * as uid 10001 with no network, and remove it. For what the archive API cannot do (deleting files).
    */
-  static async runOnce(ctx: HelperContext, volume: string, workspaceId: string, argv: string[]): Promise<number> {
-    await using helper = await WorkspaceHelper.create(ctx, volume, workspaceId, argv);
+  static async runOnce(ctx: HelperContext, ws: RunWorkspace, argv: string[]): Promise<number> {
+    await using helper = await WorkspaceHelper.create(ctx, ws, argv);
     await ctx.runtime.start(helper.id);
     const code = await ctx.runtime.wait(helper.id);
-    if (code !== 0) throw new RuntimeFailureError(`${argv[0]} exited with ${code} in workspace ${workspaceId}`);
+    if (code !== 0) throw new RuntimeFailureError(`${argv[0]} exited with ${code} in workspace ${ws.id}`);
     return code;
   }
 

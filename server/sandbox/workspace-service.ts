@@ -11,24 +11,19 @@ import type { ContainerRuntime, VolumeSummary } from '../runtime/container-runti
 import type { InstanceIdentity } from './container-spec.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { readRange, tarEntries } from './tar-entries.js';
-import { cappedStream, countUsage, type FileEntry, listEntries, spoolArchive, tarOfStream, type Usage } from './workspace-archive.js';
+import type { BoundedVolumes } from './bounded-volumes.js';
+import type { RunWorkspace } from './run-request.js';
+import { cappedStream, type FileEntry, listEntries, spoolArchive, tarOfStream, type Usage } from './workspace-archive.js';
 import { WorkspaceHelper, type HelperContext } from './workspace-helper.js';
+import { isBounded, runWorkspace, WorkspaceUsage } from './workspace-usage.js';
+import { checkQuota, describe, isExpired, volumeName, type WorkspaceInfo } from './workspace-records.js';
 import { type FileWrite, mimeTypeOf, prepareFiles, tarOfFiles } from './workspace-files.js';
 import { inWorkspace, resolveInWorkspace, workspaceRelative } from './workspace-paths.js';
 
 export type { FileWrite };
 export { mimeTypeOf };
 export type { FileEntry, Usage };
-
-export interface WorkspaceInfo {
-  workspace_id: string;
-  created_at: string;
-  expires_at: string;
-  bytes: number;
-  files: number;
-  quota_bytes: number;
-  quota_files: number;
-}
+export { volumeName, type WorkspaceInfo };
 
 export type WorkspaceConfig = Pick<
   Config,
@@ -40,20 +35,25 @@ export interface WorkspaceDeps {
   log: Logger;
   instance: InstanceIdentity;
   config: WorkspaceConfig;
+  /** Quota'd volumes; without them (or without enforcement) workspaces are plain, unbounded Docker volumes. */
+  volumes?: BoundedVolumes;
 }
 
 const ID = /^ws_[0-9a-f]{16}$/;
 
 /**
- * Workspaces: Docker volumes that persist files between ephemeral runs. Files move through the
- * engine's archive API on never-started helper containers; every path is checked to stay inside
- * /workspace, symlinks included, and every write respects the workspace quota.
+ * Workspaces: Docker volumes that persist files between ephemeral runs; with disk quotas enforced each
+ * is a quota'd btrfs subvolume (bounded-volumes.ts), so a run cannot write past quota + slack. Files
+ * move through the engine's archive API on never-started helper containers; every path is checked to
+ * stay inside /workspace, symlinks included, and every write of Capsule's own is checked against the quota.
  */
 export class WorkspaceService {
   private readonly helpers: HelperContext;
+  private readonly usage: WorkspaceUsage;
 
   constructor(private readonly deps: WorkspaceDeps) {
     this.helpers = { runtime: deps.runtime, log: deps.log, instance: deps.instance, image: deps.config.CAPSULE_SANDBOX_IMAGE, live: new Set() };
+    this.usage = new WorkspaceUsage({ runtime: deps.runtime, helpers: this.helpers, ...(deps.volumes ? { volumes: deps.volumes } : {}) });
   }
 
   get quota(): { bytes: number; files: number } {
@@ -80,7 +80,7 @@ export class WorkspaceService {
     const now = new Date();
     const expires = new Date(now.getTime() + ttlMs);
     const volume = volumeName(id);
-    await runtime.createVolume(volume, {
+    const labels = {
       'capsule.managed': 'true',
       'capsule.kind': 'workspace',
       'capsule.workspace': id,
@@ -88,14 +88,21 @@ export class WorkspaceService {
       'capsule.instance': this.deps.instance.name,
       'capsule.created_at': now.toISOString(),
       'capsule.expires_at': expires.toISOString(),
-    });
-    try {
-      // The first mount copies the image's /workspace (owned by uid 10001) into the new volume.
-      await using _helper = await WorkspaceHelper.create(this.helpers, volume, id);
-    } catch (err) {
-      await runtime.removeVolume(volume).catch(() => undefined);
-      throw err;
+    };
+    if (await this.deps.volumes?.enabled()) {
+      // The helper hands the new subvolume to uid 10001; nothing to copy from the image.
+      await withSpan('volumes.create', { 'capsule.workspace': id }, () => this.deps.volumes!.create([{ name: volume, labels, quotaBytes: this.quota.bytes }]));
+    } else {
+      await runtime.createVolume(volume, labels);
+      try {
+        // The first mount copies the image's /workspace (owned by uid 10001) into the new volume.
+        await using _helper = await WorkspaceHelper.create(this.helpers, { id, volume });
+      } catch (err) {
+        await runtime.removeVolume(volume).catch(() => undefined);
+        throw err;
+      }
     }
+    // 0 bytes: an empty subvolume takes 16 KiB once the filesystem commits, which list_workspaces reports.
     return { workspace_id: id, created_at: now.toISOString(), expires_at: expires.toISOString(), bytes: 0, files: 0, quota_bytes: this.quota.bytes, quota_files: this.quota.files };
   }
 
@@ -103,47 +110,49 @@ export class WorkspaceService {
   async list(owner: string): Promise<WorkspaceInfo[]> {
     const volumes = await this.deps.runtime.listVolumes({ 'capsule.workspace': '', 'capsule.owner': owner, 'capsule.instance': this.deps.instance.name });
     const live = volumes.filter((v) => !isExpired(v));
-    return Promise.all(live.map(async (v) => ({ ...describe(v, this.quota), ...(await this.usageOfVolume(v.name, v.labels['capsule.workspace']!)) })));
+    const usage = await this.usage.of(live);
+    return live.map((v) => ({ ...describe(v, this.quota), ...usage.get(v.name)! }));
   }
 
   /** One workspace's facts. */
   async info(owner: string, id: string): Promise<WorkspaceInfo> {
     const v = await this.find(owner, id);
-    return { ...describe(v, this.quota), ...(await this.usageOfVolume(v.name, id)) };
+    return { ...describe(v, this.quota), ...(await this.usage.of([v])).get(v.name)! };
   }
 
-  /** Delete a workspace; refused while a run uses it. */
+  /** Delete a workspace and its files; refused while a run uses it. */
   async delete(owner: string, id: string): Promise<void> {
-    const v = await this.find(owner, id);
-    await this.deps.runtime.removeVolume(v.name);
+    await this.removeVolume(await this.find(owner, id));
   }
 
-  /** The volume to mount for a run on this workspace (checks owner and expiry). */
-  async volumeFor(owner: string, id: string): Promise<string> {
-    return (await this.find(owner, id)).name;
+  /** What a run on this workspace mounts (checks owner and expiry). */
+  async volumeFor(owner: string, id: string): Promise<RunWorkspace> {
+    return runWorkspace(await this.find(owner, id));
   }
 
-  /** Files and folders count and total file bytes of a workspace volume; stops counting past `stopAfterBytes`. */
-  async usageOfVolume(volume: string, id: string, stopAfterBytes = Infinity): Promise<Usage> {
-    await using helper = await WorkspaceHelper.create(this.helpers, volume, id);
-    // `return await`: the helper must outlive the read (disposal runs when this function returns).
-    return await this.usageIn(helper.id, stopAfterBytes);
+  /** Usage of a workspace volume (exact for a quota'd one), by volume summary. */
+  async usageOf(v: VolumeSummary): Promise<Usage> {
+    return (await this.usage.of([v])).get(v.name)!;
   }
 
-  /** Usage as seen through any container that mounts the workspace at /workspace (a run's own, after it exits). */
-  async usageIn(containerId: string, stopAfterBytes = Infinity): Promise<Usage> {
-    return await countUsage(await this.deps.runtime.getArchive(containerId, '/workspace'), stopAfterBytes);
+  /**
+   * Usage after a run on `ws`, whose stopped container `containerId` still mounts it. Exact for a quota'd
+   * workspace; for an older one counted from the container, stopping past `stopAfterBytes`.
+   */
+  async usageAfterRun(ws: RunWorkspace, containerId: string, stopAfterBytes: number): Promise<Usage> {
+    const [v] = await this.deps.runtime.listVolumes({ 'capsule.workspace': ws.id, 'capsule.instance': this.deps.instance.name });
+    return this.usage.afterRun(v, containerId, stopAfterBytes);
   }
 
   /** Write files (all or nothing): paths checked, quota checked before anything is written. */
   async writeFiles(owner: string, id: string, files: FileWrite[]): Promise<{ written: Array<{ path: string; bytes: number }>; usage: Usage }> {
     const v = await this.find(owner, id);
     const prepared = prepareFiles(files);
-    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     for (const dir of new Set(prepared.map((f) => posix.dirname(f.relative)).filter((d) => d !== '.'))) await resolveInWorkspace(this.deps.runtime, helper.id, dir, true);
-    const before = await this.usageIn(helper.id);
+    const before = await this.usage.before(v, helper.id);
     const adding = prepared.reduce((n, f) => n + f.content.length, 0);
-    this.checkQuota(before, adding, prepared.length, id);
+    checkQuota(this.quota, before, adding, prepared.length, id);
     await withSpan('files.put', { 'capsule.workspace': id, 'capsule.files': prepared.length, 'capsule.bytes': adding }, () =>
       this.deps.runtime.putArchive(helper.id, '/workspace', tarOfFiles(prepared)),
     );
@@ -153,7 +162,7 @@ export class WorkspaceService {
   /** Read (a range of) one file; symlinks are followed only while they stay inside the workspace. */
   async readFile(owner: string, id: string, path: string, offset = 0, maxBytes = 1 << 20): Promise<{ path: string; size: number; content: Buffer; offset: number; eof: boolean; mime_type: string }> {
     const v = await this.find(owner, id);
-    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     const resolved = await resolveInWorkspace(this.deps.runtime, helper.id, workspaceRelative(path), false);
     for await (const { header, stream } of tarEntries(await this.deps.runtime.getArchive(helper.id, resolved))) {
       if (header.type === 'directory') throw new InvalidInputError(`"${path}" is a directory; use list_files`);
@@ -168,7 +177,7 @@ export class WorkspaceService {
   /** Stream one whole file (REST download); the caller must consume or destroy the stream. */
   async openFile(owner: string, id: string, path: string): Promise<{ size: number; mime_type: string; stream: Readable }> {
     const v = await this.find(owner, id);
-    const helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    const helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     try {
       const resolved = await resolveInWorkspace(this.deps.runtime, helper.id, workspaceRelative(path), false);
       const entries = tarEntries(await this.deps.runtime.getArchive(helper.id, resolved));
@@ -193,10 +202,10 @@ export class WorkspaceService {
     const v = await this.find(owner, id);
     const relative = workspaceRelative(path);
     if (!relative) throw new InvalidInputError('path must name a file');
-    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     if (posix.dirname(relative) !== '.') await resolveInWorkspace(this.deps.runtime, helper.id, posix.dirname(relative), true);
-    const before = await this.usageIn(helper.id);
-    this.checkQuota(before, size, 1, id);
+    const before = await this.usage.before(v, helper.id);
+    checkQuota(this.quota, before, size, 1, id);
     await this.deps.runtime.putArchive(helper.id, '/workspace', tarOfStream(relative, size, mode, source));
     return { bytes: before.bytes + size, files: before.files + 1 };
   }
@@ -204,7 +213,7 @@ export class WorkspaceService {
   /** List a folder (or, recursively, everything under it); at most `limit` entries. */
   async listFiles(owner: string, id: string, path = '', recursive = false, limit = 10_000): Promise<{ entries: FileEntry[]; truncated: boolean }> {
     const v = await this.find(owner, id);
-    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    await using helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     const resolved = await resolveInWorkspace(this.deps.runtime, helper.id, workspaceRelative(path), false);
     return await listEntries(await this.deps.runtime.getArchive(helper.id, resolved), resolved, path, limit, recursive);
   }
@@ -214,14 +223,14 @@ export class WorkspaceService {
     const v = await this.find(owner, id);
     const relative = paths.map((p) => workspaceRelative(p));
     if (relative.some((p) => p === '')) throw new InvalidInputError('refusing to delete the workspace root; use delete_workspace');
-    await WorkspaceHelper.runOnce(this.helpers, v.name, id, ['rm', '-rf', '--', ...relative.map(inWorkspace)]);
+    await WorkspaceHelper.runOnce(this.helpers, runWorkspace(v), ['rm', '-rf', '--', ...relative.map(inWorkspace)]);
     return relative;
   }
 
   /** Stream the whole workspace as a tar (REST download), cut at the quota size. */
   async download(owner: string, id: string): Promise<Readable> {
     const v = await this.find(owner, id);
-    const helper = await WorkspaceHelper.create(this.helpers, v.name, id);
+    const helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
     try {
       const source = await this.deps.runtime.getArchive(helper.id, '/workspace');
       const cap = this.quota.bytes * 1.1 + 10 * 1024 * 1024;
@@ -241,12 +250,12 @@ export class WorkspaceService {
    */
   async upload(owner: string, id: string, source: Readable): Promise<Usage> {
     const v = await this.find(owner, id);
-    await using helper = await WorkspaceHelper.create(this.helpers, v.name, id);
-    const before = await this.usageIn(helper.id);
+    await using helper = await WorkspaceHelper.create(this.helpers, runWorkspace(v));
+    const before = await this.usage.before(v, helper.id);
     const dir = await mkdtemp(join(tmpdir(), 'capsule-upload-'));
     const spool = join(dir, 'upload.tar');
     try {
-      const { bytes, count } = await spoolArchive(source, spool, (adding, entries) => this.checkQuota(before, adding, entries, id));
+      const { bytes, count } = await spoolArchive(source, spool, (adding, entries) => checkQuota(this.quota, before, adding, entries, id));
       await this.deps.runtime.putArchive(helper.id, '/workspace', createReadStream(spool));
       return { bytes: before.bytes + bytes, files: before.files + count };
     } finally {
@@ -260,7 +269,7 @@ export class WorkspaceService {
     let removed = 0;
     for (const v of volumes.filter(isExpired)) {
       try {
-        await this.deps.runtime.removeVolume(v.name);
+        await this.removeVolume(v);
         removed++;
         this.deps.log.info({ workspace_id: v.labels['capsule.workspace'] }, 'expired workspace removed');
       } catch (err) {
@@ -270,13 +279,10 @@ export class WorkspaceService {
     return removed;
   }
 
-  private checkQuota(before: Usage, addingBytes: number, addingFiles: number, id: string): void {
-    const { bytes, files } = this.quota;
-    if (before.bytes + addingBytes > bytes || before.files + addingFiles > files) {
-      throw new QuotaExceededError(
-        `workspace ${id} quota exceeded: it holds ${before.bytes} bytes in ${before.files} entries, this adds ${addingBytes} bytes in ${addingFiles}; the quota is ${bytes} bytes and ${files} entries. Nothing was written.`,
-      );
-    }
+  /** The Docker volume, then (quota'd) its subvolume; BusyError while a run uses it. */
+  private async removeVolume(v: VolumeSummary): Promise<void> {
+    if (isBounded(v) && this.deps.volumes) await this.deps.volumes.remove([v.name]);
+    else await this.deps.runtime.removeVolume(v.name);
   }
 
   private async find(owner: string, id: string): Promise<VolumeSummary> {
@@ -288,23 +294,4 @@ export class WorkspaceService {
     }
     return v;
   }
-}
-
-export function volumeName(id: string): string {
-  return `capsule-${id.replace('_', '-')}`;
-}
-
-function isExpired(v: VolumeSummary): boolean {
-  const at = Date.parse(v.labels['capsule.expires_at'] ?? '');
-  return Number.isFinite(at) && at <= Date.now();
-}
-
-function describe(v: VolumeSummary, quota: { bytes: number; files: number }) {
-  return {
-    workspace_id: v.labels['capsule.workspace']!,
-    created_at: v.labels['capsule.created_at'] ?? v.createdAt,
-    expires_at: v.labels['capsule.expires_at'] ?? '',
-    quota_bytes: quota.bytes,
-    quota_files: quota.files,
-  };
 }

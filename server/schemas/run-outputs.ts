@@ -29,14 +29,14 @@ export const runStatsObject = z
 /** A workspace's size after a run on it, and whether the run pushed it over quota. */
 export const workspaceUsageReportObject = z
   .object({
-    workspace_id: z.string(),
-    bytes: z.number().int(),
+    workspace_id: z.string().nullable().describe('null for the scratch /workspace of a run with files or collect but no workspace.'),
+    bytes: z.number().int().describe('Bytes on disk (data and metadata), exact when disk quotas are enforced.'),
     files: z.number().int(),
     quota_bytes: z.number().int(),
     quota_files: z.number().int(),
     over_quota: z.boolean(),
   })
-  .describe('For runs on a workspace: its size after the run and whether the run pushed it over quota.');
+  .describe('For runs on a workspace (or a quota-bound scratch /workspace): its size after the run and whether the run pushed it over quota.');
 
 /** A file a run produced and the caller asked for with `collect`. */
 export const collectedFileObject = z.object({

@@ -1,3 +1,4 @@
+import { diskQuotaSchema } from './disk-quota.js';
 import { poolProfileState } from './pool-state.js';
 import { z } from 'zod';
 
@@ -30,7 +31,7 @@ export const profileInfoObject = z.object({
 });
 export type ProfileInfo = z.infer<typeof profileInfoObject>;
 
-export const listProfilesOutput = z.object({ profiles: z.array(profileInfoObject) });
+export const listProfilesOutput = z.object({ profiles: z.array(profileInfoObject), disk_quota: diskQuotaSchema });
 
 /** Engine, host and Capsule facts (system_info). */
 export const systemInfoObject = z.object({
@@ -58,5 +59,6 @@ export const systemInfoObject = z.object({
   runs: z.object({ active: z.number(), queued: z.number(), max_concurrent: z.number() }),
   pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
   pool_state: z.record(z.string(), poolProfileState).describe('Per pooled profile: target size, idle, refill and retry status, last error.'),
+  disk_quota: diskQuotaSchema,
 });
 export type SystemInfo = z.infer<typeof systemInfoObject>;

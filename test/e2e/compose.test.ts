@@ -46,7 +46,8 @@ test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs throu
   const port = await freePort();
   const project = `capsuletest${randomBytes(3).toString('hex')}`;
   const token = randomBytes(16).toString('hex');
-  const env = { CAPSULE_PUBLISH_PORT: String(port), CAPSULE_ALLOWED_HOSTS: '127.0.0.1', CAPSULE_TOKENS: `compose:${token}`, CAPSULE_INSTANCE: project };
+  // CAPSULE_REQUIRE_DISK_QUOTA=1: the server only starts when its volume helpers work through the proxy.
+  const env = { CAPSULE_PUBLISH_PORT: String(port), CAPSULE_ALLOWED_HOSTS: '127.0.0.1', CAPSULE_TOKENS: `compose:${token}`, CAPSULE_INSTANCE: project, CAPSULE_REQUIRE_DISK_QUOTA: '1' };
   const files = ['-p', project, '-f', 'compose.yaml'];
   // fetch() through the engine's port proxy can leave no active handle while it waits; keep the loop alive.
   const keepAlive = setInterval(() => undefined, 1000);
@@ -89,6 +90,13 @@ test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs throu
       warmRuns = (logs.match(/"path":"warm"/g) ?? []).length;
     }
     t.true(warmRuns > 0, 'a run took a warm container through the proxy');
+    // Disk quotas through the proxy: the volume helper made, measured and removed a scratch /workspace.
+    const info = await call<{ disk_quota: { enforced: boolean; mechanism: string } }>('system_info', {});
+    t.like(info.s.disk_quota, { enforced: true, mechanism: 'btrfs-squota' });
+    const scratch = await call<{ stdout: string; workspace: { workspace_id: null; bytes: number; over_quota: boolean } }>('run_command', { command: 'cat in.txt', files: [{ path: 'in.txt', content: 'bounded' }] });
+    t.is(scratch.s?.stdout, 'bounded', scratch.text);
+    t.like(scratch.s.workspace, { workspace_id: null, over_quota: false });
+    t.true(scratch.s.workspace.bytes > 0);
     await client.close();
     const statuses = await proxyStatuses(`${project}_default`, [
       ['GET', '/_ping'],

@@ -5,15 +5,19 @@ import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
 import { ProfileRegistry, parseProfile, type Profile } from '../../server/sandbox/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
+import { BoundedVolumes } from '../../server/sandbox/bounded-volumes.js';
 import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
 import { readFileSync } from 'node:fs';
 import { silentLog } from './fixtures.js';
 
 export const runtime = new DockerRuntime();
 
+/** Tests run with disk quotas required: they cannot pass on the unbounded fallback. */
+export const TEST_ENV = { CAPSULE_REQUIRE_DISK_QUOTA: '1' };
+
 /**
- * Integration tests need the real engine and the real image. An unreachable engine or a missing image
- * is a test failure with the fix named, never a skip.
+ * Integration tests need the real engine, the real image and kernel-enforced disk quotas. Any of them
+ * missing is a test failure with the fix named, never a skip.
  */
 export async function requireEngine(): Promise<void> {
   try {
@@ -24,6 +28,14 @@ export async function requireEngine(): Promise<void> {
   if (!(await runtime.inspectImage(DEFAULT_SANDBOX_IMAGE))) {
     throw new Error(`image ${DEFAULT_SANDBOX_IMAGE} missing: run make images`);
   }
+  const quota = await realVolumes('itest-probe').status();
+  if (!quota.enforced) throw new Error(`disk quotas are not enforced (${quota.reason}): run \`sudo bash scripts/provision-volume-root.sh\` (make test does)`);
+}
+
+/** The real quota'd volumes at CAPSULE_VOLUME_ROOT (default /var/lib/capsule/volumes), required. */
+export function realVolumes(instanceName = 'itest', env: Record<string, string> = {}) {
+  const config = loadConfig({ ...TEST_ENV, ...env });
+  return new BoundedVolumes({ runtime, log: silentLog, instance: { name: instanceName, bootId: 'itest' }, image: config.CAPSULE_SANDBOX_IMAGE, root: config.CAPSULE_VOLUME_ROOT, required: config.CAPSULE_REQUIRE_DISK_QUOTA });
 }
 
 /** The shipped default profile with some fields replaced (e.g. a small memory limit for OOM tests). */
@@ -36,19 +48,21 @@ export function realService(profiles: Profile[] = [shippedProfile()], env: Recor
   return new SandboxService({
     runtime: rt,
     profiles: ProfileRegistry.fromProfiles(profiles),
-    config: loadConfig(env),
+    config: loadConfig({ ...TEST_ENV, ...env }),
     log: silentLog,
     instance: { name: 'itest', bootId: 'itest' },
+    ...(rt === runtime ? { volumes: realVolumes('itest', env) } : {}),
   });
 }
 
-/** Real sandbox + workspace services sharing one config (e.g. a small quota). */
-export function realWorkspaceServices(env: Record<string, string> = {}, instanceName = 'itest') {
-  const config = loadConfig(env);
+/** Real sandbox + workspace services sharing one config (e.g. a small quota) and quota'd volumes. */
+export function realWorkspaceServices(env: Record<string, string> = {}, instanceName = 'itest', profiles: Profile[] = [shippedProfile()]) {
+  const config = loadConfig({ ...TEST_ENV, ...env });
   const instance = { name: instanceName, bootId: 'itest' };
-  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance, config });
-  const sandbox = new SandboxService({ runtime, profiles: ProfileRegistry.fromProfiles([shippedProfile()]), config, log: silentLog, instance, workspaces });
-  return { sandbox, workspaces };
+  const volumes = realVolumes(instanceName, env);
+  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance, config, volumes });
+  const sandbox = new SandboxService({ runtime, profiles: ProfileRegistry.fromProfiles(profiles), config, log: silentLog, instance, workspaces, volumes });
+  return { sandbox, workspaces, volumes };
 }
 
 /** Fail the test when any container of this run still exists; print its id for debugging. */

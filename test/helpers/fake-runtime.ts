@@ -13,6 +13,44 @@ import type {
   VolumeSummary,
 } from '../../server/runtime/container-runtime.js';
 
+/**
+ * The fake engine's side of capsule-volume (images/sandbox/capsule-volume): subvolumes in a map.
+ * `enforced: false` answers the probe as a host without a btrfs root (the fallback).
+ */
+export class FakeVolumeHelper {
+  enforced = false;
+  readonly subvolumes = new Map<string, { limit: number; bytes: number; files: number }>();
+  readonly commands: string[][] = [];
+  /** Make the next command of this name fail (exit 1). */
+  failNext: string | null = null;
+
+  run(argv: string[]): { stdout: string; code: number } {
+    const [, command, instance, ...args] = argv;
+    this.commands.push([command!, ...args]);
+    if (this.failNext === command) {
+      this.failNext = null;
+      return { stdout: '', code: 1 };
+    }
+    const key = (name: string) => `${instance}/${name}`;
+    switch (command) {
+      case 'probe':
+        return { stdout: this.enforced ? 'fstype btrfs\nquota_mode squota\nnested_bounded yes\n' : 'fstype overlayfs\n', code: 0 };
+      case 'create':
+        for (let i = 0; i < args.length; i += 2) this.subvolumes.set(key(args[i]!), { limit: Number(args[i + 1]), bytes: 16384, files: 0 });
+        return { stdout: args.filter((_, i) => i % 2 === 0).map((n, i) => `${n} ${256 + i}\n`).join(''), code: 0 };
+      case 'usage':
+        return { stdout: args.map((n) => { const v = this.subvolumes.get(key(n)); return v ? `${n} ${v.bytes} ${v.files}\n` : `${n} missing\n`; }).join(''), code: 0 };
+      case 'delete':
+        args.forEach((n) => this.subvolumes.delete(key(n)));
+        return { stdout: args.map((n) => `${n} deleted\n`).join(''), code: 0 };
+      case 'list':
+        return { stdout: [...this.subvolumes.keys()].filter((k) => k.startsWith(`${instance}/`)).map((k) => `${k.slice(instance!.length + 1)}\n`).join(''), code: 0 };
+      default:
+        return { stdout: '', code: 2 };
+    }
+  }
+}
+
 /** How a fake container behaves once started. */
 export interface FakeScript {
   output?: OutputChunk[];
@@ -52,6 +90,8 @@ interface FakeContainer {
   exited: Promise<number>;
   stdinData: Buffer[];
   archives: { path: string; bytes: number }[];
+  /** A volume helper's answer (its stdout is raw, not launcher frames). */
+  helper?: { stdout: string; code: number };
 }
 
 /** A scripted ContainerRuntime for unit tests of lifecycle logic. Records every call. */
@@ -65,6 +105,7 @@ export class FakeRuntime implements ContainerRuntime {
   next: FakeScript = {};
   /** While true every call fails as with an unreachable engine (see shutdownEngine). */
   engineDown = false;
+  readonly volumeHelper = new FakeVolumeHelper();
   private counter = 0;
 
   /** Like dockerd's shutdown: SIGTERM every running container (a launcher with a job reports it), then go away. */
@@ -87,6 +128,7 @@ export class FakeRuntime implements ContainerRuntime {
     return { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} };
   }
   readonly volumes = new Map<string, Record<string, string>>();
+  readonly volumeOptions = new Map<string, Record<string, string>>();
   async getArchive(): Promise<Readable> {
     const { pack } = await import('tar-stream');
     const archive = pack();
@@ -96,16 +138,20 @@ export class FakeRuntime implements ContainerRuntime {
   async statPath(): Promise<PathStat | null> {
     return null;
   }
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  async createVolume(name: string, labels: Record<string, string>, driverOptions?: Record<string, string>): Promise<void> {
+    this.calls.push('createVolume');
     this.volumes.set(name, labels);
+    this.volumeOptions.set(name, driverOptions ?? {});
   }
   async removeVolume(name: string): Promise<void> {
+    this.calls.push('removeVolume');
     this.volumes.delete(name);
+    this.volumeOptions.delete(name);
   }
   async listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]> {
     return [...this.volumes.entries()]
       .filter(([, l]) => Object.entries(labels).every(([k, v]) => (v === '' ? k in l : l[k] === v)))
-      .map(([name, l]) => ({ name, labels: l, createdAt: '' }));
+      .map(([name, l]) => ({ name, labels: l, createdAt: '', options: this.volumeOptions.get(name) ?? {} }));
   }
   networks = new Set<string>();
   async networkExists(name: string): Promise<boolean> {
@@ -126,7 +172,11 @@ export class FakeRuntime implements ContainerRuntime {
     let jobReceived!: () => void;
     const jobArrived = new Promise<void>((resolve) => (jobReceived = resolve));
     const waitsForJob = spec.cmd.includes('--wait-job');
-    this.containers.set(id, { id, spec, script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [], launcherReports: true, terminatedBy: 0, waitsForJob, jobArrived, jobReceived });
+    const helper = spec.labels['capsule.kind'] === 'volume-helper' ? this.volumeHelper.run(spec.cmd) : undefined;
+    this.containers.set(id, {
+      id, spec, script: helper ? { exitCode: helper.code } : script, running: false, exitCode: null, finish, exited, stdinData: [], archives: [],
+      launcherReports: true, terminatedBy: 0, waitsForJob, jobArrived, jobReceived, ...(helper ? { helper } : {}),
+    });
     return id;
   }
   async putArchive(id: string, path: string, tar: Readable): Promise<void> {
@@ -143,6 +193,14 @@ export class FakeRuntime implements ContainerRuntime {
     this.guard();
     const c = this.get(id);
     if (c.script.failAt === 'attach') throw new Error('fake attach failure');
+    if (c.helper) {
+      const { stdout } = c.helper;
+      async function* raw(): AsyncGenerator<OutputChunk> {
+        if (stdout) yield { stream: 'stdout', data: Buffer.from(stdout) };
+        await c.exited;
+      }
+      return { output: raw(), stdin: null, destroy: () => undefined, closed: c.exited.then(() => undefined) };
+    }
     const stdin = c.spec.openStdin ? new PassThrough() : null;
     stdin?.on('data', (d: Buffer) => {
       c.stdinData.push(d);

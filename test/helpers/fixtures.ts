@@ -17,6 +17,7 @@ import type { ToolDeps } from '../../server/mcp/tool-context.js';
 import { ProcessManager } from '../../server/sandbox/process-manager.js';
 import { RunStore } from '../../server/store/run-store.js';
 import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
+import { BoundedVolumes } from '../../server/sandbox/bounded-volumes.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -52,7 +53,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 export function testService(
   runtime: ContainerRuntime,
-  options: { profiles?: Profile[]; env?: Record<string, string>; store?: RunStore; workspaces?: WorkspaceService } = {},
+  options: { profiles?: Profile[]; env?: Record<string, string>; store?: RunStore; workspaces?: WorkspaceService; volumes?: BoundedVolumes } = {},
 ) {
   const profiles = ProfileRegistry.fromProfiles(options.profiles ?? [testProfile()]);
   return new SandboxService({
@@ -63,15 +64,22 @@ export function testService(
     instance: { name: 'unit', bootId: 'test' },
     ...(options.store ? { store: options.store } : {}),
     ...(options.workspaces ? { workspaces: options.workspaces } : {}),
+    ...(options.volumes ? { volumes: options.volumes } : {}),
   });
+}
+
+/** Quota'd volumes on a fake runtime (its FakeVolumeHelper plays the btrfs side). */
+export function testVolumes(runtime: ContainerRuntime, options: { required?: boolean } = {}): BoundedVolumes {
+  return new BoundedVolumes({ runtime, log: silentLog, instance: { name: 'unit', bootId: 'test' }, image: 'capsule/sandbox:test', root: '/var/lib/capsule/volumes', required: options.required ?? false });
 }
 
 /** Every service a tool needs, on a given runtime, with an in-memory store. */
 export function testToolDeps(runtime: ContainerRuntime, options: { profiles?: Profile[]; env?: Record<string, string> } = {}): ToolDeps {
   const store = RunStore.open(':memory:', 'unit');
   const config = testConfig(options.env);
-  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance: { name: 'unit', bootId: 'test' }, config });
-  const sandbox = testService(runtime, { ...options, store, workspaces });
+  const volumes = testVolumes(runtime);
+  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance: { name: 'unit', bootId: 'test' }, config, volumes });
+  const sandbox = testService(runtime, { ...options, store, workspaces, volumes });
   const processes = new ProcessManager({ sandbox, log: silentLog, retainBytes: 1 << 20, resultTtlMs: 60_000 });
   const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifacts-')), 1 << 24);
   const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 1 << 24 });

@@ -40,7 +40,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
   // Its own data folder (run store, cache, context, artifacts) unless the test shares one on purpose.
   const dataDir = env['CAPSULE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'capsule-e2e-data-'));
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', ...env, CAPSULE_INSTANCE: instance, CAPSULE_DATA_DIR: dataDir },
+    // Disk quotas required: a server that would run unbounded refuses to start, so no test passes on the fallback.
+    env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', CAPSULE_REQUIRE_DISK_QUOTA: '1', ...env, CAPSULE_INSTANCE: instance, CAPSULE_DATA_DIR: dataDir },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

@@ -4,14 +4,19 @@ import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../../server/errors.js';
 import { realWorkspaceServices, requireEngine, runtime } from '../helpers/engine.js';
+import { silentLog } from '../helpers/fixtures.js';
+import { hostQgroupBytes } from '../helpers/host-volumes.js';
+import { volumeName } from '../../server/sandbox/workspace-service.js';
+import { WorkspaceHelper } from '../../server/sandbox/workspace-helper.js';
+import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 
 test.before(requireEngine);
-const { sandbox, workspaces } = realWorkspaceServices();
+const { sandbox, workspaces, volumes } = realWorkspaceServices();
 const OWNER = 'ws-test';
 
 // Whatever a failing test left behind: every workspace volume this file's owner made.
 test.after.always(async () => {
-  for (const v of await runtime.listVolumes({ 'capsule.owner': OWNER, 'capsule.instance': 'itest' })) await runtime.removeVolume(v.name).catch(() => undefined);
+  for (const v of await runtime.listVolumes({ 'capsule.owner': OWNER, 'capsule.instance': 'itest' })) await volumes.remove([v.name]).catch(() => undefined);
   // Volumes a mount re-created after their workspace was deleted (a list racing a delete) are expired.
   await workspaces.sweepExpired();
 });
@@ -32,18 +37,24 @@ async function sweptVolumes(workspaceId: string) {
 }
 
 // Serial: another test's sweep would remove the re-created (expired) volume before this one looks at it.
-test.serial('a workspace volume re-created by a mount after its deletion is labelled, expired, hidden and swept', async (t) => {
+test.serial('a workspace volume re-created by a mount after its deletion is labelled, expired, still bounded, hidden and swept', async (t) => {
   const ws = await workspaces.create(OWNER);
-  const volume = await workspaces.volumeFor(OWNER, ws.workspace_id);
-  await runtime.removeVolume(volume);
-  // What a list_workspaces racing a delete_workspace does: mount the volume it listed a moment ago.
-  t.deepEqual(await workspaces.usageOfVolume(volume, ws.workspace_id), { bytes: 0, files: 0 });
-  const [recreated] = await runtime.listVolumes({ 'capsule.workspace': ws.workspace_id });
-  t.is(recreated?.name, volume, 'the engine re-created the volume on mount');
-  t.is(recreated?.labels['capsule.managed'], 'true', 'and it carries the labels a leak check looks for');
-  t.is(recreated?.labels['capsule.recreated'], 'true');
-  await t.throwsAsync(workspaces.info(OWNER, ws.workspace_id), { instanceOf: NotFoundError });
+  const mount = await workspaces.volumeFor(OWNER, ws.workspace_id);
+  t.truthy(mount.driverOptions?.device, 'a quota-bound workspace');
+  await runtime.removeVolume(mount.volume);
+  {
+    // What a run or a file helper racing a delete_workspace does: mount the volume it found a moment ago.
+    // (Usage reads no longer mount workspaces: they read the qgroup through the volume helper.)
+    await using _helper = await WorkspaceHelper.create({ runtime, log: silentLog, instance: { name: 'itest', bootId: 'itest' }, image: DEFAULT_SANDBOX_IMAGE, live: new Set() }, mount);
+    const [recreated] = await runtime.listVolumes({ 'capsule.workspace': ws.workspace_id });
+    t.is(recreated?.name, mount.volume, 'the engine re-created the volume on mount');
+    t.is(recreated?.labels['capsule.managed'], 'true', 'and it carries the labels a leak check looks for');
+    t.is(recreated?.labels['capsule.recreated'], 'true');
+    t.is(recreated?.options['device'], mount.driverOptions?.device, 'bound to the same quota\'d subvolume, never an unbounded volume');
+    await t.throwsAsync(workspaces.info(OWNER, ws.workspace_id), { instanceOf: NotFoundError });
+  }
   t.deepEqual(await sweptVolumes(ws.workspace_id), []);
+  t.is((await volumes.usage([mount.volume])).get(mount.volume), null, 'the sweep removed its subvolume too');
 });
 
 test('text and binary files round-trip', async (t) => {
@@ -80,7 +91,10 @@ test('a 50 MB file within the quota streams in and out intact', async (t) => {
   for await (const chunk of file.stream) hash.update(chunk as Buffer);
   t.is(hash.digest('hex'), createHash('sha256').update(data).digest('hex'));
   const info = await workspaces.info(OWNER, ws.workspace_id);
-  t.is(info.bytes, data.length);
+  // Bytes on disk as the kernel counts them against the quota: the data plus some metadata.
+  // (Before disk quotas this was the sum of file sizes, exactly data.length.)
+  t.is(info.bytes, await hostQgroupBytes('itest', volumeName(ws.workspace_id)));
+  t.true(info.bytes >= data.length && info.bytes < data.length + (1 << 20), `${info.bytes} bytes`);
   await workspaces.delete(OWNER, ws.workspace_id);
 });
 

@@ -1,6 +1,11 @@
 import { listProfilesOutput } from '../../schemas/system-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
+/** One line on disk quotas for a tool's text. */
+export function diskQuotaLine(q: { enforced: boolean; mechanism: string; root: string; reason?: string }): string {
+  return q.enforced ? `disk quota: enforced (${q.mechanism} at ${q.root})` : `disk quota: NOT enforced (${q.reason ?? 'unknown'})`;
+}
+
 export const registerListProfiles: ToolRegistrar = (server, deps) => {
   const { sandbox } = deps;
   server.registerTool(
@@ -14,10 +19,12 @@ export const registerListProfiles: ToolRegistrar = (server, deps) => {
     },
     guarded('list_profiles', deps, async () => {
       const profiles = sandbox.listProfiles();
+      const diskQuota = await sandbox.engine.diskQuota();
       const text = profiles
         .map((p) => `${p.name}: ${p.description} (memory ${p.memory}, ${p.cpus} CPU, ${p.pids} pids, timeout ${p.timeout_default_ms}/${p.timeout_max_ms} ms)`)
+        .concat(diskQuotaLine(diskQuota))
         .join('\n');
-      return structuredResult(listProfilesOutput, { profiles }, text);
+      return structuredResult(listProfilesOutput, { profiles, disk_quota: diskQuota }, text);
     }),
   );
 };

@@ -33,7 +33,10 @@ export function runToolResult(result: RunResult): CallToolResult {
   if (result.error) head.push(`error: ${result.error}`);
   if (result.truncated) head.push(`output truncated: stdout ${result.stdout_bytes} bytes, stderr ${result.stderr_bytes} bytes in all`);
   if (result.workspace?.over_quota) {
-    head.push(`workspace ${result.workspace.workspace_id} is over quota: ${result.workspace.bytes}/${result.workspace.quota_bytes} bytes, ${result.workspace.files}/${result.workspace.quota_files} entries; writes are refused until files are deleted`);
+    const w = result.workspace;
+    const what = w.workspace_id ? `workspace ${w.workspace_id}` : 'the scratch /workspace';
+    const then = w.workspace_id ? '; writes are refused until files are deleted' : '';
+    head.push(`${what} is over quota: ${w.bytes}/${w.quota_bytes} bytes, ${w.files}/${w.quota_files} entries${then}`);
   }
   if (result.collect_error) head.push(`collect failed: ${result.collect_error}`);
   const parts = [head.join('\n')];

@@ -1,5 +1,6 @@
 import { systemInfoObject } from '../../schemas/system-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
+import { diskQuotaLine } from './list-profiles.js';
 
 export const registerSystemInfo: ToolRegistrar = (server, deps) => {
   const { sandbox } = deps;
@@ -18,6 +19,7 @@ export const registerSystemInfo: ToolRegistrar = (server, deps) => {
         `Capsule ${info.capsule_version}; Docker ${info.engine.version} (API ${info.engine.api_version}) on ${info.engine.os}`,
         `host: ${info.host.cpus} CPUs, ${Math.round(info.host.memory_bytes / 1024 ** 2)} MiB`,
         ...info.images.map((i) => `image ${i.ref}: ${i.present ? 'present' : 'MISSING (run `make images`)'}`),
+        diskQuotaLine(info.disk_quota),
       ].join('\n');
       return structuredResult(systemInfoObject, info, text);
     }),
