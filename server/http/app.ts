@@ -5,7 +5,9 @@ import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
 import type { WorkspaceService } from '../sandbox/workspace-service.js';
+import { InternalError, ParseError, PayloadTooLargeError } from '../errors.js';
 import { CAPSULE_VERSION } from '../version.js';
+import { sendJsonRpcError } from './json-rpc-errors.js';
 import type { McpSessions } from './mcp-sessions.js';
 import { openApiDocument } from './openapi.js';
 import { type RestDeps, restRunsRouter } from './rest-runs.js';
@@ -27,14 +29,8 @@ export interface HttpAppDeps extends RestDeps {
 /** Malformed or oversized bodies get a JSON-RPC error, never an HTML page or a crash. */
 const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
   const type = (err as { type?: string }).type;
-  if (type === 'entity.too.large') {
-    res.status(413).json({ jsonrpc: '2.0', error: { code: -32600, message: `request body too large: ${(err as Error).message}` }, id: null });
-    return;
-  }
-  if (type === 'entity.parse.failed') {
-    res.status(400).json({ jsonrpc: '2.0', error: { code: -32700, message: 'parse error: the body is not valid JSON' }, id: null });
-    return;
-  }
+  if (type === 'entity.too.large') return sendJsonRpcError(res, new PayloadTooLargeError(`request body too large: ${(err as Error).message}`));
+  if (type === 'entity.parse.failed') return sendJsonRpcError(res, new ParseError('parse error: the body is not valid JSON'));
   next(err);
 };
 
@@ -76,7 +72,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(restWorkspacesRouter(deps.workspaces));
   const internalError: ErrorRequestHandler = (err, _req, res, _next) => {
     deps.log.error({ err }, 'unhandled HTTP error');
-    if (!res.headersSent) res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null });
+    if (!res.headersSent) sendJsonRpcError(res, new InternalError('internal error', { cause: err }));
   };
   app.use(internalError);
   outer.use(app);

@@ -5,7 +5,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ownerOf } from '../auth/owner.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, ShuttingDownError } from '../errors.js';
+import { BadRequestError, ForbiddenError, SessionNotFoundError, ShuttingDownError } from '../errors.js';
 import { capsuleMetrics } from '../telemetry/metrics.js';
 import { BoundedEventStore } from './bounded-event-store.js';
 import { requestIdOf, sendJsonRpcError } from './json-rpc-errors.js';
@@ -65,7 +65,7 @@ export class McpSessions {
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (sessionId) return await this.forward(sessionId, req, res);
       if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
-        throw new InvalidInputError('bad request: send an initialize request first, then the mcp-session-id header');
+        throw new BadRequestError('bad request: send an initialize request first, then the mcp-session-id header');
       }
       await this.open(req, res);
     } catch (err) {
@@ -77,7 +77,7 @@ export class McpSessions {
   /** A request on an existing session: owner checked, counted (GET streams capped), handed to its transport. */
   private async forward(sessionId: string, req: Request, res: Response): Promise<void> {
     const session = this.table.get(sessionId);
-    if (!session) throw new NotFoundError('session not found (it expired or the server restarted): initialize again');
+    if (!session) throw new SessionNotFoundError('session not found (it expired or the server restarted): initialize again');
     if (session.owner !== ownerOf(req.auth)) throw new ForbiddenError('this session belongs to another owner');
     const end = this.table.begin(sessionId, req.method === 'GET' ? 'stream' : 'request');
     res.once('close', end);

@@ -1,3 +1,4 @@
+import { capsuleUri } from '../schemas/uris.js';
 import type { Logger } from 'pino';
 import { InvalidInputError } from '../errors.js';
 import type { RunResult } from '../sandbox/run-result.js';
@@ -79,7 +80,7 @@ export class ProfilingService {
     const top = topFromTickTree(stacks.merged);
     this.deps.artifacts.put(runId, owner, 'flamegraph.html', html);
     this.deps.artifacts.put(runId, owner, 'profile.json', JSON.stringify({ tool: '0x', unit: 'ticks', top, tree: flameFromTicks(stacks.merged) }));
-    return { tool: '0x', flamegraph_uri: `capsule://runs/${runId}/flamegraph.html`, profile_uri: `capsule://runs/${runId}/profile.json`, top };
+    return { tool: '0x', flamegraph_uri: capsuleUri.runArtifact(runId, 'flamegraph.html'), profile_uri: capsuleUri.runArtifact(runId, 'profile.json'), top };
   }
 
   private fromCProfile(runId: string, owner: string, outputs: Map<string, Buffer>): ProfileReport {
@@ -104,6 +105,6 @@ export class ProfilingService {
     this.deps.artifacts.put(runId, owner, 'profile.json', JSON.stringify({ tool: 'cprofile', unit: 'seconds', total_time: data.total_time, top, functions: data.functions }));
     const pstats = outputs.get('profile.pstats');
     if (pstats) this.deps.artifacts.put(runId, owner, 'profile.pstats', pstats);
-    return { tool: 'cprofile', flamegraph_uri: `capsule://runs/${runId}/flamegraph.html`, profile_uri: `capsule://runs/${runId}/profile.json`, top };
+    return { tool: 'cprofile', flamegraph_uri: capsuleUri.runArtifact(runId, 'flamegraph.html'), profile_uri: capsuleUri.runArtifact(runId, 'profile.json'), top };
   }
 }

@@ -1,7 +1,8 @@
+import { capsuleUri } from '../schemas/uris.js';
 import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import type { Profiler } from 'node:inspector';
-import { InvalidInputError } from '../errors.js';
+import { BusyError, ForbiddenError, InvalidInputError } from '../errors.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { type FlameNode, flamegraphHtml } from './flamegraph-html.js';
 import type { TopFrame } from './top-frames.js';
@@ -59,7 +60,7 @@ export class SelfProfiler {
 
   /** Start profiling the server; refused while a session runs. */
   async start(owner: string, label = 'server', intervalUs = 1000): Promise<string> {
-    if (this.current) throw new InvalidInputError(`server profiling is already running (${this.current.id}); stop it first`);
+    if (this.current) throw new BusyError(`server profiling is already running (${this.current.id}); one session at a time: stop it first`, { details: { retry_after_s: 5 } });
     const id = `srvprof_${randomBytes(6).toString('hex')}`;
     this.current = { id, owner, startedAt: Date.now(), label };
     const session = new Session();
@@ -82,7 +83,7 @@ export class SelfProfiler {
     const c = this.current;
     const session = this.session;
     if (!c || !session) throw new InvalidInputError('server profiling is not running: call start_server_profiling first');
-    if (c.owner !== owner) throw new InvalidInputError('server profiling was started by another owner');
+    if (c.owner !== owner) throw new ForbiddenError('server profiling was started by another owner; only that owner can stop it');
     let profile: Profiler.Profile;
     try {
       ({ profile } = await session.post('Profiler.stop'));
@@ -100,8 +101,8 @@ export class SelfProfiler {
       duration_ms: Date.now() - c.startedAt,
       samples,
       top,
-      flamegraph_uri: `capsule://runs/${c.id}/flamegraph.html`,
-      cpuprofile_uri: `capsule://runs/${c.id}/server.cpuprofile`,
+      flamegraph_uri: capsuleUri.runArtifact(c.id, 'flamegraph.html'),
+      cpuprofile_uri: capsuleUri.runArtifact(c.id, 'server.cpuprofile'),
     };
   }
 }

@@ -1,3 +1,4 @@
+import { capsuleUri } from '../schemas/uris.js';
 import picomatch from 'picomatch';
 import type { z } from 'zod';
 import type { collectedFileObject } from '../schemas/run-outputs.js';
@@ -42,7 +43,7 @@ export async function collectFiles(
     if (header.type !== 'file' && header.type !== 'contiguous-file') {
       found.push({ ...base, skipped: `not a regular file (${header.type})` });
     } else if (workspaceId) {
-      found.push({ ...base, uri: `capsule://workspaces/${workspaceId}/files/${path}` });
+      found.push({ ...base, uri: capsuleUri.workspaceFile(workspaceId, path) });
     } else if (embedded + size > maxBytes) {
       found.push({ ...base, skipped: `over the collect cap of ${maxBytes} bytes (CAPSULE_COLLECT_MAX_BYTES); use a workspace to keep large files` });
     } else {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { containersLeft, requireEngine, runtime } from '../helpers/engine.js';
 import { startServer, type RunningServer } from '../helpers/server-process.js';
 
@@ -102,4 +102,14 @@ test('malformed JSON gets a JSON-RPC parse error and the server keeps serving', 
   t.is(res.status, 400);
   t.is(((await res.json()) as { error: { code: number } }).error.code, -32700);
   t.is((await fetch(`${server.base}/healthz`)).status, 200);
+});
+
+test('a missing resource answers JSON-RPC -32002 (resource not found) with the stable code, not -32603', async (t) => {
+  for (const uri of ['capsule://workspaces/ws_0000000000000000', 'capsule://workspaces/ws_0000000000000000/files/a.txt', 'capsule://runs/run_0000000000000000/flamegraph.html']) {
+    const err = await t.throwsAsync<McpError>(() => client.readResource({ uri }));
+    t.is(err?.code, -32002, uri);
+    t.is((err?.data as { code?: string } | undefined)?.code, 'not_found', uri);
+  }
+  const bad = await t.throwsAsync<McpError>(() => client.readResource({ uri: 'capsule://workspaces/not-an-id' }));
+  t.is(bad?.code, -32602, 'a malformed id is an invalid parameter');
 });

@@ -1,3 +1,4 @@
+import { capsuleUri } from '../../schemas/uris.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CollectedFile } from '../../sandbox/collect-files.js';
 import { isFailure, type RunResult } from '../../sandbox/run-result.js';
@@ -8,7 +9,7 @@ import { structuredResult } from '../tool-context.js';
 function fileContent(runId: string, f: CollectedFile): CallToolResult['content'] {
   if (f.uri) return [{ type: 'resource_link', uri: f.uri, name: f.path, mimeType: f.mime_type, size: f.size }];
   if (f.content === undefined) return [];
-  const uri = `capsule://runs/${runId}/files/${f.path}`;
+  const uri = capsuleUri.runFile(runId, f.path);
   return [
     {
       type: 'resource',
