@@ -173,16 +173,3 @@ function replyError(reply: Extract<WorkerReply, { ok: false }>): InvalidInputErr
   }
   return new InvalidInputError(reply.message);
 }
-
-let shared: Calculator | null = null;
-
-/** Evaluate a mathjs expression safely (worker thread, time and heap bounded) for the `calculate` tool. */
-export function evaluateExpression(expression: string, opts?: { timeoutMs?: number }): Promise<CalculationResult> {
-  shared ??= new Calculator();
-  return shared.evaluate(expression, opts);
-}
-
-/** Stop the shared calculator's worker (at shutdown). */
-export async function closeCalculator(): Promise<void> {
-  await shared?.close();
-}

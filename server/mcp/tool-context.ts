@@ -14,6 +14,7 @@ import type { ProfilingService } from '../profiling/profiling-service.js';
 import type { SelfProfiler } from '../profiling/self-profiler.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import type { CodeGenerator } from '../devtools/code-generator.js';
+import type { Calculator } from '../devtools/calculator.js';
 import type { ContextStore } from '../devtools/context-store.js';
 import type { DevToolsService } from '../devtools/devtools-service.js';
 import type { ModelClient } from '../devtools/model-client.js';
@@ -33,6 +34,8 @@ export interface ToolDeps {
   devtools: DevToolsService;
   codegen: CodeGenerator;
   context: ContextStore;
+  /** mathjs in a bounded worker thread (the calculate tool). */
+  calculator: Calculator;
   /** The server's own model (CAPSULE_MODEL_URL/CAPSULE_MODEL), when configured. */
   modelClient: ModelClient | null;
   log: Logger;

@@ -1,14 +1,12 @@
 import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
-import { loadConfig } from '../../server/config.js';
 import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
-import { ProfileRegistry, parseProfile, type Profile } from '../../server/sandbox/profiles.js';
-import { SandboxService } from '../../server/sandbox/sandbox-service.js';
-import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
-import { BoundedVolumes } from '../../server/sandbox/bounded-volumes.js';
+import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
+import { parseProfile, type Profile } from '../../server/sandbox/profiles.js';
+import type { Services } from '../../server/services.js';
 import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
 import { readFileSync } from 'node:fs';
-import { silentLog } from './fixtures.js';
+import { servicesFor } from './services.js';
 
 export const runtime = new DockerRuntime();
 
@@ -32,37 +30,23 @@ export async function requireEngine(): Promise<void> {
   if (!quota.enforced) throw new Error(`disk quotas are not enforced (${quota.reason}): run \`sudo bash scripts/provision-volume-root.sh\` (make test does)`);
 }
 
+/**
+ * Every service on the real engine (or `runtime`), built by the server's own buildServices, with disk
+ * quotas required; the shipped default profile unless others are given.
+ */
+export function realServices(options: { profiles?: Profile[]; env?: Record<string, string>; instance?: string; runtime?: ContainerRuntime } = {}): Services {
+  return servicesFor(options.runtime ?? runtime, { ...TEST_ENV, ...options.env }, options.profiles ?? [shippedProfile()], options.instance ?? 'itest');
+}
+
 /** The real quota'd volumes at CAPSULE_VOLUME_ROOT (default /var/lib/capsule/volumes), required. */
 export function realVolumes(instanceName = 'itest', env: Record<string, string> = {}) {
-  const config = loadConfig({ ...TEST_ENV, ...env });
-  return new BoundedVolumes({ runtime, log: silentLog, instance: { name: instanceName, bootId: 'itest' }, image: config.CAPSULE_SANDBOX_IMAGE, root: config.CAPSULE_VOLUME_ROOT, required: config.CAPSULE_REQUIRE_DISK_QUOTA });
+  return realServices({ instance: instanceName, env }).volumes;
 }
 
 /** The shipped default profile with some fields replaced (e.g. a small memory limit for OOM tests). */
 export function shippedProfile(overrides: Partial<Profile> = {}): Profile {
   const source = join(projectRoot, 'sandbox-profiles', 'default.yaml');
   return { ...parseProfile('default', readFileSync(source, 'utf8'), source, DEFAULT_SANDBOX_IMAGE), ...overrides };
-}
-
-export function realService(profiles: Profile[] = [shippedProfile()], env: Record<string, string> = {}, rt: DockerRuntime = runtime) {
-  return new SandboxService({
-    runtime: rt,
-    profiles: ProfileRegistry.fromProfiles(profiles),
-    config: loadConfig({ ...TEST_ENV, ...env }),
-    log: silentLog,
-    instance: { name: 'itest', bootId: 'itest' },
-    ...(rt === runtime ? { volumes: realVolumes('itest', env) } : {}),
-  });
-}
-
-/** Real sandbox + workspace services sharing one config (e.g. a small quota) and quota'd volumes. */
-export function realWorkspaceServices(env: Record<string, string> = {}, instanceName = 'itest', profiles: Profile[] = [shippedProfile()]) {
-  const config = loadConfig({ ...TEST_ENV, ...env });
-  const instance = { name: instanceName, bootId: 'itest' };
-  const volumes = realVolumes(instanceName, env);
-  const workspaces = new WorkspaceService({ runtime, log: silentLog, instance, config, volumes });
-  const sandbox = new SandboxService({ runtime, profiles: ProfileRegistry.fromProfiles(profiles), config, log: silentLog, instance, workspaces, volumes });
-  return { sandbox, workspaces, volumes };
 }
 
 /** Fail the test when any container of this run still exists; print its id for debugging. */

@@ -4,7 +4,7 @@ import type { RunResult } from '../../server/sandbox/run-result.js';
 import type { RunCallOptions } from '../../server/sandbox/sandbox-service.js';
 import { volumeName } from '../../server/sandbox/workspace-service.js';
 import { quotaSlack } from '../../server/sandbox/bounded-volumes.js';
-import { containersLeft, realVolumes, realWorkspaceServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
+import { containersLeft, realVolumes, realServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
 import { hostEntries, hostQgroupBytes, hostQgroupLimit, hostSubvolumes } from '../helpers/host-volumes.js';
 
 // Every bounded volume of this file lives under this instance: the leak checks look there.
@@ -15,11 +15,7 @@ const QUOTA = 64 * MiB;
 const BOUND = QUOTA + 64 * MiB;
 
 test.before(requireEngine);
-const { sandbox, workspaces, volumes } = realWorkspaceServices(
-  { CAPSULE_WORKSPACE_MAX_BYTES: String(QUOTA), CAPSULE_ARTIFACT_MAX_BYTES: String(16 * MiB) },
-  INSTANCE,
-  [shippedProfile({ tmpfsWorkspaceBytes: 32 * MiB })],
-);
+const { sandbox, workspaces, volumes } = realServices({ env: { CAPSULE_WORKSPACE_MAX_BYTES: String(QUOTA), CAPSULE_ARTIFACT_MAX_BYTES: String(16 * MiB) }, instance: INSTANCE, profiles: [shippedProfile({ tmpfsWorkspaceBytes: 32 * MiB })] });
 
 test.after.always(async () => {
   for (const v of await runtime.listVolumes({ 'capsule.instance': INSTANCE })) await volumes.remove([v.name]).catch(() => undefined);

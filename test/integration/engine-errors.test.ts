@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineUnavailableError, ImageMissingError } from '../../server/errors.js';
 import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
-import { realService, requireEngine, shippedProfile } from '../helpers/engine.js';
+import { realServices, requireEngine, shippedProfile } from '../helpers/engine.js';
 
 test.before(requireEngine);
 
 test('an unreachable engine is a clear engine_unavailable error naming the address', async (t) => {
   const rt = new DockerRuntime({ dockerHost: 'unix:///tmp/capsule-no-such-engine.sock' });
-  const service = realService(undefined, {}, rt);
+  const service = realServices({ runtime: rt }).sandbox;
   const err = await t.throwsAsync(service.runCommand({ command: 'echo hi' }), { instanceOf: EngineUnavailableError });
   t.regex(err!.message, /Docker engine not reachable at unix:\/\/\/tmp\/capsule-no-such-engine\.sock/);
   const ready = await service.engine.readiness();
@@ -22,7 +22,7 @@ test('when the engine comes back, runs work again without a restart', async (t) 
   // A socket that forwards to the real engine, started only after the first (failing) call.
   const dir = mkdtempSync(join(tmpdir(), 'capsule-engine-'));
   const socketPath = join(dir, 'docker.sock');
-  const service = realService(undefined, {}, new DockerRuntime({ dockerHost: `unix://${socketPath}` }));
+  const service = realServices({ runtime: new DockerRuntime({ dockerHost: `unix://${socketPath}` }) }).sandbox;
   await t.throwsAsync(service.runCommand({ command: 'echo hi' }), { instanceOf: EngineUnavailableError });
 
   const proxy: Server = createServer((client) => {
@@ -42,7 +42,7 @@ test('when the engine comes back, runs work again without a restart', async (t) 
 });
 
 test('a missing image says to run make images', async (t) => {
-  const service = realService([shippedProfile({ image: 'capsule/no-such-image:0' })]);
+  const service = realServices({ profiles: [shippedProfile({ image: 'capsule/no-such-image:0' })] }).sandbox;
   const err = await t.throwsAsync(service.runCommand({ command: 'echo' }), { instanceOf: ImageMissingError });
   t.regex(err!.message, /capsule\/no-such-image:0.*make images/);
   const ready = await service.engine.readiness();

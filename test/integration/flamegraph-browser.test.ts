@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ProfilingService } from '../../server/profiling/profiling-service.js';
 import { ArtifactStore } from '../../server/store/artifact-store.js';
-import { realService, requireEngine } from '../helpers/engine.js';
+import { realServices, requireEngine } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';
 
 // The flame graph pages must really render: load them in headless Chromium (installed by .ci/run)
@@ -16,7 +16,7 @@ test.before(requireEngine);
 
 const dir = mkdtempSync(join(tmpdir(), 'capsule-fg-'));
 const artifacts = new ArtifactStore(dir, 64 << 20);
-const profiling = new ProfilingService({ sandbox: realService(), artifacts, log: silentLog, maxArtifactBytes: 64 << 20 });
+const profiling = new ProfilingService({ sandbox: realServices().sandbox, artifacts, log: silentLog, maxArtifactBytes: 64 << 20 });
 
 async function render(html: Buffer): Promise<{ dom: string; console: string }> {
   const file = join(mkdtempSync(join(tmpdir(), 'capsule-page-')), 'page.html');

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { realService, requireEngine, runtime } from '../helpers/engine.js';
+import { realServices, requireEngine, runtime } from '../helpers/engine.js';
 
 test.before(requireEngine);
-const service = realService();
+const service = realServices().sandbox;
 
 test('the root filesystem is read-only; /tmp and /workspace are writable', async (t) => {
   const r = await service.runCommand({

@@ -6,7 +6,7 @@ import { ProfileRegistry } from '../../server/sandbox/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import { WarmPool } from '../../server/sandbox/warm-pool.js';
 import type { OutputChunk } from '../../server/runtime/container-runtime.js';
-import { assertNoContainer, realService, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
+import { assertNoContainer, realServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';
 
 // The launcher keeps head and tail of each stream in the container (capsule-launch --cap): the result
@@ -50,7 +50,7 @@ async function checkFlood(t: import('ava').ExecutionContext, sandbox: SandboxSer
 }
 
 test('cold path: a flood is capped in the container with the same head and tail', async (t) => {
-  await checkFlood(t, realService());
+  await checkFlood(t, realServices().sandbox);
 });
 
 test('warm path: the job carries the cap to the waiting launcher', async (t) => {
@@ -69,7 +69,7 @@ test('warm path: the job carries the cap to the waiting launcher', async (t) => 
 });
 
 test('a timeout still returns the tail the launcher kept, even when the program ignores SIGTERM', async (t) => {
-  const r = await realService().runCommand({ command: `trap "" TERM; seq 1 ${N}; echo LAST; sleep 60`, timeout_ms: 3000 });
+  const r = await realServices().sandbox.runCommand({ command: `trap "" TERM; seq 1 ${N}; echo LAST; sleep 60`, timeout_ms: 3000 });
   t.is(r.status, 'timed_out');
   t.true(r.truncated);
   t.is(r.stdout_bytes, seqOutput(N).length + 5);
@@ -78,7 +78,7 @@ test('a timeout still returns the tail the launcher kept, even when the program 
 
 test('without a kill grace the launcher forwards everything (a bare SIGKILL would lose its tail)', async (t) => {
   const { seen, onOutput } = counting();
-  const r = await realService(undefined, { CAPSULE_KILL_GRACE_MS: '0' }).runCommand({ command: `seq 1 ${N}` }, { onOutput });
+  const r = await realServices({ env: { CAPSULE_KILL_GRACE_MS: '0' } }).sandbox.runCommand({ command: `seq 1 ${N}` }, { onOutput });
   t.is(seen.stdout, r.stdout_bytes);
   t.is(r.stdout, expected(seqOutput(N)).text());
 });

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { ProfilingService } from '../../server/profiling/profiling-service.js';
 import { ArtifactStore } from '../../server/store/artifact-store.js';
 import { silentLog } from '../helpers/fixtures.js';
-import { realService, requireEngine } from '../helpers/engine.js';
+import { realServices, requireEngine } from '../helpers/engine.js';
 
 test.before(requireEngine);
-const sandbox = realService();
+const sandbox = realServices().sandbox;
 const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifacts-')), 64 << 20);
 const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 64 << 20 });
 const OWNER = 'prof-test';

@@ -10,7 +10,7 @@ import { ProfileRegistry } from '../../server/sandbox/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import { ResultCache } from '../../server/store/result-cache.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
-import { realWorkspaceServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
+import { realServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';
 
 test.before(requireEngine);
@@ -64,7 +64,7 @@ test('a new image (same tag) invalidates the cache', async (t) => {
 });
 
 test('the cache is refused for workspaces and processes', async (t) => {
-  const { workspaces } = realWorkspaceServices();
+  const { workspaces } = realServices();
   const service = cachedService();
   await t.throwsAsync(service.runCommand({ command: 'true', cache: true }, { mode: 'process' }), { instanceOf: InvalidInputError, message: /background processes/ });
   const ws = await workspaces.create('cache-test');

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { assertNoContainer, realService, requireEngine, shippedProfile } from '../helpers/engine.js';
+import { assertNoContainer, realServices, requireEngine, shippedProfile } from '../helpers/engine.js';
 
 test.before(requireEngine);
-const service = realService([shippedProfile(), shippedProfile({ name: 'tiny', memoryBytes: 64 * 1024 ** 2 })]);
+const service = realServices({ profiles: [shippedProfile(), shippedProfile({ name: 'tiny', memoryBytes: 64 * 1024 ** 2 })] }).sandbox;
 
 const programs = [
   { language: 'python', code: 'import sys\nprint("py", sum(range(10)), sys.argv[1:])', expect: "py 45 ['x']\n" },

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { assertNoContainer, realService, requireEngine } from '../helpers/engine.js';
+import { assertNoContainer, realServices, requireEngine } from '../helpers/engine.js';
 
 test.before(requireEngine);
-const service = realService();
+const service = realServices().sandbox;
 
 test('exit code, stdout and stderr are reported; the container is gone afterwards', async (t) => {
   const r = await service.runCommand({ command: 'echo out; echo err >&2; exit 7' });

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { InvalidInputError, NotFoundError, QuotaExceededError } from '../../server/errors.js';
-import { realWorkspaceServices, requireEngine, runtime } from '../helpers/engine.js';
+import { realServices, requireEngine, runtime } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';
 import { hostQgroupBytes } from '../helpers/host-volumes.js';
 import { volumeName } from '../../server/sandbox/workspace-service.js';
@@ -11,7 +11,7 @@ import { WorkspaceHelper } from '../../server/sandbox/workspace-helper.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 
 test.before(requireEngine);
-const { sandbox, workspaces, volumes } = realWorkspaceServices();
+const { sandbox, workspaces, volumes } = realServices();
 const OWNER = 'ws-test';
 
 // Whatever a failing test left behind: every workspace volume this file's owner made.
@@ -99,7 +99,7 @@ test('a 50 MB file within the quota streams in and out intact', async (t) => {
 });
 
 test('over quota: rejected with nothing written; a run that exceeds it is reported', async (t) => {
-  const small = realWorkspaceServices({ CAPSULE_WORKSPACE_MAX_BYTES: String(1 << 20) });
+  const small = realServices({ env: { CAPSULE_WORKSPACE_MAX_BYTES: String(1 << 20) } });
   const ws = await small.workspaces.create(OWNER);
   await small.workspaces.writeFiles(OWNER, ws.workspace_id, [{ path: 'a.txt', content: 'x'.repeat(600_000) }]);
   const err = await t.throwsAsync(

@@ -1,12 +1,12 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { assertNoContainer, realService, requireEngine } from '../helpers/engine.js';
+import { assertNoContainer, realServices, requireEngine } from '../helpers/engine.js';
 
 // Hostile programs against the shipped default profile, on the real engine. Each asserts containment,
 // an honest result and that no container is left behind.
 test.before(requireEngine);
-const service = realService();
+const service = realServices().sandbox;
 
 test('fork bomb: the pids limit holds, the run ends at its timeout, other runs still work', async (t) => {
   const bomb = service.runCommand({ command: 'echo start; bomb() { bomb | bomb & }; bomb; sleep 60', timeout_ms: 4000 });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { InvalidInputError } from '../../server/errors.js';
 import type { ContainerSpec } from '../../server/runtime/container-runtime.js';
 import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
-import { realService, requireEngine, shippedProfile } from '../helpers/engine.js';
+import { realServices, requireEngine, shippedProfile } from '../helpers/engine.js';
 
 // Oversized or malformed input is refused on the host: no container is ever created for it.
 test.before(requireEngine);
@@ -15,7 +15,7 @@ class CountingRuntime extends DockerRuntime {
   }
 }
 const rt = new CountingRuntime();
-const service = realService([shippedProfile()], {}, rt);
+const service = realServices({ profiles: [shippedProfile()], runtime: rt }).sandbox;
 
 const hostile: Array<[string, () => Promise<unknown>, RegExp]> = [
   ['huge env value', () => service.runCommand({ command: 'env', env: { BIG: 'x'.repeat(100_000) } }), /env is \d+ bytes; the limit is 32768/],

@@ -1,9 +1,10 @@
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { ConfigurationError } from '../../server/errors.js';
 import { quotaSlack } from '../../server/sandbox/bounded-volumes.js';
 import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { silentLog, testConfig, testProfile, testService, testVolumes } from '../helpers/fixtures.js';
+import { silentLog, testConfig, testProfile, testVolumes } from '../helpers/fixtures.js';
 
 const MiB = 1 << 20;
 
@@ -101,8 +102,7 @@ test('a volume in use keeps its subvolume', async (t) => {
 
 test('a cold run with files gets a bounded scratch /workspace, reports its usage and removes it after the container', async (t) => {
   const runtime = enforcedRuntime();
-  const volumes = testVolumes(runtime);
-  const service = testService(runtime, { volumes, profiles: [testProfile({ tmpfsWorkspaceBytes: 8 * MiB })] });
+  const service = testServices(runtime, { profiles: [testProfile({ tmpfsWorkspaceBytes: 8 * MiB })] }).sandbox;
   const r = await service.runCommand({ command: 'cat in.txt', files: [{ path: 'in.txt', content: 'hi' }] });
   t.like(r.workspace, { workspace_id: null, bytes: 16384, files: 0, quota_bytes: 8 * MiB, over_quota: false });
   const spec = runtime.specs.find((s) => s.labels['capsule.kind'] === 'run')!;
@@ -121,8 +121,7 @@ test('a cold run with files gets a bounded scratch /workspace, reports its usage
 
 test('a run whose container cannot be created leaves no scratch volume', async (t) => {
   const runtime = enforcedRuntime();
-  const volumes = testVolumes(runtime);
-  const service = testService(runtime, { volumes });
+  const service = testServices(runtime).sandbox;
   const realCreate = runtime.create.bind(runtime);
   runtime.create = async (spec) => {
     if (spec.labels['capsule.kind'] === 'run') throw new Error('fake create failure');
@@ -148,8 +147,7 @@ test('the sweep removes scratch volumes this server does not hold and subvolumes
 
 test('without enforcement runs keep anonymous volumes and workspaces plain ones (the fallback)', async (t) => {
   const runtime = new FakeRuntime();
-  const volumes = testVolumes(runtime);
-  const service = testService(runtime, { volumes });
+  const service = testServices(runtime).sandbox;
   const r = await service.runCommand({ command: 'x', files: [{ path: 'a', content: 'b' }] });
   t.is(r.workspace, undefined);
   const mount = runtime.lastSpec().volumes.find((v) => v.target === '/workspace');

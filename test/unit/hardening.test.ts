@@ -1,3 +1,4 @@
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { StaticTokenVerifier, loadTokens, newToken, isLoopbackHost } from '../../server/auth/tokens.js';
 import { OwnerLimits } from '../../server/sandbox/owner-limits.js';
@@ -5,7 +6,7 @@ import { Reaper } from '../../server/sandbox/reaper.js';
 import { ProfileRegistry } from '../../server/sandbox/profiles.js';
 import { prepareCommandRun } from '../../server/sandbox/run-request.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { silentLog, testConfig, testProfile, testService } from '../helpers/fixtures.js';
+import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -77,7 +78,7 @@ test('env allowlist: names outside it are refused', (t) => {
 test('reaper: removes containers of this instance that no live run owns, keeps live ones and other instances', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { runMs: Infinity };
-  const service = testService(runtime);
+  const service = testServices(runtime).sandbox;
   const live = service.runCommand({ command: 'sleep' });
   while (!runtime.calls.includes('start')) await new Promise((r) => setTimeout(r, 5));
   // An orphan of a crashed earlier start of the same instance, and a container of another instance.

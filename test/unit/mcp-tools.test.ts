@@ -1,13 +1,14 @@
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer } from '../../server/mcp/server.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { testToolDeps } from '../helpers/fixtures.js';
+
 
 async function connect(runtime: FakeRuntime) {
-  const server = createMcpServer(testToolDeps(runtime));
+  const server = createMcpServer(testServices(runtime).tools);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'unit', version: '1' });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);

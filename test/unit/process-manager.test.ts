@@ -1,12 +1,13 @@
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { NotFoundError } from '../../server/errors.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { testToolDeps } from '../helpers/fixtures.js';
+
 
 test('a process runs in the background: read, wait, result recorded', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { output: [{ stream: 'stdout', data: Buffer.from('a\n') }, { stream: 'stdout', data: Buffer.from('b\n') }], runMs: 50, exitCode: 0 };
-  const { processes, store } = testToolDeps(runtime);
+  const { processes, store } = testServices(runtime).tools;
   const p = await processes.start({ command: 'x' }, 'alice');
   t.is(p.state, 'running');
   const done = await processes.wait('alice', p.processId, 5000);
@@ -20,7 +21,7 @@ test('a process runs in the background: read, wait, result recorded', async (t) 
 test('wait returns the running state at its timeout', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { runMs: Infinity };
-  const { processes, sandbox } = testToolDeps(runtime);
+  const { processes, sandbox } = testServices(runtime).tools;
   const p = await processes.start({ command: 'x' }, 'o');
   const started = Date.now();
   const w = await processes.wait('o', p.processId, 100);
@@ -36,7 +37,7 @@ test('wait returns the running state at its timeout', async (t) => {
 test('another owner cannot see or touch a process', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { runMs: Infinity };
-  const { processes, sandbox } = testToolDeps(runtime);
+  const { processes, sandbox } = testServices(runtime).tools;
   const p = await processes.start({ command: 'x' }, 'alice');
   t.throws(() => processes.read('bob', p.processId, 0, 10), { instanceOf: NotFoundError });
   await t.throwsAsync(processes.kill('bob', p.processId), { instanceOf: NotFoundError });
@@ -48,7 +49,7 @@ test('another owner cannot see or touch a process', async (t) => {
 test('stdin_open: writes reach the process, eof closes', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { runMs: Infinity };
-  const { processes, sandbox } = testToolDeps(runtime);
+  const { processes, sandbox } = testServices(runtime).tools;
   const p = await processes.start({ command: 'cat', stdin_open: true }, 'o');
   await processes.writeStdin('o', p.processId, 'hello\n', false);
   await processes.writeStdin('o', p.processId, 'bye\n', true);
@@ -61,7 +62,7 @@ test('stdin_open: writes reach the process, eof closes', async (t) => {
 test('a process that cannot start is an error from start_process, not a zombie entry', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { failAt: 'create' };
-  const { processes } = testToolDeps(runtime);
+  const { processes } = testServices(runtime).tools;
   await t.throwsAsync(processes.start({ command: 'x' }, 'o'), { message: /fake create failure/ });
   t.deepEqual(processes.list('o'), []);
   await t.throwsAsync(processes.start({ command: 'x', code: 'y', language: 'python' }, 'o'), { message: /either command, or language and code/ });

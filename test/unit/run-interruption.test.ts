@@ -1,3 +1,4 @@
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { ProfileRegistry } from '../../server/sandbox/profiles.js';
 import { prepareCommandRun } from '../../server/sandbox/run-request.js';
@@ -6,7 +7,7 @@ import { describeOutsideStop, ENGINE_STOPPED, STOPPED_OUTSIDE } from '../../serv
 import { SandboxRun } from '../../server/sandbox/sandbox-run.js';
 import { WarmPool } from '../../server/sandbox/warm-pool.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { silentLog, testConfig, testProfile, testToolDeps } from '../helpers/fixtures.js';
+import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
 
 // Who ended a run decides its status: a signal Capsule sent keeps its meaning (timed_out, killed, a
 // forwarded signal's exit), one it did not send is `failed`, naming who stopped the container.
@@ -76,7 +77,7 @@ test('a broken stream with the engine still up says the connection broke', async
 test('kill_process is still killed; a signal it forwards keeps the program\'s own exit', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = { runMs: Infinity };
-  const { processes, sandbox } = testToolDeps(runtime);
+  const { processes, sandbox } = testServices(runtime).tools;
   const p = await processes.start({ command: 'x' }, 'o');
   const killed = await processes.kill('o', p.processId, 'SIGTERM');
   t.is(killed.state, 'killed');
@@ -92,7 +93,7 @@ test('kill_process is still killed; a signal it forwards keeps the program\'s ow
 test('a background process the engine stopped is failed', async (t) => {
   const runtime = new FakeRuntime();
   runtime.next = partial;
-  const { processes, store, sandbox } = testToolDeps(runtime);
+  const { processes, store, sandbox } = testServices(runtime).tools;
   const p = await processes.start({ command: 'x' }, 'o');
   runtime.shutdownEngine();
   const done = await processes.wait('o', p.processId, 5000);

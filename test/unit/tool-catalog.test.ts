@@ -1,3 +1,5 @@
+import type { ToolDeps } from '../../server/mcp/tool-context.js';
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -11,7 +13,7 @@ import {
 import { createToolCatalog, registerCapsule } from '../../server/mcp/server.js';
 import { sessionContext } from '../../server/mcp/session-state.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { testToolDeps } from '../helpers/fixtures.js';
+
 
 /** Raw JSON-RPC against a server (no client-side parsing): the answer exactly as the server sent it. */
 async function rawPeer(server: McpServer) {
@@ -38,14 +40,14 @@ async function client(server: McpServer, options: ConstructorParameters<typeof C
 }
 
 /** The same registrations on a plain McpServer: what the SDK itself does with them. */
-function plainServer(deps: ReturnType<typeof testToolDeps>): McpServer {
+function plainServer(deps: ToolDeps): McpServer {
   const plain = new McpServer({ name: 'capsule', version: 'x' }, { capabilities: { tools: {}, logging: {}, resources: {} } });
   registerCapsule(plain, deps, sessionContext);
   return plain;
 }
 
 test('a session lists exactly what the SDK lists for the same registrations (JSON Schemas included)', async (t) => {
-  const deps = testToolDeps(new FakeRuntime());
+  const deps = testServices(new FakeRuntime()).tools;
   const session = await rawPeer(createToolCatalog(deps).createServer());
   const plain = await rawPeer(plainServer(deps));
   const listed = (await session('tools/list')) as { tools: unknown[] };
@@ -55,7 +57,7 @@ test('a session lists exactly what the SDK lists for the same registrations (JSO
 });
 
 test('input validation errors are the SDK\'s own, word for word', async (t) => {
-  const deps = testToolDeps(new FakeRuntime());
+  const deps = testServices(new FakeRuntime()).tools;
   const session = await rawPeer(createToolCatalog(deps).createServer());
   const plain = await rawPeer(plainServer(deps));
   for (const params of [{ name: 'run_code', arguments: { language: 'cobol', code: 'x' } }, { name: 'calculate', arguments: {} }, { name: 'no_such_tool', arguments: {} }]) {
@@ -67,7 +69,7 @@ test('input validation errors are the SDK\'s own, word for word', async (t) => {
 
 test('logging/setLevel is per session: a session at level error gets no output notifications, another still does', async (t) => {
   const runtime = new FakeRuntime();
-  const catalog = createToolCatalog(testToolDeps(runtime));
+  const catalog = createToolCatalog(testServices(runtime).tools);
   const quiet = await client(catalog.createServer());
   const loud = await client(catalog.createServer());
   const seen = { quiet: 0, loud: 0 };
@@ -85,7 +87,7 @@ test('logging/setLevel is per session: a session at level error gets no output n
 
 test('generate_code samples through the calling session\'s client only when that client can sample', async (t) => {
   const runtime = new FakeRuntime();
-  const catalog = createToolCatalog(testToolDeps(runtime));
+  const catalog = createToolCatalog(testServices(runtime).tools);
   const sampler = await client(catalog.createServer(), { capabilities: { sampling: {} } });
   let asked = 0;
   sampler.setRequestHandler(CreateMessageRequestSchema, async () => {
@@ -104,7 +106,7 @@ test('generate_code samples through the calling session\'s client only when that
 });
 
 test('a tool served outside a catalog session is an internal error result, not a crash', async (t) => {
-  const plain = await client(plainServer(testToolDeps(new FakeRuntime())));
+  const plain = await client(plainServer(testServices(new FakeRuntime()).tools));
   const r = (await plain.callTool({ name: 'run_command', arguments: { command: 'echo' } })) as CallToolResult;
   t.true(r.isError);
   t.regex((r.content[0] as { text: string }).text, /^internal: /);

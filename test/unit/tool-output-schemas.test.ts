@@ -1,3 +1,4 @@
+import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -9,11 +10,11 @@ import type { RunResult } from '../../server/sandbox/run-result.js';
 import { runResultObject } from '../../server/schemas/run-outputs.js';
 import { listProfilesOutput } from '../../server/schemas/system-outputs.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
-import { testProfile, testToolDeps } from '../helpers/fixtures.js';
+import { testProfile } from '../helpers/fixtures.js';
 import { schemaViolations } from '../helpers/json-schema.js';
 
 async function listedTools(runtime = new FakeRuntime()) {
-  const server = createMcpServer(testToolDeps(runtime));
+  const server = createMcpServer(testServices(runtime).tools);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'unit', version: '1' });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { evaluateExpression } from '../../devtools/calculator.js';
 import { calculateOutput } from '../../schemas/devtools-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
@@ -16,7 +15,7 @@ export const registerCalculate: ToolRegistrar = (server, deps) => {
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     guarded('calculate', deps, async (args) => {
-      const r = await evaluateExpression(args.expression);
+      const r = await deps.calculator.evaluate(args.expression);
       return structuredResult(calculateOutput, r, r.result);
     }),
   );

@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { Calculator } from './devtools/calculator.js';
+import { CodeGenerator } from './devtools/code-generator.js';
+import { ContextStore } from './devtools/context-store.js';
+import { DevToolsService } from './devtools/devtools-service.js';
+import { createModelClient } from './devtools/model-client.js';
+import type { ToolDeps } from './mcp/tool-context.js';
+import { ProfilingService } from './profiling/profiling-service.js';
+import { SelfProfiler } from './profiling/self-profiler.js';
+import type { ContainerRuntime } from './runtime/container-runtime.js';
+import { BoundedVolumes } from './sandbox/bounded-volumes.js';
+import type { InstanceIdentity } from './sandbox/container-spec.js';
+import { ProcessManager } from './sandbox/process-manager.js';
+import { ProfileRegistry } from './sandbox/profiles.js';
+import { Reaper } from './sandbox/reaper.js';
+import { SandboxService } from './sandbox/sandbox-service.js';
+import { WarmPool } from './sandbox/warm-pool.js';
+import { WorkspaceService } from './sandbox/workspace-service.js';
+import { ArtifactStore } from './store/artifact-store.js';
+import { ResultCache } from './store/result-cache.js';
+import { RunStore } from './store/run-store.js';
+import { startRuntimeGauges } from './telemetry/metrics.js';
+
+/** What tests may replace; a server uses none of these. */
+export interface ServiceOverrides {
+  /** Profiles as given, instead of loading CAPSULE_PROFILES_DIR. */
+  profiles?: ProfileRegistry;
+  /** A fixed identity (tests scope cleanup by it); default: CAPSULE_INSTANCE and a random boot id. */
+  instance?: InstanceIdentity;
+  /** ':memory:' keeps the run store in memory (artifacts still go under CAPSULE_DATA_DIR). */
+  storeDir?: string;
+}
+
+/** Every service, built once; disposing it stops the runs, then closes the rest in reverse order of building. */
+export interface Services extends AsyncDisposable {
+  config: Config;
+  log: Logger;
+  runtime: ContainerRuntime;
+  instance: InstanceIdentity;
+  profiles: ProfileRegistry;
+  store: RunStore;
+  volumes: BoundedVolumes;
+  workspaces: WorkspaceService;
+  artifacts: ArtifactStore;
+  pool: WarmPool | undefined;
+  sandbox: SandboxService;
+  processes: ProcessManager;
+  reaper: Reaper;
+  /** What the MCP layer (tools and resources) may use: services only, never the runtime. */
+  tools: ToolDeps;
+  /** Start-up checks (engine, disk quotas) and the background work (reaper, warm pools, gauges). */
+  start(): Promise<void>;
+  /** Stop the reaper and kill and remove every run in flight (bounded by CAPSULE_SHUTDOWN_TIMEOUT_MS). */
+  drain(): Promise<void>;
+}
+
+/** Closers run in reverse order of registration (what was built last is closed first). */
+class Closers {
+  private readonly list: Array<() => Promise<void> | void> = [];
+  constructor(private readonly log: Logger) {}
+  add(close: () => Promise<void> | void): void {
+    this.list.push(close);
+  }
+  async closeAll(): Promise<void> {
+    for (const close of this.list.reverse()) await Promise.resolve().then(close).catch((err: unknown) => this.log.error({ err }, 'closing a service failed'));
+  }
+}
+
+type Core = Omit<Services, 'reaper' | 'tools' | 'start' | 'drain' | typeof Symbol.asyncDispose> & { cache: ResultCache; context: ContextStore; calculator: Calculator };
+
+/** The composition of Capsule's services: the one place that decides who gets what. */
+export function buildServices(config: Config, runtime: ContainerRuntime, log: Logger, overrides: ServiceOverrides = {}): Services {
+  const closers = new Closers(log);
+  const core = buildCore(config, runtime, log, overrides, closers);
+  const reaper = buildReaper(core);
+  const tools = toolDeps(core);
+  let drained: Promise<void> | null = null;
+  const drain = () =>
+    (drained ??= (async () => {
+      reaper.stop();
+      await core.sandbox.shutdown();
+    })());
+  let disposed: Promise<void> | null = null;
+  const dispose = () => (disposed ??= drain().then(() => closers.closeAll()));
+  const start = async () => {
+    await startUp(core);
+    if (drained) return;
+    reaper.start();
+    core.pool?.start();
+    startRuntimeGauges(core.pool ? () => core.pool!.sizes() : undefined);
+  };
+  return { ...core, reaper, tools, start, drain, [Symbol.asyncDispose]: dispose };
+}
+
+function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overrides: ServiceOverrides, closers: Closers): Core {
+  const instance = overrides.instance ?? { name: config.CAPSULE_INSTANCE, bootId: randomBytes(6).toString('hex') };
+  const profiles =
+    overrides.profiles ?? ProfileRegistry.load(config.CAPSULE_PROFILES_DIR, { defaultImage: config.CAPSULE_SANDBOX_IMAGE, allowNetwork: config.CAPSULE_ALLOW_NETWORK_PROFILES });
+  const store = RunStore.open(overrides.storeDir ?? config.CAPSULE_DATA_DIR, instance.name);
+  closers.add(() => store.close());
+  const interrupted = store.markInterrupted('the server stopped while this run was in flight');
+  if (interrupted) log.warn({ runs: interrupted }, 'marked runs of an earlier start as failed');
+  const volumes = new BoundedVolumes({ runtime, log, instance, image: config.CAPSULE_SANDBOX_IMAGE, root: config.CAPSULE_VOLUME_ROOT, required: config.CAPSULE_REQUIRE_DISK_QUOTA });
+  // Volume helpers still running (a reaper sweep, a usage read) finish and remove their containers.
+  closers.add(() => volumes.close());
+  const workspaces = new WorkspaceService({ runtime, log, instance, config, volumes });
+  const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
+  const pool = config.CAPSULE_POOL ? new WarmPool({ runtime, log, instance, profiles }) : undefined;
+  const cache = new ResultCache(store.database, config.CAPSULE_RESULT_TTL);
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, volumes, ...(pool ? { pool } : {}) });
+  const processes = new ProcessManager({ sandbox, log, retainBytes: config.CAPSULE_PROCESS_RETAIN_BYTES, resultTtlMs: config.CAPSULE_RESULT_TTL });
+  const context = new ContextStore(store.database, {
+    maxValueBytes: config.CAPSULE_CONTEXT_MAX_VALUE_BYTES,
+    maxOwnerBytes: config.CAPSULE_CONTEXT_MAX_OWNER_BYTES,
+    maxKeysPerOwner: config.CAPSULE_CONTEXT_MAX_KEYS,
+  });
+  const calculator = new Calculator();
+  closers.add(() => calculator.close());
+  return { config, log, runtime, instance, profiles, store, volumes, workspaces, artifacts, pool, cache, sandbox, processes, context, calculator };
+}
+
+/** The reaper: containers no live object owns, and every TTL sweep. */
+function buildReaper(c: Core): Reaper {
+  const { config, pool } = c;
+  return new Reaper({
+    runtime: c.runtime,
+    log: c.log,
+    instance: c.instance,
+    isOwned: (labels) => c.sandbox.ownsContainer(labels) || c.workspaces.ownsContainer(labels) || c.volumes.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false),
+    intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
+    extraSweeps: [
+      async () => c.processes.sweepExpired(),
+      async () => c.store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
+      () => c.workspaces.sweepExpired(),
+      () => c.volumes.sweep(),
+      async () => c.artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
+      async () => (pool ? pool.sweepIdle() : 0),
+      async () => c.cache.purge(),
+      async () => c.context.purgeExpired(),
+    ],
+  });
+}
+
+/** Start-up checks: an engine setup that cannot work stops the server; an unreachable engine only warns. */
+async function startUp({ sandbox, volumes, runtime, log }: Core): Promise<void> {
+  if (!(await sandbox.engine.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
+  // Warns when volumes are unbounded; with CAPSULE_REQUIRE_DISK_QUOTA=1 refuses to start.
+  await volumes.verify();
+  const ready = await sandbox.engine.readiness();
+  if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
+}
+
+/** The services the tools see, and the tool-only ones (profilers, dev tools, the model client). */
+function toolDeps(c: Core): ToolDeps {
+  const { config, log } = c;
+  const modelClient =
+    config.CAPSULE_MODEL_URL && config.CAPSULE_MODEL
+      ? createModelClient({ url: config.CAPSULE_MODEL_URL, model: config.CAPSULE_MODEL, ...(config.CAPSULE_MODEL_API_KEY ? { apiKey: config.CAPSULE_MODEL_API_KEY } : {}) })
+      : null;
+  return {
+    sandbox: c.sandbox,
+    processes: c.processes,
+    store: c.store,
+    workspaces: c.workspaces,
+    artifacts: c.artifacts,
+    context: c.context,
+    calculator: c.calculator,
+    profiling: new ProfilingService({ sandbox: c.sandbox, artifacts: c.artifacts, log, maxArtifactBytes: config.CAPSULE_ARTIFACT_MAX_BYTES }),
+    selfProfiler: new SelfProfiler(c.artifacts),
+    devtools: new DevToolsService({ sandbox: c.sandbox, workspaces: c.workspaces }),
+    codegen: new CodeGenerator(c.sandbox),
+    modelClient,
+    log,
+    profileTools: config.CAPSULE_PROFILE_TOOLS,
+  };
+}
