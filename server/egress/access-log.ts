@@ -6,6 +6,8 @@
 
 export interface EgressLogEvent {
   source: 'squid' | 'intercept';
+  /** Seconds since the epoch, as the proxy logged it. */
+  ts: number;
   /** Null when the request carried no valid run credentials. */
   runId: string | null;
   profile: string | null;
@@ -46,6 +48,7 @@ export function parseEgressLogLine(line: string): EgressLogEvent | null {
   const port = Number(raw.port);
   return {
     source: raw.source,
+    ts: Number(raw.ts) || 0,
     runId: user && dot > 0 ? user.slice(0, dot) : null,
     profile: user && dot > 0 ? user.slice(dot + 1) : null,
     method: dash(raw.method) ?? '-',

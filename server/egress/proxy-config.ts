@@ -169,7 +169,7 @@ function profileSection({ name, egress }: EgressProfileInput): { acls: string[];
 // escapes quotes; a user name cannot hold ':' (Basic credentials split there), so a client cannot
 // forge a key; on 407 lines the user is only what the client claimed (the parser ignores it).
 const LOG_FORMAT = [
-  '{"source":"squid","ts":%ts.%03tu,"user":"%ul","client":"%>a","method":"%rm","host":"%>rd","port":"%>rP"',
+  '{"source":"squid","ts":"%ts.%03tu","user":"%ul","client":"%>a","method":"%rm","host":"%>rd","port":"%>rP"',
   ',"status":"%>Hs","bytes_out":"%<st","bytes_in":"%>st","duration_ms":"%tr","squid":"%Ss","hier":"%Sh"',
   ',"decision":"%{decision}note","reason":"%{reason}note","route":"%{route}note"}',
 ].join('');
