@@ -4,8 +4,8 @@ Squid sends here only what it must not splice: requests to a secret's hosts (pla
 and every CONNECT of a profile that limits methods. Squid has already authenticated the run and
 checked the allowlist; it passes the run's user name (`<run_id>.<profile>`) in Proxy-Authorization
 (cache_peer login=*:...). This addon
-  - pins every request inside a tunnel to the tunnel's CONNECT host:port (mitmproxy would otherwise
-    open a new connection to whatever Host header the client sends, past squid's allowlist);
+  - pins every request inside a tunnel to the tunnel's CONNECT host:port, and refuses a Host header
+    that names another site (domain fronting through an allowed host);
   - enforces the profile's methods on intercepted requests;
   - replaces the run's placeholders in request header values (Basic credentials decoded first) with
     the real secret, only for that secret's hosts; other placeholders are left as they are;
@@ -104,6 +104,10 @@ class Intercept:
             user = proxy_user(flow.request)
             if user is None:
                 return self.deny(flow, None, "auth")
+        # A Host (or :authority) naming another site is domain fronting: the connection goes to the
+        # allowed host, which may route the request to a tenant that is not allowed.
+        if flow.request.pretty_host.lower().rstrip(".") != flow.request.host.lower().rstrip("."):
+            return self.deny(flow, user, "host_mismatch")
         run_id, _, profile = user.partition(".")
         policy = self.policy.get().get("profiles", {}).get(profile)
         if policy is None:
