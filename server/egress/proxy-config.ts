@@ -196,7 +196,10 @@ function squidConf(input: ProxyConfigInput): string {
     'reply_header_access X-Cache-Lookup deny all',
     // Host names in URLs and CONNECT must be names (no quotes or spaces reach the JSON log).
     'check_hostnames on',
-    'read_ahead_gap 1 MB',
+    // A reused upstream connection stalls ~45 ms per request (delayed ACK against a server that writes
+    // headers and body in two segments, python's http.server for one): 46.9 -> 1.5 ms p50 per request
+    // without, same throughput. Costs one TCP handshake per plain-HTTP request; CONNECT is unaffected.
+    'server_persistent_connections off',
     `logformat capsule ${LOG_FORMAT}`,
     'acl capsule_health_src src 127.0.0.1/32',
     'acl capsule_health_dst dstdomain -n health.invalid',
