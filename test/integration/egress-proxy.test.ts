@@ -174,6 +174,8 @@ test.serial('a secret is substituted for its hosts over HTTP and HTTPS, and nowh
     t.is(echoHeaders(reply!)['X-Api-Key'], `key=${secretValue};`);
   }
   t.is(echoHeaders(viaBasic!).Authorization, basic(secretValue));
+  // The run's proxy credentials never reach an upstream, direct or through the intercepting leg.
+  for (const reply of [http, other]) t.false(Object.keys(echoHeaders(reply!)).some((h) => /^proxy-/i.test(h)), JSON.stringify(reply));
   // Another allowed host gets the placeholder unchanged: HTTPS there is spliced (the proxy cannot see
   // it), and a placeholder is worth nothing outside the proxy and this run.
   for (const reply of [other, otherTls]) {
@@ -241,6 +243,8 @@ test.serial('the proxy keeps its config, registry and CA across a restart and a 
   await docker(['start', lab.proxy]);
   await lab.waitHealthy();
   t.is(await ca(), before);
+  const publicFiles = await lab.sandbox(['-c', 'cat /etc/capsule/egress/*'], { entrypoint: 'sh' });
+  t.notRegex(publicFiles.stdout, /PRIVATE KEY/, 'the CA key stays in the state volume');
   // Docker re-allocates the address on start; the server must pin it (network --subnet, connect --ip).
   const now = await lab.proxyIp();
   t.log(`proxy address ${proxyIp} -> ${now}`);
