@@ -35,12 +35,11 @@ fi
 # roots) and a full bundle (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO and
 # npm cafile replace the default roots, so they need the system roots too).
 umask 022
-if [[ -d "$PUBLIC" && -w "$PUBLIC" ]]; then
-  openssl x509 -in "$STATE/ca/cert.pem" -out "$PUBLIC/.ca.crt.tmp"
-  cat /etc/ssl/certs/ca-certificates.crt "$PUBLIC/.ca.crt.tmp" > "$PUBLIC/.ca-bundle.crt.tmp"
-  mv "$PUBLIC/.ca-bundle.crt.tmp" "$PUBLIC/ca-bundle.crt"
-  mv "$PUBLIC/.ca.crt.tmp" "$PUBLIC/ca.crt"
-fi
+[[ -d "$PUBLIC" && -w "$PUBLIC" ]] || { log "mount a writable volume at $PUBLIC (sandboxes read the CA there)"; exit 78; }
+openssl x509 -in "$STATE/ca/cert.pem" -out "$PUBLIC/.ca.crt.tmp"
+cat /etc/ssl/certs/ca-certificates.crt "$PUBLIC/.ca.crt.tmp" > "$PUBLIC/.ca-bundle.crt.tmp"
+mv "$PUBLIC/.ca-bundle.crt.tmp" "$PUBLIC/ca-bundle.crt"
+mv "$PUBLIC/.ca.crt.tmp" "$PUBLIC/ca.crt"
 
 squid -k parse -f "$STATE/config/squid.conf" 2>/dev/null || { squid -k parse -f "$STATE/config/squid.conf"; exit 78; }
 

@@ -196,6 +196,8 @@ function squidConf(input: ProxyConfigInput): string {
     'reply_header_access X-Cache-Lookup deny all',
     // Host names in URLs and CONNECT must be names (no quotes or spaces reach the JSON log).
     'check_hostnames on',
+    // Each sandbox has its own address: one run cannot take every descriptor of the shared proxy.
+    'client_ip_max_connections 256',
     // A reused upstream connection stalls ~45 ms per request (delayed ACK against a server that writes
     // headers and body in two segments, python's http.server for one): 46.9 -> 1.5 ms p50 per request
     // without, same throughput. Costs one TCP handshake per plain-HTTP request; CONNECT is unaffected.

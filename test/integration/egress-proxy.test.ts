@@ -160,6 +160,25 @@ test.serial('the sandbox resolves no name and reaches no address but the proxy',
   t.log(`the proxy's container name from inside: ${out[lab.proxy]}`);
 });
 
+test.serial('one sandbox cannot hold more than 256 connections to the shared proxy', async (t) => {
+  const script = [
+    'import socket, time',
+    `socks = [socket.create_connection(("${proxyIp}", 3128), 5) for _ in range(300)]`,
+    'time.sleep(1.5)',
+    'alive = 0',
+    'for s in socks:',
+    '    s.setblocking(False)',
+    '    try: alive += 0 if s.recv(1) == b"" else 1',
+    '    except BlockingIOError: alive += 1',
+    '    except OSError: pass',
+    'print(alive)',
+  ].join('\n');
+  const r = await lab.sandbox(['-c', script], { entrypoint: 'python3' });
+  // squid closes each connection past the limit at accept; it counts the limit itself as allowed.
+  const alive = Number(r.stdout.trim());
+  t.true(alive >= 256 && alive <= 257, `${alive} of 300 connections stayed open ${r.stderr}`);
+});
+
 test.serial('a secret is substituted for its hosts over HTTP and HTTPS, and nowhere else', async (t) => {
   const ph = runA.secretEnv.API_TOKEN as string;
   const basic = (s: string) => `Basic ${Buffer.from(`user:${s}`).toString('base64')}`;
