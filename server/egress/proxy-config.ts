@@ -174,58 +174,82 @@ const LOG_FORMAT = [
   ',"decision":"%{decision}note","reason":"%{reason}note","route":"%{route}note"}',
 ].join('');
 
+// Squid as a forwarding-only proxy: no cache, no version or host name in replies, logs as JSON lines.
+const BASE = [
+  `http_port ${PROXY_PORT}`,
+  'pid_filename none',
+  'pinger_enable off',
+  'cache deny all',
+  'cache_mem 0 MB',
+  'coredump_dir none',
+  'logfile_rotate 0',
+  'cache_log stdio:/dev/stderr',
+  'shutdown_lifetime 1 seconds',
+  'via off',
+  'forwarded_for delete',
+  'httpd_suppress_version_string on',
+  'visible_hostname capsule-egress',
+  'reply_header_access X-Cache deny all',
+  'reply_header_access X-Cache-Lookup deny all',
+  // Host names in URLs and CONNECT must be names (no quotes or spaces reach the JSON log).
+  'check_hostnames on',
+  // Each sandbox has its own address: one run cannot take every descriptor of the shared proxy.
+  'client_ip_max_connections 256',
+  // A reused upstream connection stalls ~45 ms per request (delayed ACK against a server that writes
+  // headers and body in two segments, python's http.server for one): 46.9 -> 1.5 ms p50 per request
+  // without, same throughput. Costs one TCP handshake per plain-HTTP request; CONNECT is unaffected.
+  'server_persistent_connections off',
+  `logformat capsule ${LOG_FORMAT}`,
+  'acl capsule_health_src src 127.0.0.1/32',
+  'acl capsule_health_dst dstdomain -n health.invalid',
+  'acl capsule_health all-of capsule_health_src capsule_health_dst',
+  'access_log stdio:/dev/stdout logformat=capsule !capsule_health',
+];
+
+// Run credentials, checked by auth_helper.py against registry/runs.json.
+const AUTH = [
+  `auth_param basic program /usr/bin/python3 /opt/capsule-egress/auth_helper.py ${STATE_DIR}/registry/runs.json`,
+  'auth_param basic children 4 startup=1 idle=1 concurrency=64',
+  'auth_param basic realm capsule-egress',
+  'auth_param basic casesensitive on',
+  // A finished run's credentials stop working within 5 s of its removal from the registry.
+  'auth_param basic credentialsttl 5 seconds',
+  'authenticate_ttl 5 seconds',
+  'authenticate_ip_ttl 0 seconds',
+];
+
+// The decision of every rule is written into the transaction (annotate_transaction) for the log.
+const COMMON_ACLS = [
+  'acl authenticated proxy_auth REQUIRED',
+  'acl CONNECT method CONNECT',
+  'acl allow_direct annotate_transaction decision=allowed route=direct',
+  'acl allow_intercept annotate_transaction decision=allowed route=intercept',
+  'acl deny_method annotate_transaction decision=denied reason=method',
+  'acl deny_destination annotate_transaction decision=denied reason=destination',
+  'acl deny_not_allowed annotate_transaction decision=denied reason=not_allowed',
+  'acl route_intercept note route intercept',
+];
+
+// Requests a rule marked route=intercept go to mitmdump, and only those.
+const ROUTING = [
+  `cache_peer 127.0.0.1 parent ${INTERCEPT_PORT} 0 no-query no-digest no-netdb-exchange login=*:capsule name=intercept`,
+  'cache_peer_access intercept allow route_intercept',
+  'cache_peer_access intercept deny all',
+  'never_direct allow route_intercept',
+  'always_direct allow !route_intercept',
+];
+
 function squidConf(input: ProxyConfigInput): string {
   const sections = input.profiles.map(profileSection);
   const blocked = [...ALWAYS_BLOCKED, ...(input.denyDestinations ?? [])];
   return [
     HEADER,
-    `http_port ${PROXY_PORT}`,
-    'pid_filename none',
-    'pinger_enable off',
-    'cache deny all',
-    'cache_mem 0 MB',
-    'coredump_dir none',
-    'logfile_rotate 0',
-    'cache_log stdio:/dev/stderr',
-    'shutdown_lifetime 1 seconds',
-    'via off',
-    'forwarded_for delete',
-    'httpd_suppress_version_string on',
-    'visible_hostname capsule-egress',
-    'reply_header_access X-Cache deny all',
-    'reply_header_access X-Cache-Lookup deny all',
-    // Host names in URLs and CONNECT must be names (no quotes or spaces reach the JSON log).
-    'check_hostnames on',
-    // Each sandbox has its own address: one run cannot take every descriptor of the shared proxy.
-    'client_ip_max_connections 256',
-    // A reused upstream connection stalls ~45 ms per request (delayed ACK against a server that writes
-    // headers and body in two segments, python's http.server for one): 46.9 -> 1.5 ms p50 per request
-    // without, same throughput. Costs one TCP handshake per plain-HTTP request; CONNECT is unaffected.
-    'server_persistent_connections off',
-    `logformat capsule ${LOG_FORMAT}`,
-    'acl capsule_health_src src 127.0.0.1/32',
-    'acl capsule_health_dst dstdomain -n health.invalid',
-    'acl capsule_health all-of capsule_health_src capsule_health_dst',
-    'access_log stdio:/dev/stdout logformat=capsule !capsule_health',
+    ...BASE,
     '',
-    `auth_param basic program /usr/bin/python3 /opt/capsule-egress/auth_helper.py ${STATE_DIR}/registry/runs.json`,
-    'auth_param basic children 4 startup=1 idle=1 concurrency=64',
-    'auth_param basic realm capsule-egress',
-    'auth_param basic casesensitive on',
-    // A finished run's credentials stop working within 5 s of its removal from the registry.
-    'auth_param basic credentialsttl 5 seconds',
-    'authenticate_ttl 5 seconds',
-    'authenticate_ip_ttl 0 seconds',
+    ...AUTH,
     '',
-    'acl authenticated proxy_auth REQUIRED',
-    'acl CONNECT method CONNECT',
+    ...COMMON_ACLS,
     `acl blocked_dst dst ${blocked.join(' ')}`,
-    'acl allow_direct annotate_transaction decision=allowed route=direct',
-    'acl allow_intercept annotate_transaction decision=allowed route=intercept',
-    'acl deny_method annotate_transaction decision=denied reason=method',
-    'acl deny_destination annotate_transaction decision=denied reason=destination',
-    'acl deny_not_allowed annotate_transaction decision=denied reason=not_allowed',
-    'acl route_intercept note route intercept',
     ...sections.flatMap((s) => s.acls),
     '',
     // Every request must carry a registered run's credentials; the rest is per profile. A name is
@@ -235,11 +259,7 @@ function squidConf(input: ProxyConfigInput): string {
     ...sections.flatMap((s) => s.access),
     'http_access deny all deny_not_allowed',
     '',
-    `cache_peer 127.0.0.1 parent ${INTERCEPT_PORT} 0 no-query no-digest no-netdb-exchange login=*:capsule name=intercept`,
-    'cache_peer_access intercept allow route_intercept',
-    'cache_peer_access intercept deny all',
-    'never_direct allow route_intercept',
-    'always_direct allow !route_intercept',
+    ...ROUTING,
     '',
   ].join('\n');
 }

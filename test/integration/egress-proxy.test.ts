@@ -212,6 +212,8 @@ test.serial('a secret is substituted for its hosts over HTTP and HTTPS, and nowh
   const logs = await lab.proxyLogs();
   t.false(logs.stdout.includes(secretValue) || logs.stderr.includes(secretValue), 'the real value is in no proxy log');
   t.false(logs.stdout.includes(ph), 'no header value is logged');
+  const notJson = logs.stdout.split('\n').filter((l) => l && parseEgressLogLine(l) === null);
+  t.deepEqual(notJson, [], 'stdout carries access records only (diagnostics go to stderr)');
 });
 
 test.serial('inside an intercepted tunnel, a request for another Host is refused', async (t) => {
