@@ -107,8 +107,9 @@ export class EgressLab {
   readonly publicVolume = `egt-${this.id}-public`;
   pki!: TestPki;
 
-  /** Create both networks and the test PKI. */
+  /** Create both networks and the test PKI (after removing labs a killed test process left behind). */
   async create(upstreamNames: string[]): Promise<void> {
+    await sweepStaleLabs();
     await docker(['network', 'create', '--label', this.label, '--internal', this.internal]);
     await docker(['network', 'create', '--label', this.label, this.outside]);
     this.pki = await makeTestPki(this.label, upstreamNames);
@@ -203,17 +204,35 @@ export class EgressLab {
   }
 
   /** Remove everything labelled for this lab; returns what is still there afterwards (should be nothing). */
-  async cleanup(): Promise<string[]> {
-    const filter = ['--filter', `label=${this.label}`];
-    const containers = (await docker(['ps', '-aq', ...filter])).stdout.split('\n').filter(Boolean);
-    if (containers.length) await docker(['rm', '-f', '-v', ...containers], { allowFail: true });
-    const networks = (await docker(['network', 'ls', '-q', ...filter])).stdout.split('\n').filter(Boolean);
-    if (networks.length) await docker(['network', 'rm', ...networks], { allowFail: true });
-    const volumes = (await docker(['volume', 'ls', '-q', ...filter])).stdout.split('\n').filter(Boolean);
-    if (volumes.length) await docker(['volume', 'rm', '-f', ...volumes], { allowFail: true });
-    const left = await Promise.all([
-      docker(['ps', '-aq', ...filter]), docker(['network', 'ls', '-q', ...filter]), docker(['volume', 'ls', '-q', ...filter]),
-    ]);
-    return left.flatMap((r) => r.stdout.split('\n').filter(Boolean));
+  cleanup(): Promise<string[]> {
+    return removeLabelled(this.label);
   }
+}
+
+/** Remove the containers, networks and volumes with this label; returns what is left. */
+async function removeLabelled(label: string): Promise<string[]> {
+  const filter = ['--filter', `label=${label}`];
+  const containers = (await docker(['ps', '-aq', ...filter])).stdout.split('\n').filter(Boolean);
+  if (containers.length) await docker(['rm', '-f', '-v', ...containers], { allowFail: true });
+  const networks = (await docker(['network', 'ls', '-q', ...filter])).stdout.split('\n').filter(Boolean);
+  if (networks.length) await docker(['network', 'rm', ...networks], { allowFail: true });
+  const volumes = (await docker(['volume', 'ls', '-q', ...filter])).stdout.split('\n').filter(Boolean);
+  if (volumes.length) await docker(['volume', 'rm', '-f', ...volumes], { allowFail: true });
+  const left = await Promise.all([
+    docker(['ps', '-aq', ...filter]), docker(['network', 'ls', '-q', ...filter]), docker(['volume', 'ls', '-q', ...filter]),
+  ]);
+  return left.flatMap((r) => r.stdout.split('\n').filter(Boolean));
+}
+
+/** Remove egress labs older than an hour: only a killed test process leaves one (cleanup is in finally hooks). */
+async function sweepStaleLabs(): Promise<void> {
+  const r = await docker(['ps', '-a', '--filter', 'label=capsule.test', '--format', '{{.Label "capsule.test"}} {{.CreatedAt}}']);
+  const stale = new Set<string>();
+  for (const line of r.stdout.split('\n')) {
+    // "egress-1a2b3c4d 2026-12-02 00:03:57 +0000 UTC"
+    const [label, day, time, offset] = line.split(' ');
+    const at = Date.parse(`${day}T${time}${offset?.slice(0, 3)}:${offset?.slice(3)}`);
+    if (label?.startsWith('egress-') && Number.isFinite(at) && Date.now() - at > 3_600_000) stale.add(label);
+  }
+  for (const label of stale) await removeLabelled(`capsule.test=${label}`);
 }
