@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test deps build compose-up images sandbox-image server-image proxy-image engine volume-root unit integration e2e security bench clean
+.PHONY: help run test deps build compose-up images sandbox-image server-image proxy-image egress-image engine volume-root unit integration e2e security bench clean
 
 help:
 	@echo "make run     install deps, build the sandbox image if missing, start the server (http://127.0.0.1:8080/mcp)"
 	@echo "make test    all tests (unit, integration, e2e, security) against the real Docker engine"
-	@echo "make images  build every image the tests and compose use: sandbox, server, docker-proxy (each skipped when up to date)"
+	@echo "make images  build every image the tests and compose use: sandbox, server, docker-proxy, egress-proxy (each skipped when up to date)"
 	@echo "make sandbox-image  build only the sandbox image (what make run needs)"
 	@echo "make compose-up  docker compose up that works without an image registry and behind a TLS proxy (CAPSULE_EXTRA_CA)"
 	@echo "make engine  install/start a Docker engine on a Debian machine as root (used by CI)"
@@ -22,9 +22,10 @@ deps: node_modules/.package-lock.json
 build: deps
 	npm run build
 
-# Every image a test uses (the compose test runs the server and docker-proxy images); each build is
-# skipped when the image's inputs are unchanged (hash label), so a second `make test` builds nothing.
-images: sandbox-image server-image proxy-image
+# Every image a test uses (the compose test runs the server and docker-proxy images, the egress test
+# the egress proxy); each build is skipped when the image's inputs are unchanged (hash label), so a
+# second `make test` builds nothing.
+images: sandbox-image server-image proxy-image egress-image
 
 sandbox-image:
 	bash images/build.sh sandbox
@@ -34,6 +35,9 @@ server-image:
 
 proxy-image:
 	bash images/build.sh docker-proxy
+
+egress-image:
+	bash images/build.sh egress-proxy
 
 engine:
 	bash scripts/provision-docker-engine.sh

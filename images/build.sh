@@ -4,6 +4,7 @@
 #   images/build.sh [sandbox]  build the sandbox image when missing or stale (`make images`)
 #   images/build.sh server     build the server image (compose.yaml uses it)
 #   images/build.sh docker-proxy  build the Docker API allowlist proxy (compose.yaml uses it)
+#   images/build.sh egress-proxy  build the egress proxy (squid + mitmproxy) for egress profiles
 #   FORCE=1 images/build.sh    rebuild even when the tagged image is up to date
 #
 # Tags come from package.json ("capsule.sandboxImage"; the server is capsule/server:<version>).
@@ -23,6 +24,7 @@ TARGET="${1:-sandbox}"
 SANDBOX_IMAGE="${CAPSULE_SANDBOX_IMAGE:-$(node -p "require('$ROOT/package.json').capsule.sandboxImage")}"
 SERVER_IMAGE="capsule/server:$(node -p "require('$ROOT/package.json').version")"
 PROXY_IMAGE="capsule/docker-proxy:$(node -p "require('$ROOT/package.json').version")"
+EGRESS_IMAGE="capsule/egress-proxy:$(node -p "require('$ROOT/package.json').version")"
 BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
 OFFLINE_BASE="capsule/base:bookworm"
 EXTRA_CA="${CAPSULE_EXTRA_CA:-${NODE_EXTRA_CA_CERTS:-}}"
@@ -111,7 +113,10 @@ main() {
     docker-proxy)
       build_image "$PROXY_IMAGE" "$(context_hash images/docker-proxy)" "$ROOT/images/docker-proxy" "$ROOT/images/docker-proxy/Dockerfile" /dev/null
       ;;
-    *) log "unknown target $TARGET (use sandbox, server or docker-proxy)"; exit 2 ;;
+    egress-proxy)
+      build_image "$EGRESS_IMAGE" "$(context_hash images/egress-proxy)" "$ROOT/images/egress-proxy" "$ROOT/images/egress-proxy/Dockerfile" /dev/null
+      ;;
+    *) log "unknown target $TARGET (use sandbox, server, docker-proxy or egress-proxy)"; exit 2 ;;
   esac
 }
 
