@@ -9,7 +9,7 @@ import { createHttpApp } from './http/app.js';
 import { McpSessions } from './http/mcp-sessions.js';
 import { createLogger } from './log.js';
 import { createToolCatalog } from './mcp/server.js';
-import { DockerRuntime } from './runtime/docker-runtime.js';
+import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import type { InstanceIdentity } from './sandbox/container-spec.js';
 import { ProfileRegistry } from './sandbox/profiles.js';
 import { ProcessManager } from './sandbox/process-manager.js';

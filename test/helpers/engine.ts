@@ -1,7 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/config.js';
-import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../server/runtime/docker/docker-runtime.js';
 import { ProfileRegistry, parseProfile, type Profile } from '../../server/sandbox/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
