@@ -33,19 +33,20 @@ export class RequestSignal implements Disposable {
     clearTimeout(this.timer);
   }
 
-  /** `request`'s outcome, or the abort reason as soon as the signal fires, whether or not the request noticed. */
-  race<T>(request: Promise<T>): Promise<T> {
+  /**
+   * Run `request` under the signal: its outcome, or the abort reason as soon as the signal fires
+   * (whether or not the request noticed). An already aborted signal never starts it.
+   */
+  run<T>(request: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { signal } = this;
-    if (signal.aborted) {
-      request.catch(() => undefined);
-      return Promise.reject(signal.reason);
-    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const pending = request(signal);
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
     });
-    return Promise.race([request, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+    return Promise.race([pending, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   [Symbol.dispose](): void {

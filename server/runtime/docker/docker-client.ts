@@ -83,7 +83,7 @@ export class DockerClient {
   async call<T>(call: RuntimeCall, options: CallOptions | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     using request = this.request(call, options);
     try {
-      return await request.race(fn(request.signal));
+      return await request.run(fn);
     } catch (raw) {
       throw this.failure(request, raw);
     }
@@ -97,7 +97,8 @@ export class DockerClient {
     const request = this.request(call, options);
     let stream: T;
     try {
-      stream = await request.race(fn(request.signal));
+      // A stream that opens after the signal fired has no reader: close it rather than leak the connection.
+      stream = await request.run((signal) => fn(signal).then((s) => (signal.aborted ? s.destroy() : s)));
     } catch (raw) {
       request[Symbol.dispose]();
       throw this.failure(request, raw);
