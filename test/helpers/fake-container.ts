@@ -85,3 +85,18 @@ export function processOf(c: FakeContainer): FakeProcess {
     },
   };
 }
+
+/** The output of an attach until `signal` fires (the caller's signal ends an attach stream). */
+export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const aborted = new Promise<'aborted'>((resolve) => (signal?.aborted ? resolve('aborted') : signal?.addEventListener('abort', () => resolve('aborted'), { once: true })));
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next === 'aborted' || next.done) return;
+      yield next.value;
+    }
+  } finally {
+    void it.return?.();
+  }
+}

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec, LinuxCapability, OutputStream, TmpfsMount } from '../../server/runtime/container-runtime.js';
-import { capabilityMask, type ContractPrograms, type OutputPiece } from '../contract/container-runtime.contract.js';
+import type { ContractPrograms, OutputPiece } from '../contract/container-runtime.contract.js';
+import { capabilityMask } from '../contract/contract-case.js';
 
 /** What a program running in a fake container can do. */
 export interface FakeProcess {

@@ -17,7 +17,7 @@ import type {
 import { RequestSignal } from '../../server/runtime/request-signal.js';
 import { VolumeInUseError } from '../../server/runtime/runtime-errors.js';
 import { VOLUME_HELPER_PATH } from '../../server/sandbox/volume-helper.js';
-import { newContainer, processOf, recordStdin, type FakeContainer } from './fake-container.js';
+import { newContainer, processOf, recordStdin, untilAborted, type FakeContainer } from './fake-container.js';
 import { directory, FakeFilesystem, FakeTree, imageEntry } from './fake-filesystem.js';
 import { launcherOutput, type FakeScript } from './fake-launcher.js';
 import { FAKE_PROGRAMS } from './fake-programs.js';
@@ -27,21 +27,6 @@ export { FakeVolumeHelper, type FakeScript };
 
 const matches = (labels: Record<string, string>, filter: Record<string, string>) => Object.entries(filter).every(([k, v]) => (v === '' ? k in labels : labels[k] === v));
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
-
-/** The output of an attach until `signal` fires (the caller's signal ends an attach stream). */
-async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  const aborted = new Promise<'aborted'>((resolve) => (signal?.aborted ? resolve('aborted') : signal?.addEventListener('abort', () => resolve('aborted'), { once: true })));
-  try {
-    for (;;) {
-      const next = await Promise.race([it.next(), aborted]);
-      if (next === 'aborted' || next.done) return;
-      yield next.value;
-    }
-  } finally {
-    void it.return?.();
-  }
-}
 
 /**
  * A ContainerRuntime for unit tests, held to test/contract/container-runtime.contract.ts. Containers run

@@ -21,7 +21,7 @@ function dialAttach(client: DockerClient, id: string, withStdin: boolean, abortS
         isStream: true,
         abortSignal,
         statusCodes: { 101: true, 200: true, 404: 'no such container', 409: 'container stopped/paused', 500: 'server error' },
-      } as Parameters<typeof client.docker.modem.dial>[0],
+      },
       (err, out) => (err ? reject(err) : resolve(out as unknown as Duplex)),
     ),
   );

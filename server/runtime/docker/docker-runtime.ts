@@ -202,7 +202,7 @@ export class DockerRuntime implements ContainerRuntime {
   private get<T = unknown>(path: string, abortSignal: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) =>
       this.docker.modem.dial(
-        { path, method: 'GET', abortSignal, statusCodes: { 200: true, 404: 'not found', 500: 'server error' } } as Parameters<typeof this.docker.modem.dial>[0],
+        { path, method: 'GET', abortSignal, statusCodes: { 200: true, 404: 'not found', 500: 'server error' } },
         (err, data) => (err ? reject(err) : resolve(data as T)),
       ),
     );
