@@ -16,6 +16,7 @@ export async function putArchive(client: DockerClient, id: string, path: string,
   await client.call('putArchive', options, (abortSignal) => client.docker.getContainer(id).putArchive(tar, { path, abortSignal }));
 }
 
+/** A tar of `path`; the request timeout covers only the opening of the stream. */
 export function getArchive(client: DockerClient, id: string, path: string, options?: CallOptions): Promise<Readable> {
   return client.openStream('getArchive', options, async (abortSignal) => (await client.docker.getContainer(id).getArchive({ path, abortSignal })) as unknown as Readable);
 }
@@ -28,6 +29,7 @@ function fileType(mode: number): PathStat['type'] {
   return (mode & 0x0ff00000) !== 0 ? 'other' : 'file';
 }
 
+/** The engine's path stat (HEAD /archive), null on 404. */
 export async function statPath(client: DockerClient, id: string, path: string, options?: CallOptions): Promise<PathStat | null> {
   try {
     const container = client.docker.getContainer(id) as unknown as DockerodeInfoArchive;

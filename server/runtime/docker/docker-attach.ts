@@ -38,6 +38,7 @@ function connectionClosed(stream: Duplex): Promise<void> {
   });
 }
 
+/** stdout/stderr (and stdin when the container was created with it) of one container, demultiplexed. */
 export async function attach(client: DockerClient, id: string, options?: CallOptions): Promise<AttachedIo> {
   const container = client.docker.getContainer(id);
   const info = await client.call('attach', options, (abortSignal) => container.inspect({ abortSignal }));

@@ -8,11 +8,13 @@ export function labelFilter(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
 }
 
+/** A named local-driver volume. */
 export async function createVolume(client: DockerClient, name: string, labels: Record<string, string>, driverOptions?: Record<string, string>, options?: CallOptions): Promise<void> {
   const body = { Name: name, Labels: labels, Driver: 'local', ...(driverOptions ? { DriverOpts: driverOptions } : {}) };
   await client.call('createVolume', options, (abortSignal) => client.docker.createVolume({ ...body, abortSignal }));
 }
 
+/** A missing volume is not an error; one a container mounts is VolumeInUseError. */
 export async function removeVolume(client: DockerClient, name: string, options?: CallOptions): Promise<void> {
   try {
     await client.call('removeVolume', options, (abortSignal) => client.docker.getVolume(name).remove({ abortSignal }));
@@ -25,6 +27,7 @@ export async function removeVolume(client: DockerClient, name: string, options?:
   }
 }
 
+/** Volumes carrying every label ('' matches any value). */
 export async function listVolumes(client: DockerClient, labels: Record<string, string>, options?: CallOptions): Promise<VolumeSummary[]> {
   const res = await client.call('listVolumes', options, (abortSignal) => client.docker.listVolumes({ filters: { label: labelFilter(labels) }, abortSignal }));
   return (res.Volumes ?? []).map((v) => ({
