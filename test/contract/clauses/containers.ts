@@ -21,12 +21,20 @@ export function containersClauses({ test, begin, programs }: ContractSuite): voi
     t.deepEqual((await rt.list(labels)).map((c) => c.state), ['exited']);
   });
 
-  test('a program past memoryBytes is OOM-killed: wait gives 137 and inspect reports oomKilled', async (t) => {
+  test('a program past memoryBytes is OOM-killed: wait gives 137 and inspect reports oomKilled (a best-effort record: up to 3 tries)', async (t) => {
     const { rt, spec, create } = begin(t);
-    const id = await create(spec(programs.allocate(256 * MiB), { memoryBytes: 32 * MiB }));
-    await rt.start(id);
-    t.is(await rt.wait(id), 137);
-    t.like(await rt.inspect(id), { running: false, exitCode: 137, oomKilled: true });
+    // The engine's OOM record can be lost (Docker 20.10 here: 9 of 352 kills reported oomKilled false),
+    // which is why ContainerState.oomKilled is best effort and Capsule's launcher counts OOM kills itself.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const id = await create(spec(programs.allocate(256 * MiB), { memoryBytes: 32 * MiB }));
+      await rt.start(id);
+      t.is(await rt.wait(id), 137);
+      const state = await rt.inspect(id);
+      t.like(state, { running: false, exitCode: 137 });
+      if (state.oomKilled) return;
+      t.log(`attempt ${attempt}: exit 137 but the engine did not record the OOM kill`);
+    }
+    t.fail('the engine never reported oomKilled in 3 OOM kills');
   });
 
   test('kill delivers the signal to a running container', async (t) => {
