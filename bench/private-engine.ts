@@ -37,7 +37,7 @@ const withContainer: number = await (async () => {
     image: (await engine.runtime.listImages('capsule/sandbox'))[0]!.tags[0]!,
     cmd: ['sleep', '60'], user: '10001:10001', workdir: '/tmp', env: {}, labels: { 'capsule.bench': 'private-engine' }, openStdin: false,
     memoryBytes: 64 << 20, nanoCpus: 1e9, pidsLimit: 16, ulimits: [], tmpfs: {}, volumes: [], network: 'none', readOnlyRootfs: true,
-    capDrop: ['ALL'], securityOpt: ['no-new-privileges'], init: true,
+    capDrop: ['ALL'], noNewPrivileges: true, init: true,
   });
   await engine.runtime.start(id);
   const stop = await timed('stop', () => engine.stop());

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DockerRuntime } from '../server/runtime/docker-runtime.js';
+import { DockerRuntime } from '../server/runtime/docker/docker-runtime.js';
 
 /** Samples a process's resident set every 500 ms (MB). */
 export class RssSampler {

@@ -8,7 +8,7 @@ import { createHttpApp } from './http/app.js';
 import { McpSessions } from './http/mcp-sessions.js';
 import { createLogger } from './log.js';
 import { createToolCatalog } from './mcp/server.js';
-import { DockerRuntime } from './runtime/docker-runtime.js';
+import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import { buildServices, type Services } from './services.js';
 import type { Telemetry } from './telemetry/setup.js';
 import { CAPSULE_VERSION } from './version.js';

@@ -1,9 +1,30 @@
 import type { Readable, Writable } from 'node:stream';
+import type { LinuxCapability } from './capabilities.js';
 
 /**
  * The narrow interface Capsule needs from a container engine. Only runtime/ implements it (Docker via
- * dockerode); unit tests use a fake. No engine-specific type crosses this boundary.
+ * dockerode, in runtime/docker/); unit tests use a fake. No engine-specific type crosses this boundary.
+ * test/contract/container-runtime.contract.ts holds every implementation to the behaviour described here.
+ *
+ * Errors an implementation throws: EngineUnavailableError (engine not reachable, or a request it did not
+ * answer within the implementation's request timeout, naming the call), ImageMissingError (create with
+ * an image the engine does not have), VolumeInUseError (runtime-errors.ts), RuntimeFailureError for
+ * anything else, and the abort reason itself for a call whose `signal` was aborted. Policy (what to tell
+ * a client, whether to retry) is the caller's.
  */
+
+export type { LinuxCapability } from './capabilities.js';
+
+/** What every call takes last. */
+export interface CallOptions {
+  /**
+   * The caller's cancellation: aborting it fails a pending call with `signal.reason` and drops its
+   * request. An engine may already have acted on it (an aborted create can leave a container behind;
+   * it carries its labels, so the reaper finds it). For attach and getArchive it also ends the stream.
+   * Separate from the implementation's request timeout, and never a command's wall time.
+   */
+  signal?: AbortSignal;
+}
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -41,6 +62,16 @@ export interface BindMount {
   readOnly: boolean;
 }
 
+/** A tmpfs mount. Always writable, nosuid, nodev and noexec; its contents go with the container's stop. */
+export interface TmpfsMount {
+  sizeBytes: number;
+  /** Permission bits of its root (e.g. 0o1777). */
+  mode: number;
+  /** Owner of its root (root when omitted). */
+  uid?: number;
+  gid?: number;
+}
+
 /** Everything needed to create one sandbox container. */
 export interface ContainerSpec {
   image: string;
@@ -49,23 +80,30 @@ export interface ContainerSpec {
   workdir: string;
   env: Record<string, string>;
   labels: Record<string, string>;
+  /** Stdin open for one attach: the program reads EOF when that attach's stdin ends. */
   openStdin: boolean;
+  /** The most memory the container may use, swap included (there is no swap beyond it). */
   memoryBytes: number;
   nanoCpus: number;
   pidsLimit: number;
   ulimits: Ulimit[];
-  /** Mount path → tmpfs mount options (e.g. "rw,nosuid,size=64m"). */
-  tmpfs: Record<string, string>;
+  /** Mount path → tmpfs mount. */
+  tmpfs: Record<string, TmpfsMount>;
   volumes: VolumeMount[];
   /** Host paths bound in (only Capsule's own helpers use them; never a sandbox). */
   binds?: BindMount[];
   /** 'none' or the name of a network. */
   network: string;
   readOnlyRootfs: boolean;
-  capDrop: string[];
+  /** Capabilities removed from the engine's default set ('ALL': every one). */
+  capDrop: Array<LinuxCapability | 'ALL'>;
   /** Capabilities added back after capDrop (only Capsule's volume helper has any). */
-  capAdd?: string[];
-  securityOpt: string[];
+  capAdd?: LinuxCapability[];
+  /** Set no_new_privs: setuid binaries and file capabilities grant nothing. */
+  noNewPrivileges: boolean;
+  /** A seccomp profile (the engine's JSON format); the engine's default profile when omitted. */
+  seccompProfile?: string;
+  /** Run an init process as PID 1 that reaps zombies and forwards signals to the program. */
   init: boolean;
   /** OCI runtime name (e.g. runsc); engine default when omitted. */
   runtime?: string;
@@ -73,11 +111,14 @@ export interface ContainerSpec {
 
 /** The streams of an attached container. `stdin` is null unless the container was created with openStdin. */
 export interface AttachedIo {
+  /** Everything the program writes after the attach, in order, each chunk tagged with its stream. */
   output: AsyncIterable<OutputChunk>;
+  /** Ending it is EOF for the program. */
   stdin: Writable | null;
   /**
    * Resolves once the connection has ended or failed (the container stopped, was removed, or the engine
-   * went away), whether or not `output` is being read. Never rejects.
+   * went away). Never rejects. Output is backpressured: a container that wrote output nobody read is
+   * seen to end once `output` is read; one that wrote nothing is seen to end without reading.
    */
   closed: Promise<void>;
   /** Drop the connection (used when the run is abandoned). */
@@ -86,7 +127,13 @@ export interface AttachedIo {
 
 export interface ContainerState {
   running: boolean;
+  /** Null until the container has run and stopped. */
   exitCode: number | null;
+  /**
+   * The engine recorded that the kernel killed it for going past memoryBytes. Best effort: an engine can
+   * lose the record (Docker 20.10 here: 9 of 352 OOM kills read false, exit code 137), so false does not
+   * rule out an OOM kill; the launcher's own cgroup count is the reliable one.
+   */
   oomKilled: boolean;
   startedAt: string | null;
   finishedAt: string | null;
@@ -95,6 +142,7 @@ export interface ContainerState {
 export interface ContainerSummary {
   id: string;
   labels: Record<string, string>;
+  /** 'created', 'running', 'exited', or another state the engine names. */
   state: string;
   createdAt: Date;
 }
@@ -144,40 +192,49 @@ export interface VolumeSummary {
 export interface ContainerRuntime {
   /** Where the engine is reached, for error messages (e.g. unix:///var/run/docker.sock). */
   readonly endpoint: string;
-  info(): Promise<EngineInfo>;
+  info(options?: CallOptions): Promise<EngineInfo>;
   /** The image's facts, or null when it is not present locally. */
-  inspectImage(ref: string): Promise<ImageInfo | null>;
+  inspectImage(ref: string, options?: CallOptions): Promise<ImageInfo | null>;
   /** True when a network with this name exists on the engine. */
-  networkExists(name: string): Promise<boolean>;
+  networkExists(name: string, options?: CallOptions): Promise<boolean>;
   /** Local images whose repository name starts with `prefix`. */
-  listImages(prefix: string): Promise<ImageInfo[]>;
-  /** Create (never start) a container; returns its id. */
-  create(spec: ContainerSpec): Promise<string>;
+  listImages(prefix: string, options?: CallOptions): Promise<ImageInfo[]>;
+  /**
+   * Create (never start) a container; returns its id. Its anonymous volumes exist from now on; a named
+   * volume it mounts that does not exist is created (with the mount's labelsIfCreated).
+   */
+  create(spec: ContainerSpec, options?: CallOptions): Promise<string>;
   /**
    * Extract a tar stream at `path` inside the container (works before start on volume mounts).
-   * Files get the uid/gid of their tar headers.
+   * Files get the mode, uid and gid of their tar headers.
    */
-  putArchive(id: string, path: string, tar: Readable): Promise<void>;
-  /** A tar stream of `path` inside the container (works on stopped and never-started containers). */
-  getArchive(id: string, path: string): Promise<Readable>;
+  putArchive(id: string, path: string, tar: Readable, options?: CallOptions): Promise<void>;
+  /**
+   * A tar stream of `path` inside the container, its entries named from the path's last component
+   * (works on stopped and never-started containers).
+   */
+  getArchive(id: string, path: string, options?: CallOptions): Promise<Readable>;
   /** Stat a path inside the container without following a final symlink; null when it does not exist. */
-  statPath(id: string, path: string): Promise<PathStat | null>;
+  statPath(id: string, path: string, options?: CallOptions): Promise<PathStat | null>;
   /** Create a named volume (local driver) with labels and, optionally, driver options (e.g. a bind of a host path). */
-  createVolume(name: string, labels: Record<string, string>, driverOptions?: Record<string, string>): Promise<void>;
-  /** Remove a named volume; a missing one is not an error; one in use is BusyError. */
-  removeVolume(name: string): Promise<void>;
-  /** Volumes carrying every given label. */
-  listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]>;
+  createVolume(name: string, labels: Record<string, string>, driverOptions?: Record<string, string>, options?: CallOptions): Promise<void>;
+  /** Remove a named volume; a missing one is not an error; one a container mounts is VolumeInUseError. */
+  removeVolume(name: string, options?: CallOptions): Promise<void>;
+  /** Volumes carrying every given label (value '' matches any value). */
+  listVolumes(labels: Record<string, string>, options?: CallOptions): Promise<VolumeSummary[]>;
   /** Attach to stdout/stderr (and stdin when opened); call before start so no output is missed. */
-  attach(id: string): Promise<AttachedIo>;
-  start(id: string): Promise<void>;
-  /** Resolve with the exit code once the container has stopped. */
-  wait(id: string): Promise<number>;
-  inspect(id: string): Promise<ContainerState>;
-  /** Send a signal; a container that is no longer running is not an error. */
-  kill(id: string, signal: string): Promise<void>;
+  attach(id: string, options?: CallOptions): Promise<AttachedIo>;
+  start(id: string, options?: CallOptions): Promise<void>;
+  /** Resolve with the exit code once the container has stopped (no request timeout: it lasts as long as the container). */
+  wait(id: string, options?: CallOptions): Promise<number>;
+  inspect(id: string, options?: CallOptions): Promise<ContainerState>;
+  /** Send a signal; a container that is not running (never started, stopped, gone) is not an error. */
+  kill(id: string, signal: string, options?: CallOptions): Promise<void>;
   /** Remove the container and its anonymous volumes, forcing if running; a missing container is not an error. */
-  remove(id: string): Promise<void>;
+  remove(id: string, options?: CallOptions): Promise<void>;
   /** Containers (any state) carrying every given label (value '' matches any value). */
-  list(labels: Record<string, string>): Promise<ContainerSummary[]>;
+  list(labels: Record<string, string>, options?: CallOptions): Promise<ContainerSummary[]>;
 }
+
+/** The name of a runtime call, as errors and request timeouts name it. */
+export type RuntimeCall = Exclude<keyof ContainerRuntime, 'endpoint'>;

@@ -149,8 +149,8 @@ export class BoundedVolumes {
   }
 
   /**
-   * Remove Docker volumes, then the subvolumes of those that went (one helper). A volume in use is
-   * BusyError and keeps its subvolume; the first error is thrown after the others were tried.
+   * Remove Docker volumes, then the subvolumes of those that went (one helper). A volume in use
+   * (VolumeInUseError) keeps its subvolume; the first error is thrown after the others were tried.
    */
   async remove(names: string[]): Promise<void> {
     const gone: string[] = [];

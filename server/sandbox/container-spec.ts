@@ -84,8 +84,8 @@ export function buildContainerSpec(input: {
   const ws = input.workspaceMount;
   if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels['capsule.instance'] ?? '', ws.driverOptions));
   else if (ws) volumes.push(scratch('/workspace'));
-  const tmpfs: Record<string, string> = { '/tmp': `rw,nosuid,nodev,size=${profile.tmpfsTmpBytes},mode=1777` };
-  if (!input.workspaceMount) tmpfs['/workspace'] = `rw,nosuid,nodev,size=${profile.tmpfsWorkspaceBytes},uid=10001,gid=10001,mode=0755`;
+  const tmpfs: ContainerSpec['tmpfs'] = { '/tmp': { sizeBytes: profile.tmpfsTmpBytes, mode: 0o1777 } };
+  if (!input.workspaceMount) tmpfs['/workspace'] = { sizeBytes: profile.tmpfsWorkspaceBytes, uid: 10001, gid: 10001, mode: 0o755 };
   return {
     image: profile.image,
     // Every program runs under the launcher (frames output, reports exit and cgroup accounting).
@@ -104,7 +104,8 @@ export function buildContainerSpec(input: {
     network: profile.network,
     readOnlyRootfs: true,
     capDrop: ['ALL'],
-    securityOpt: ['no-new-privileges:true', ...(profile.seccompJson ? [`seccomp=${profile.seccompJson}`] : [])],
+    noNewPrivileges: true,
+    ...(profile.seccompJson ? { seccompProfile: profile.seccompJson } : {}),
     init: true,
     ...(profile.runtime ? { runtime: profile.runtime } : {}),
   };

@@ -66,7 +66,7 @@ export async function runVolumeHelper(ctx: VolumeHelperContext, command: VolumeC
         // SYS_ADMIN: subvolume and qgroup ioctls. CHOWN: hand a new volume to uid 10001. DAC_OVERRIDE and
         // FOWNER: reach and delete what a run hid with chmod 000 or a sticky directory.
         capAdd: ['SYS_ADMIN', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER'],
-        securityOpt: ['no-new-privileges:true'],
+        noNewPrivileges: true,
         init: false,
       });
       const io = await ctx.runtime.attach(id);

@@ -56,9 +56,9 @@ export class WorkspaceHelper implements AsyncDisposable {
         network: 'none',
         readOnlyRootfs: true,
         capDrop: ['ALL'],
-        securityOpt: ['no-new-privileges:true'],
+        noNewPrivileges: true,
         init: false,
-        ...(cmd.length > 1 ? { tmpfs: { '/tmp': 'rw,nosuid,nodev,size=1m' } } : {}),
+        ...(cmd.length > 1 ? { tmpfs: { '/tmp': { sizeBytes: 1024 * 1024, mode: 0o1777 } } } : {}),
       });
       return new WorkspaceHelper(ctx, id, helperId);
     } catch (err) {

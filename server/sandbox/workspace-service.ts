@@ -6,8 +6,9 @@ import { join, posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { InvalidInputError, NotFoundError, QuotaExceededError } from '../errors.js';
+import { BusyError, InvalidInputError, NotFoundError, QuotaExceededError } from '../errors.js';
 import type { ContainerRuntime, VolumeSummary } from '../runtime/container-runtime.js';
+import { VolumeInUseError } from '../runtime/runtime-errors.js';
 import type { InstanceIdentity } from './container-spec.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { readRange, tarEntries } from './tar-entries.js';
@@ -279,10 +280,14 @@ export class WorkspaceService {
     return removed;
   }
 
-  /** The Docker volume, then (quota'd) its subvolume; BusyError while a run uses it. */
+  /** The Docker volume, then (quota'd) its subvolume; BusyError while a run uses it (the runtime's VolumeInUseError). */
   private async removeVolume(v: VolumeSummary): Promise<void> {
-    if (isBounded(v) && this.deps.volumes) await this.deps.volumes.remove([v.name]);
-    else await this.deps.runtime.removeVolume(v.name);
+    try {
+      if (isBounded(v) && this.deps.volumes) await this.deps.volumes.remove([v.name]);
+      else await this.deps.runtime.removeVolume(v.name);
+    } catch (err) {
+      throw err instanceof VolumeInUseError ? new BusyError(`volume ${v.name} is in use by a running container; retry when it ends`, { cause: err, details: { retry_after_s: 5 } }) : err;
+    }
   }
 
   private async find(owner: string, id: string): Promise<VolumeSummary> {

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { RunResult } from '../sandbox/run-result.js';
+import type { z } from 'zod';
+import type { runResultObject } from '../schemas/run-outputs.js';
+
+type RunResult = z.infer<typeof runResultObject>;
 
 /** What makes two runs the same, for the cache key. Never stored: only its SHA-256. */
 export interface CacheKeyParts {

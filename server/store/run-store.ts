@@ -1,7 +1,10 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunResult, RunState } from '../sandbox/run-result.js';
+import type { z } from 'zod';
+import type { runResultObject, RunState } from '../schemas/run-outputs.js';
+
+type RunResult = z.infer<typeof runResultObject>;
 
 /** What the store keeps of one run or process. */
 export interface RunRecord {

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
-import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../server/runtime/docker/docker-runtime.js';
 import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
 import { parseProfile, type Profile } from '../../server/sandbox/profiles.js';
 import type { Services } from '../../server/services.js';

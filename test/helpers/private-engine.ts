@@ -23,7 +23,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../server/runtime/docker/docker-runtime.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 import { imageId, saveAndLoad } from './image-transfer.js';
 

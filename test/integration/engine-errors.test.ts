@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineUnavailableError, ImageMissingError } from '../../server/errors.js';
-import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../server/runtime/docker/docker-runtime.js';
 import { realServices, requireEngine, shippedProfile } from '../helpers/engine.js';
 
 test.before(requireEngine);

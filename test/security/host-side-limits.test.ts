@@ -1,7 +1,7 @@
 import test from 'ava';
 import { InvalidInputError } from '../../server/errors.js';
 import type { ContainerSpec } from '../../server/runtime/container-runtime.js';
-import { DockerRuntime } from '../../server/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../server/runtime/docker/docker-runtime.js';
 import { realServices, requireEngine, shippedProfile } from '../helpers/engine.js';
 
 // Oversized or malformed input is refused on the host: no container is ever created for it.

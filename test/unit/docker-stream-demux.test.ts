@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Readable } from 'node:stream';
-import { demuxDockerStream } from '../../server/runtime/docker-stream-demux.js';
+import { demuxDockerStream } from '../../server/runtime/docker/docker-stream-demux.js';
 
 function frame(type: number, text: string): Buffer {
   const payload = Buffer.from(text);
