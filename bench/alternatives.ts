@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import { DEFAULT_SANDBOX_IMAGE } from '../server/version.js';
 import { demuxDockerStream } from '../server/runtime/docker/docker-stream-demux.js';
-import { encodeJob, launcherEvents, LAUNCHER } from '../server/sandbox/launcher-protocol.js';
+import { encodeJob, launcherEvents, LAUNCHER } from '../server/sandbox/container/launcher-protocol.js';
 import { summarize, table } from './stats.js';
 
 const docker = new Docker();

@@ -6,9 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../server/config.js';
-import { ProfileRegistry } from '../server/sandbox/profiles.js';
+import { ProfileRegistry } from '../server/sandbox/profiles/profiles.js';
 import { SandboxService } from '../server/sandbox/sandbox-service.js';
-import { WorkspaceService } from '../server/sandbox/workspace-service.js';
+import { WorkspaceService } from '../server/sandbox/workspaces/workspace-service.js';
 import { realVolumes, runtime, shippedProfile } from '../test/helpers/engine.js';
 import { silentLog } from '../test/helpers/fixtures.js';
 import { summarize, table } from './stats.js';

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import { JOB_DIR } from '../sandbox/languages.js';
+import { JOB_DIR } from '../sandbox/container/languages.js';
 import { ESLINT_CONFIG, ESLINT_CONFIG_NAME, JS_ANALYZER, JS_ANALYZER_NAME, NODE_SHIM, NODE_SHIM_NAME } from './analysis-js-runner.js';
 import { PYTHON_ANALYZER, PYTHON_ANALYZER_NAME } from './analysis-python-runner.js';
 

@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
 import { InvalidInputError } from '../errors.js';
-import type { RunResult } from '../sandbox/run-result.js';
+import type { RunResult } from '../sandbox/runs/run-result.js';
 import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
-import type { WorkspaceService } from '../sandbox/workspace-service.js';
+import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
 import { type AnalysisLanguage, analysisPlan } from './analysis-plan.js';
 import { type Analysis, parseAnalysis } from './diagnostics.js';
 import { detectFramework, JUNIT_FILE, parseJUnitXml, type TestFramework, type TestReport, testRunPlan } from './test-report.js';

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { JOB_DIR } from '../sandbox/languages.js';
+import { JOB_DIR } from '../sandbox/container/languages.js';
 import { type AnalysisLanguage, checkAnalysisFileName } from './analysis-plan.js';
 import type { diagnosticObject } from '../schemas/devtools-outputs.js';
 

@@ -1,7 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { InvalidInputError } from '../errors.js';
-import { OUTPUT_DIR } from '../sandbox/container-spec.js';
-import { inWorkspace, workspaceRelative } from '../sandbox/workspace-paths.js';
+import { OUTPUT_DIR } from '../sandbox/container/container-spec.js';
+import { inWorkspace, workspaceRelative } from '../sandbox/workspaces/workspace-paths.js';
 import type { z } from 'zod';
 import type { testCaseObject } from '../schemas/devtools-outputs.js';
 

@@ -4,7 +4,7 @@ import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
-import type { WorkspaceService } from '../sandbox/workspace-service.js';
+import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
 import { InternalError, ParseError, PayloadTooLargeError } from '../errors.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { sendJsonRpcError } from './json-rpc-errors.js';

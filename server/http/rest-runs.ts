@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ownerOf } from '../auth/owner.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import { handle } from './rest-errors.js';
-import { PROCESS_SIGNALS, type ProcessManager } from '../sandbox/process-manager.js';
+import { PROCESS_SIGNALS, type ProcessManager } from '../sandbox/processes/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { runCodeInput, runCommandInput } from '../schemas/run-inputs.js';
 import type { RunStore } from '../store/run-store.js';

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { ownerOf } from '../auth/owner.js';
 import { InvalidInputError } from '../errors.js';
-import type { WorkspaceService } from '../sandbox/workspace-service.js';
+import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
 import { handle } from './rest-errors.js';
 
 /** The file path of /v1/workspaces/:id/files/*path (Express 5 gives the wildcard as segments). */

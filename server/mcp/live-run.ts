@@ -2,7 +2,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { ownerOf } from '../auth/owner.js';
 import type { ProfiledResult } from '../profiling/profiling-service.js';
-import type { RunResult } from '../sandbox/run-result.js';
+import type { RunResult } from '../sandbox/runs/run-result.js';
 import type { RunCallOptions } from '../sandbox/sandbox-service.js';
 import { LiveOutput } from './live-output.js';
 import type { SessionContext } from './tool-context.js';

@@ -1,8 +1,8 @@
 import { capsuleUri } from '../schemas/uris.js';
 import type { Logger } from 'pino';
 import { InvalidInputError } from '../errors.js';
-import type { RunResult } from '../sandbox/run-result.js';
-import type { ProfilerPlan, ProfileRunInput } from '../sandbox/run-request.js';
+import type { RunResult } from '../sandbox/runs/run-result.js';
+import type { ProfilerPlan, ProfileRunInput } from '../sandbox/runs/run-request.js';
 import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { withSpan } from '../telemetry/tracing.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { InstanceIdentity } from './container-spec.js';
+import type { InstanceIdentity } from './container/container-spec.js';
 
 export interface ReaperDeps {
   runtime: ContainerRuntime;

@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { InvalidInputError, ShuttingDownError } from '../errors.js';
-import { collectFiles } from './collect-files.js';
-import type { WorkspaceService } from './workspace-service.js';
-import type { WarmContainer, WarmPool } from './warm-pool.js';
+import { collectFiles } from './runs/collect-files.js';
+import type { WorkspaceService } from './workspaces/workspace-service.js';
+import type { WarmContainer, WarmPool } from './pool/warm-pool.js';
 import type { ResultCache } from '../store/result-cache.js';
-import { runThroughCache } from './cached-run.js';
+import { runThroughCache } from './runs/cached-run.js';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { EngineStatus } from './engine-status.js';
-import { ConcurrencyLimiter } from './concurrency-limiter.js';
-import type { InstanceIdentity } from './container-spec.js';
-import { OwnerLimits } from './owner-limits.js';
-import { describeProfile, type ProfileRegistry } from './profiles.js';
+import { ConcurrencyLimiter } from './limits/concurrency-limiter.js';
+import type { InstanceIdentity } from './container/container-spec.js';
+import { OwnerLimits } from './limits/owner-limits.js';
+import { describeProfile, type ProfileRegistry } from './profiles/profiles.js';
 import {
   type CodeRunInput,
   type CommandRunInput,
@@ -23,16 +23,16 @@ import {
   type ProfilerPlan,
   type ProfileRunInput,
   type WorkspaceRunInput,
-} from './run-request.js';
-import { OUTPUT_DIR } from './container-spec.js';
+} from './runs/run-request.js';
+import { OUTPUT_DIR } from './container/container-spec.js';
 import { capsuleMetrics } from '../telemetry/metrics.js';
 import { withSpan } from '../telemetry/tracing.js';
-import { readRange, tarEntries } from './tar-entries.js';
-import type { RunResult } from './run-result.js';
-import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
+import { readRange, tarEntries } from './container/tar.js';
+import type { RunResult } from './runs/run-result.js';
+import { type ExecuteOptions, SandboxRun } from './runs/container-run.js';
 import type { RunStore } from '../store/run-store.js';
-import type { BoundedVolumes } from './bounded-volumes.js';
-import { RunVolumes } from './run-volumes.js';
+import type { BoundedVolumes } from './volumes/bounded-volumes.js';
+import { RunVolumes } from './volumes/run-volumes.js';
 
 export interface RunCallOptions extends Omit<ExecuteOptions, 'signal'> {
   signal?: AbortSignal;

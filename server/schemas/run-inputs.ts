@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LANGUAGES } from '../sandbox/languages.js';
+import { LANGUAGES } from '../sandbox/container/languages.js';
 
 // Edge schemas shared by the MCP tools, the REST API and the OpenAPI document: one definition each.
 // Output schemas live in run-outputs.ts; re-exported here for importers from before the split.

@@ -2,7 +2,7 @@ import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { DockerRuntime } from '../../server/runtime/docker/docker-runtime.js';
 import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
-import { parseProfile, type Profile } from '../../server/sandbox/profiles.js';
+import { parseProfile, type Profile } from '../../server/sandbox/profiles/profiles.js';
 import type { Services } from '../../server/services.js';
 import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
 import { readFileSync } from 'node:fs';

@@ -16,7 +16,7 @@ import type {
 } from '../../server/runtime/container-runtime.js';
 import { RequestSignal } from '../../server/runtime/request-signal.js';
 import { VolumeInUseError } from '../../server/runtime/runtime-errors.js';
-import { VOLUME_HELPER_PATH } from '../../server/sandbox/volume-helper.js';
+import { VOLUME_HELPER_PATH } from '../../server/sandbox/volumes/volume-helper.js';
 import { newContainer, processOf, recordStdin, untilAborted, type FakeContainer } from './fake-container.js';
 import { directory, FakeFilesystem, FakeTree, imageEntry } from './fake-filesystem.js';
 import { launcherOutput, type FakeScript } from './fake-launcher.js';

@@ -1,8 +1,8 @@
 import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../server/config.js';
-import type { Profile } from '../../server/sandbox/profiles.js';
-import { BoundedVolumes } from '../../server/sandbox/bounded-volumes.js';
+import type { Profile } from '../../server/sandbox/profiles/profiles.js';
+import { BoundedVolumes } from '../../server/sandbox/volumes/bounded-volumes.js';
 
 export const silentLog = pino({ level: 'silent' });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/config.js';
 import type { ContainerRuntime } from '../../server/runtime/container-runtime.js';
-import { type Profile, ProfileRegistry } from '../../server/sandbox/profiles.js';
+import { type Profile, ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { buildServices, type Services } from '../../server/services.js';
 import { silentLog, testProfile } from './fixtures.js';
 

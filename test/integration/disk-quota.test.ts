@@ -1,9 +1,9 @@
 import test from 'ava';
-import type { PreparedRun } from '../../server/sandbox/run-request.js';
-import type { RunResult } from '../../server/sandbox/run-result.js';
+import type { PreparedRun } from '../../server/sandbox/runs/run-request.js';
+import type { RunResult } from '../../server/sandbox/runs/run-result.js';
 import type { RunCallOptions } from '../../server/sandbox/sandbox-service.js';
-import { volumeName } from '../../server/sandbox/workspace-service.js';
-import { quotaSlack } from '../../server/sandbox/bounded-volumes.js';
+import { volumeName } from '../../server/sandbox/workspaces/workspace-service.js';
+import { quotaSlack } from '../../server/sandbox/volumes/bounded-volumes.js';
 import { containersLeft, realVolumes, realServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
 import { hostEntries, hostQgroupBytes, hostQgroupLimit, hostSubvolumes } from '../helpers/host-volumes.js';
 

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../server/config.js';
-import { OutputBuffer } from '../../server/sandbox/output-buffer.js';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
+import { OutputBuffer } from '../../server/sandbox/runs/output-buffer.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
-import { WarmPool } from '../../server/sandbox/warm-pool.js';
+import { WarmPool } from '../../server/sandbox/pool/warm-pool.js';
 import type { OutputChunk } from '../../server/runtime/container-runtime.js';
 import { assertNoContainer, realServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ForbiddenError } from '../../server/errors.js';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import { loadConfig } from '../../server/config.js';
 import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/config.js';
 import { InvalidInputError } from '../../server/errors.js';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
 import { ResultCache } from '../../server/store/result-cache.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';

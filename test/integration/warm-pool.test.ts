@@ -1,9 +1,9 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../server/config.js';
-import { ProfileRegistry, type Profile } from '../../server/sandbox/profiles.js';
+import { ProfileRegistry, type Profile } from '../../server/sandbox/profiles/profiles.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';
-import { WarmPool } from '../../server/sandbox/warm-pool.js';
+import { WarmPool } from '../../server/sandbox/pool/warm-pool.js';
 import { requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';
 

@@ -6,8 +6,8 @@ import { InvalidInputError, NotFoundError, QuotaExceededError } from '../../serv
 import { realServices, requireEngine, runtime } from '../helpers/engine.js';
 import { silentLog } from '../helpers/fixtures.js';
 import { hostQgroupBytes } from '../helpers/host-volumes.js';
-import { volumeName } from '../../server/sandbox/workspace-service.js';
-import { WorkspaceHelper } from '../../server/sandbox/workspace-helper.js';
+import { volumeName } from '../../server/sandbox/workspaces/workspace-service.js';
+import { WorkspaceHelper } from '../../server/sandbox/workspaces/workspace-helper.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 
 test.before(requireEngine);

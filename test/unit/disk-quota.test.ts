@@ -1,8 +1,8 @@
 import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { ConfigurationError } from '../../server/errors.js';
-import { quotaSlack } from '../../server/sandbox/bounded-volumes.js';
-import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
+import { quotaSlack } from '../../server/sandbox/volumes/bounded-volumes.js';
+import { WorkspaceService } from '../../server/sandbox/workspaces/workspace-service.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile, testVolumes } from '../helpers/fixtures.js';
 

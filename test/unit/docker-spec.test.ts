@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createOptions, tmpfsOptions } from '../../server/runtime/docker/docker-spec.js';
-import { buildContainerSpec } from '../../server/sandbox/container-spec.js';
-import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
+import { buildContainerSpec } from '../../server/sandbox/container/container-spec.js';
+import { WorkspaceService } from '../../server/sandbox/workspaces/workspace-service.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile, testVolumes } from '../helpers/fixtures.js';
 

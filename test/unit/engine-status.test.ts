@@ -1,7 +1,7 @@
 import test from 'ava';
 import { EngineStatus } from '../../server/sandbox/engine-status.js';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
-import { WarmPool } from '../../server/sandbox/warm-pool.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
+import { WarmPool } from '../../server/sandbox/pool/warm-pool.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testProfile } from '../helpers/fixtures.js';
 

@@ -1,10 +1,10 @@
 import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { StaticTokenVerifier, loadTokens, newToken, isLoopbackHost } from '../../server/auth/tokens.js';
-import { OwnerLimits } from '../../server/sandbox/owner-limits.js';
+import { OwnerLimits } from '../../server/sandbox/limits/owner-limits.js';
 import { Reaper } from '../../server/sandbox/reaper.js';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
-import { prepareCommandRun } from '../../server/sandbox/run-request.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
+import { prepareCommandRun } from '../../server/sandbox/runs/run-request.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';

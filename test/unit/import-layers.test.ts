@@ -36,7 +36,7 @@ function offenders(from: (file: string) => boolean, to: (target: string) => bool
 test('the scanner sees the imports it checks', (t) => {
   t.true(graph.size > 50, `${graph.size} files`);
   t.true(graph.get('server/main.ts')?.includes('server/runtime/docker/docker-runtime.ts'), 'main.ts builds the Docker runtime');
-  t.true(graph.get('server/sandbox/launcher-protocol.ts')?.includes('server/runtime/frames.ts'));
+  t.true(graph.get('server/sandbox/container/launcher-protocol.ts')?.includes('server/runtime/frames.ts'));
   t.true(graph.get('server/runtime/docker/docker-runtime.ts')?.includes('server/runtime/container-runtime.ts'));
 });
 

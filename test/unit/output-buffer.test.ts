@@ -1,5 +1,5 @@
 import test from 'ava';
-import { OutputBuffer } from '../../server/sandbox/output-buffer.js';
+import { OutputBuffer } from '../../server/sandbox/runs/output-buffer.js';
 
 test('keeps everything under the cap', (t) => {
   const b = new OutputBuffer(100);

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigurationError, ProfileNotFoundError } from '../../server/errors.js';
-import { parseProfile, ProfileRegistry } from '../../server/sandbox/profiles.js';
+import { parseProfile, ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { projectRoot } from '../../server/version.js';
 
 const defaultYaml = readFileSync(join(projectRoot, 'sandbox-profiles', 'default.yaml'), 'utf8');

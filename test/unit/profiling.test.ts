@@ -2,7 +2,7 @@ import test from 'ava';
 import { flamegraphHtml, treeFromFolded } from '../../server/profiling/flamegraph-html.js';
 import { analyzeCpuProfile } from '../../server/profiling/self-profiler.js';
 import { parseV8FrameName, topFromTickTree } from '../../server/profiling/top-frames.js';
-import { toRunStats } from '../../server/sandbox/run-stats.js';
+import { toRunStats } from '../../server/sandbox/runs/run-stats.js';
 
 test('V8 frame names parse into function, file and line', (t) => {
   t.deepEqual(parseV8FrameName('fib /capsule/main.js:1:13 [JS]'), { function: 'fib', file: '/capsule/main.js', line: 1 });

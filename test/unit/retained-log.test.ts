@@ -1,5 +1,5 @@
 import test from 'ava';
-import { RetainedLog, utf8Prefix } from '../../server/sandbox/retained-log.js';
+import { RetainedLog, utf8Prefix } from '../../server/sandbox/runs/retained-log.js';
 
 const out = (s: string) => ({ stream: 'stdout' as const, data: Buffer.from(s) });
 

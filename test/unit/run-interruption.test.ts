@@ -1,11 +1,11 @@
 import { testServices } from '../helpers/services.js';
 import test from 'ava';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
-import { prepareCommandRun } from '../../server/sandbox/run-request.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
+import { prepareCommandRun } from '../../server/sandbox/runs/run-request.js';
 import { RuntimeFailureError } from '../../server/errors.js';
-import { describeOutsideStop, ENGINE_STOPPED, STOPPED_OUTSIDE } from '../../server/sandbox/run-interruption.js';
-import { SandboxRun } from '../../server/sandbox/sandbox-run.js';
-import { WarmPool } from '../../server/sandbox/warm-pool.js';
+import { describeOutsideStop, ENGINE_STOPPED, STOPPED_OUTSIDE } from '../../server/sandbox/runs/run-interruption.js';
+import { SandboxRun } from '../../server/sandbox/runs/container-run.js';
+import { WarmPool } from '../../server/sandbox/pool/warm-pool.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { InvalidInputError, ProfileNotFoundError } from '../../server/errors.js';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
-import { prepareCodeRun, prepareCommandRun } from '../../server/sandbox/run-request.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
+import { prepareCodeRun, prepareCommandRun } from '../../server/sandbox/runs/run-request.js';
 import { testConfig, testProfile } from '../helpers/fixtures.js';
 
 const profiles = ProfileRegistry.fromProfiles([testProfile()]);

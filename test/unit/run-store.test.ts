@@ -1,7 +1,7 @@
 import test from 'ava';
 import { RunStore } from '../../server/store/run-store.js';
-import type { RunResult } from '../../server/sandbox/run-result.js';
-import { EMPTY_STATS } from '../../server/sandbox/run-stats.js';
+import type { RunResult } from '../../server/sandbox/runs/run-result.js';
+import { EMPTY_STATS } from '../../server/sandbox/runs/run-stats.js';
 
 const result = (run_id: string): RunResult => ({
   run_id, status: 'exited', exit_code: 0, signal: null, stdout: 'out', stderr: '', stdout_bytes: 3, stderr_bytes: 0,

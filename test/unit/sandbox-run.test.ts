@@ -1,7 +1,7 @@
 import test from 'ava';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
-import { prepareCodeRun, prepareCommandRun } from '../../server/sandbox/run-request.js';
-import { SandboxRun } from '../../server/sandbox/sandbox-run.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
+import { prepareCodeRun, prepareCommandRun } from '../../server/sandbox/runs/run-request.js';
+import { SandboxRun } from '../../server/sandbox/runs/container-run.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
 

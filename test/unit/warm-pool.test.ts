@@ -1,8 +1,8 @@
 import test from 'ava';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { ProfileRegistry } from '../../server/sandbox/profiles.js';
-import { WarmPool } from '../../server/sandbox/warm-pool.js';
+import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
+import { WarmPool } from '../../server/sandbox/pool/warm-pool.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { testConfig, testProfile } from '../helpers/fixtures.js';
 import { SandboxService } from '../../server/sandbox/sandbox-service.js';

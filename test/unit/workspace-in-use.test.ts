@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BusyError } from '../../server/errors.js';
-import { WorkspaceService } from '../../server/sandbox/workspace-service.js';
+import { WorkspaceService } from '../../server/sandbox/workspaces/workspace-service.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testVolumes } from '../helpers/fixtures.js';
 

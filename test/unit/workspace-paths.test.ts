@@ -1,7 +1,7 @@
 import test from 'ava';
 import { InvalidInputError } from '../../server/errors.js';
-import { prepareFiles } from '../../server/sandbox/workspace-files.js';
-import { archiveEntryPath, isInsideWorkspace, workspaceRelative } from '../../server/sandbox/workspace-paths.js';
+import { prepareFiles } from '../../server/sandbox/workspaces/workspace-files.js';
+import { archiveEntryPath, isInsideWorkspace, workspaceRelative } from '../../server/sandbox/workspaces/workspace-paths.js';
 
 test('paths normalise to workspace-relative form', (t) => {
   t.is(workspaceRelative('a/b.txt'), 'a/b.txt');

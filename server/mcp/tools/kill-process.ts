@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { PROCESS_SIGNALS } from '../../sandbox/process-manager.js';
+import { PROCESS_SIGNALS } from '../../sandbox/processes/process-manager.js';
 import { killProcessOutput } from '../../schemas/process-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 import { processSummary } from './process-format.js';

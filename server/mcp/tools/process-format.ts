@@ -1,4 +1,4 @@
-import type { BackgroundProcess } from '../../sandbox/process-manager.js';
+import type { BackgroundProcess } from '../../sandbox/processes/process-manager.js';
 import type { ProcessSummary } from '../../schemas/process-outputs.js';
 
 /** The summary of a process as the process tools report it. */

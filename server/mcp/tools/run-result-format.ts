@@ -1,7 +1,7 @@
 import { capsuleUri } from '../../schemas/uris.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { CollectedFile } from '../../sandbox/collect-files.js';
-import { isFailure, type RunResult } from '../../sandbox/run-result.js';
+import type { CollectedFile } from '../../sandbox/runs/collect-files.js';
+import { isFailure, type RunResult } from '../../sandbox/runs/run-result.js';
 import { runResultObject } from '../../schemas/run-outputs.js';
 import { structuredResult } from '../tool-context.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
-import { LANGUAGES } from '../../sandbox/languages.js';
+import { LANGUAGES } from '../../sandbox/container/languages.js';
 import { startProcessOutput } from '../../schemas/process-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 import { processSummary } from './process-format.js';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { RuntimeFailureError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { withSpan } from '../telemetry/tracing.js';
-import type { InstanceIdentity } from './container-spec.js';
+import { RuntimeFailureError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import { withSpan } from '../../telemetry/tracing.js';
+import type { InstanceIdentity } from '../container/container-spec.js';
 
 /** The volume administration script in the sandbox image (images/sandbox/capsule-volume). */
 export const VOLUME_HELPER_PATH = '/opt/capsule/capsule-volume';

@@ -1,4 +1,4 @@
-import { BusyError, ShuttingDownError } from '../errors.js';
+import { BusyError, ShuttingDownError } from '../../errors.js';
 
 interface Waiter {
   resolve: (release: () => void) => void;

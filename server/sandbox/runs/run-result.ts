@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { runResultObject, workspaceUsageReportObject } from '../schemas/run-outputs.js';
+import type { runResultObject, workspaceUsageReportObject } from '../../schemas/run-outputs.js';
 
-export type { RunState, RunStatus } from '../schemas/run-outputs.js';
+export type { RunState, RunStatus } from '../../schemas/run-outputs.js';
 
 /**
  * The honest outcome of one run. Its type is the schema's (run_command's outputSchema), so a field

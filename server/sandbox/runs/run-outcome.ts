@@ -1,5 +1,5 @@
-import type { OutputChunk, OutputStream } from '../runtime/container-runtime.js';
-import type { LauncherExit, LauncherStats } from './launcher-protocol.js';
+import type { OutputChunk, OutputStream } from '../../runtime/container-runtime.js';
+import type { LauncherExit, LauncherStats } from '../container/launcher-protocol.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { PreparedRun } from './run-request.js';
 import { type RunResult, type RunStatus, signalFromExitCode, signalName } from './run-result.js';

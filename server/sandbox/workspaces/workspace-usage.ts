@@ -1,6 +1,6 @@
-import type { ContainerRuntime, VolumeSummary } from '../runtime/container-runtime.js';
-import { type BoundedVolumes, QUOTA_LABEL } from './bounded-volumes.js';
-import type { RunWorkspace } from './run-request.js';
+import type { ContainerRuntime, VolumeSummary } from '../../runtime/container-runtime.js';
+import { type BoundedVolumes, QUOTA_LABEL } from '../volumes/bounded-volumes.js';
+import type { RunWorkspace } from '../runs/run-request.js';
 import { countUsage, type Usage } from './workspace-archive.js';
 import { type HelperContext, WorkspaceHelper } from './workspace-helper.js';
 

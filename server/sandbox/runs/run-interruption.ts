@@ -1,5 +1,5 @@
-import { CancelledError, CapsuleError, EngineUnavailableError, RuntimeFailureError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { CancelledError, CapsuleError, EngineUnavailableError, RuntimeFailureError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 
 // Why a run ended early, in words a client can act on: a cancellation, a stop Capsule did not send, an
 // engine that went away. The last two ask the engine: dockerd closes its API socket first when it shuts

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ImageMissingError, InvalidInputError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { ResultCache } from '../store/result-cache.js';
+import { ImageMissingError, InvalidInputError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import { ResultCache } from '../../store/result-cache.js';
 import type { PreparedRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { runStatsObject } from '../schemas/run-outputs.js';
-import type { LauncherStats } from './launcher-protocol.js';
+import type { runStatsObject } from '../../schemas/run-outputs.js';
+import type { LauncherStats } from '../container/launcher-protocol.js';
 
 /** What a run cost, as every result reports it (the result schema's `stats`). */
 export type RunStats = z.infer<typeof runStatsObject>;

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, ForbiddenError, ProfileNotFoundError } from '../errors.js';
-import type { Ulimit } from '../runtime/container-runtime.js';
-import type { ProfileInfo } from '../schemas/system-outputs.js';
+import { ConfigurationError, ForbiddenError, ProfileNotFoundError } from '../../errors.js';
+import type { Ulimit } from '../../runtime/container-runtime.js';
+import type { ProfileInfo } from '../../schemas/system-outputs.js';
 import { formatByteSize, parseByteSize } from './byte-size.js';
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

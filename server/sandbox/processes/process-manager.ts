@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { InvalidInputError, NotFoundError } from '../errors.js';
-import type { LimitsInput, WorkspaceRunInput } from './run-request.js';
-import type { RunState } from '../schemas/run-outputs.js';
-import type { RunResult } from './run-result.js';
-import type { RunStats } from './run-stats.js';
-import { type LogRead, RetainedLog } from './retained-log.js';
-import type { RunControls } from './sandbox-run.js';
-import type { SandboxService } from './sandbox-service.js';
+import { InvalidInputError, NotFoundError } from '../../errors.js';
+import type { LimitsInput, WorkspaceRunInput } from '../runs/run-request.js';
+import type { RunState } from '../../schemas/run-outputs.js';
+import type { RunResult } from '../runs/run-result.js';
+import type { RunStats } from '../runs/run-stats.js';
+import { type LogRead, RetainedLog } from '../runs/retained-log.js';
+import type { RunControls } from '../runs/container-run.js';
+import type { SandboxService } from '../sandbox-service.js';
 
 /** Running, or how it ended (the records' and process tools' state enum). */
 export type ProcessState = RunState;

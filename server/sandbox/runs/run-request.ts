@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Config } from '../config.js';
-import { InvalidInputError } from '../errors.js';
-import { type Language, LANGUAGES, languageCommand } from './languages.js';
-import { ENV_NAME, type Profile, type ProfileRegistry } from './profiles.js';
-import { type FileWrite, type PreparedFile, prepareFiles } from './workspace-files.js';
-import { workspaceRelative } from './workspace-paths.js';
+import type { Config } from '../../config.js';
+import { InvalidInputError } from '../../errors.js';
+import { type Language, LANGUAGES, languageCommand } from '../container/languages.js';
+import { ENV_NAME, type Profile, type ProfileRegistry } from '../profiles/profiles.js';
+import { type FileWrite, type PreparedFile, prepareFiles } from '../workspaces/workspace-files.js';
+import { workspaceRelative } from '../workspaces/workspace-paths.js';
 
 /** Optional narrowing of a profile's limits; a value above the profile's is rejected. */
 export interface LimitsInput {

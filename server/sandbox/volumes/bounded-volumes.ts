@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigurationError, EngineUnavailableError, ImageMissingError, RuntimeFailureError, ShuttingDownError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { InstanceIdentity } from './container-spec.js';
+import { ConfigurationError, EngineUnavailableError, ImageMissingError, RuntimeFailureError, ShuttingDownError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import type { InstanceIdentity } from '../container/container-spec.js';
 import { checkVolumeName, runVolumeHelper, type VolumeCommand, type VolumeHelperContext } from './volume-helper.js';
 
 /** Whether the disk use of volumes is bounded by the kernel (system_info, list_profiles). */

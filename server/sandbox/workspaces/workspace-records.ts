@@ -1,5 +1,5 @@
-import type { VolumeSummary } from '../runtime/container-runtime.js';
-import { QuotaExceededError } from '../errors.js';
+import type { VolumeSummary } from '../../runtime/container-runtime.js';
+import { QuotaExceededError } from '../../errors.js';
 import type { Usage } from './workspace-archive.js';
 
 /** What list_workspaces and create_workspace report of one workspace. */

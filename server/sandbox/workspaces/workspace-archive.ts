@@ -3,8 +3,8 @@ import { posix } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
-import { InvalidInputError } from '../errors.js';
-import { tarEntries } from './tar-entries.js';
+import { InvalidInputError } from '../../errors.js';
+import { tarEntries } from '../container/tar.js';
 import { SANDBOX_OWNER } from './workspace-files.js';
 import { isInsideWorkspace, workspaceRelative } from './workspace-paths.js';
 

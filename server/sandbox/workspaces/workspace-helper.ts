@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { RuntimeFailureError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { InstanceIdentity } from './container-spec.js';
-import { SANDBOX_USER, workspaceVolumeMount } from './container-spec.js';
-import type { RunWorkspace } from './run-request.js';
+import { RuntimeFailureError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import type { InstanceIdentity } from '../container/container-spec.js';
+import { SANDBOX_USER, workspaceVolumeMount } from '../container/container-spec.js';
+import type { RunWorkspace } from '../runs/run-request.js';
 import { WORKSPACE_ROOT } from './workspace-paths.js';
 
 export interface HelperContext {

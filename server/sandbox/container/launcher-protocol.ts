@@ -1,5 +1,5 @@
-import type { OutputChunk, OutputStream } from '../runtime/container-runtime.js';
-import { readFrames } from '../runtime/frames.js';
+import type { OutputChunk, OutputStream } from '../../runtime/container-runtime.js';
+import { readFrames } from '../../runtime/frames.js';
 
 /** Where the launcher lives in the sandbox image (images/sandbox/capsule-launch.c). */
 export const LAUNCHER = '/opt/capsule/capsule-launch';

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { VolumeMount } from '../runtime/container-runtime.js';
-import { withSpan } from '../telemetry/tracing.js';
+import type { VolumeMount } from '../../runtime/container-runtime.js';
+import { withSpan } from '../../telemetry/tracing.js';
 import { type BoundedVolumes, QUOTA_LABEL } from './bounded-volumes.js';
-import { type InstanceIdentity, OUTPUT_DIR } from './container-spec.js';
-import type { PreparedRun } from './run-request.js';
-import type { WorkspaceUsageReport } from './run-result.js';
+import { type InstanceIdentity, OUTPUT_DIR } from '../container/container-spec.js';
+import type { PreparedRun } from '../runs/run-request.js';
+import type { WorkspaceUsageReport } from '../runs/run-result.js';
 
 export interface RunVolumesContext {
   volumes: BoundedVolumes;

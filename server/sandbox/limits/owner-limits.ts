@@ -1,4 +1,4 @@
-import { BusyError } from '../errors.js';
+import { BusyError } from '../../errors.js';
 
 interface OwnerState {
   active: number;

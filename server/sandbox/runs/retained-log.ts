@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { OutputChunk, OutputStream } from '../runtime/container-runtime.js';
+import type { OutputChunk, OutputStream } from '../../runtime/container-runtime.js';
 
 interface Entry {
   offset: number;

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { AttachedIo, ContainerRuntime } from '../runtime/container-runtime.js';
-import type { PoolProfileState } from '../schemas/pool-state.js';
-import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
-import { LAUNCHER } from './launcher-protocol.js';
-import type { Profile, ProfileRegistry } from './profiles.js';
-import { newRunId } from './run-request.js';
+import type { AttachedIo, ContainerRuntime } from '../../runtime/container-runtime.js';
+import type { PoolProfileState } from '../../schemas/pool-state.js';
+import { buildContainerSpec, type InstanceIdentity, runLabels } from '../container/container-spec.js';
+import { LAUNCHER } from '../container/launcher-protocol.js';
+import type { Profile, ProfileRegistry } from '../profiles/profiles.js';
+import { newRunId } from '../runs/run-request.js';
 
 /** A started container whose launcher waits on stdin for one job. Used once, then removed. */
 export interface WarmContainer {

@@ -1,10 +1,10 @@
-import { capsuleUri } from '../schemas/uris.js';
+import { capsuleUri } from '../../schemas/uris.js';
 import picomatch from 'picomatch';
 import type { z } from 'zod';
-import type { collectedFileObject } from '../schemas/run-outputs.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { readRange, tarEntries } from './tar-entries.js';
-import { mimeTypeOf } from './workspace-files.js';
+import type { collectedFileObject } from '../../schemas/run-outputs.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import { readRange, tarEntries } from '../container/tar.js';
+import { mimeTypeOf } from '../workspaces/workspace-files.js';
 
 /** A file a run produced and the caller asked for with `collect` (the result schema's `files`). */
 export type CollectedFile = z.infer<typeof collectedFileObject>;

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { lookup as mimeLookup } from 'mime-types';
 import { pack } from 'tar-stream';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../../errors.js';
 import { workspaceRelative } from './workspace-paths.js';
 
 /** Tar header owner of everything written into /workspace: the sandbox user, so runs can change it. */

@@ -1,8 +1,8 @@
-import type { ContainerSpec, VolumeMount } from '../runtime/container-runtime.js';
+import type { ContainerSpec, VolumeMount } from '../../runtime/container-runtime.js';
 import { JOB_DIR } from './languages.js';
 import { launcherCommand } from './launcher-protocol.js';
-import type { Profile } from './profiles.js';
-import type { EffectiveLimits } from './run-request.js';
+import type { Profile } from '../profiles/profiles.js';
+import type { EffectiveLimits } from '../runs/run-request.js';
 
 export const SANDBOX_USER = '10001:10001';
 /** Where profilers write artifacts inside the container. */

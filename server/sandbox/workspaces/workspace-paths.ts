@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { InvalidInputError, NotFoundError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { InvalidInputError, NotFoundError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 
 export const WORKSPACE_ROOT = '/workspace';
 

@@ -1,20 +1,20 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pack } from 'tar-stream';
-import { InvalidInputError, RuntimeFailureError } from '../errors.js';
-import type { AttachedIo, ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
-import { buildContainerSpec, type InstanceIdentity, runLabels } from './container-spec.js';
-import { JOB_DIR } from './languages.js';
-import { encodeJob, launcherEvents } from './launcher-protocol.js';
-import type { WarmContainer } from './warm-pool.js';
+import { InvalidInputError, RuntimeFailureError } from '../../errors.js';
+import type { AttachedIo, ContainerRuntime, OutputChunk } from '../../runtime/container-runtime.js';
+import { buildContainerSpec, type InstanceIdentity, runLabels } from '../container/container-spec.js';
+import { JOB_DIR } from '../container/languages.js';
+import { encodeJob, launcherEvents } from '../container/launcher-protocol.js';
+import type { WarmContainer } from '../pool/warm-pool.js';
 import type { JobFile, PreparedRun } from './run-request.js';
 import { type RunResult, signalName } from './run-result.js';
 import { asCancellation, describeAbort, describeMidRunFailure, describeOutsideStop } from './run-interruption.js';
 import { type EndReason, RunOutcome } from './run-outcome.js';
 import { type RunStats, toRunStats } from './run-stats.js';
-import type { RunVolumes } from './run-volumes.js';
-import { tarOfFiles } from './workspace-files.js';
-import { withSpan } from '../telemetry/tracing.js';
+import type { RunVolumes } from '../volumes/run-volumes.js';
+import { tarOfFiles } from '../workspaces/workspace-files.js';
+import { withSpan } from '../../telemetry/tracing.js';
 
 export interface RunContext {
   runtime: ContainerRuntime;
