@@ -11,7 +11,7 @@ import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { BoundedVolumes } from './sandbox/volumes/bounded-volumes.js';
-import type { InstanceIdentity } from './sandbox/container/container-spec.js';
+import type { InstanceIdentity } from './sandbox/container/labels.js';
 import { ProcessManager } from './sandbox/processes/process-manager.js';
 import { ProfileRegistry } from './sandbox/profiles/profiles.js';
 import { Reaper } from './sandbox/reaper.js';

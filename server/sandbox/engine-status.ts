@@ -3,7 +3,7 @@ import { ConfigurationError, ImageMissingError } from '../errors.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { SystemInfo } from '../schemas/system-outputs.js';
 import type { PoolProfileState } from '../schemas/pool-state.js';
-import type { InstanceIdentity } from './container/container-spec.js';
+import type { InstanceIdentity } from './container/labels.js';
 import type { ProfileRegistry } from './profiles/profiles.js';
 import type { WarmPool } from './pool/warm-pool.js';
 import type { BoundedVolumes, DiskQuotaStatus } from './volumes/bounded-volumes.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { InstanceIdentity } from './container/container-spec.js';
+import { type InstanceIdentity, LABEL, ofInstance } from './container/labels.js';
 
 export interface ReaperDeps {
   runtime: ContainerRuntime;
@@ -46,12 +46,12 @@ export class Reaper {
 
   private async sweepOnce(): Promise<number> {
     const { runtime, instance, isOwned, log } = this.deps;
-    const found = await runtime.list({ 'capsule.managed': 'true', 'capsule.instance': instance.name });
+    const found = await runtime.list(ofInstance(instance));
     const orphans = found.filter((c) => !isOwned(c.labels));
     await Promise.all(
       orphans.map(async (c) => {
         await runtime.remove(c.id);
-        log.info({ container_id: c.id, run_id: c.labels['capsule.run_id'], boot: c.labels['capsule.boot'] }, 'reaped orphaned container');
+        log.info({ container_id: c.id, run_id: c.labels[LABEL.runId], boot: c.labels[LABEL.boot] }, 'reaped orphaned container');
       }),
     );
     let removed = orphans.length;

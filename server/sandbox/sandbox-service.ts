@@ -9,7 +9,7 @@ import { runThroughCache } from './runs/cached-run.js';
 import type { ContainerRuntime, OutputChunk } from '../runtime/container-runtime.js';
 import { EngineStatus } from './engine-status.js';
 import { ConcurrencyLimiter } from './limits/concurrency-limiter.js';
-import type { InstanceIdentity } from './container/container-spec.js';
+import { type InstanceIdentity, ownedBy } from './container/labels.js';
 import { OwnerLimits } from './limits/owner-limits.js';
 import { describeProfile, type ProfileRegistry } from './profiles/profiles.js';
 import {
@@ -197,8 +197,7 @@ export class SandboxService {
 
   /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
   ownsContainer(labels: Record<string, string>): boolean {
-    const kind = labels['capsule.kind'];
-    return (kind === 'run' || kind === 'pool') && this.liveRuns.has(labels['capsule.run_id'] ?? '');
+    return ownedBy(labels, ['run', 'pool'], this.liveRuns);
   }
 
   /** The per-stream output cap of a profile (live output stops there too). */

@@ -3,7 +3,8 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { httpClient } from '../helpers/mcp-client.js';
 import { type PrivateEngine, startPrivateEngine } from '../helpers/private-engine.js';
 import { type RunningServer, startServer } from '../helpers/server-process.js';
-import { buildContainerSpec, runLabels } from '../../server/sandbox/container/container-spec.js';
+import { buildContainerSpec } from '../../server/sandbox/container/container-spec.js';
+import { runLabels } from '../../server/sandbox/container/labels.js';
 import { launcherCommand, launcherEvents } from '../../server/sandbox/container/launcher-protocol.js';
 import { shippedProfile } from '../helpers/engine.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';

@@ -1,47 +1,13 @@
 import type { ContainerSpec, VolumeMount } from '../../runtime/container-runtime.js';
 import { JOB_DIR } from './languages.js';
+import { LABEL, recreatedWorkspaceLabels } from './labels.js';
+import { lockedDown, SANDBOX_USER } from './lockdown.js';
 import { launcherCommand } from './launcher-protocol.js';
 import type { Profile } from '../profiles/profiles.js';
 import type { EffectiveLimits } from '../runs/run-request.js';
 
-export const SANDBOX_USER = '10001:10001';
 /** Where profilers write artifacts inside the container. */
 export const OUTPUT_DIR = '/capsule-out';
-
-/** Which server made a container: a stable name (the reaper's scope) and a per-start boot id. */
-export interface InstanceIdentity {
-  name: string;
-  bootId: string;
-}
-
-/** Labels every Capsule container carries; the reaper and tests find containers by them. */
-export function runLabels(input: { runId: string; kind: string; profile: string; owner: string; instance: InstanceIdentity }): Record<string, string> {
-  return {
-    'capsule.managed': 'true',
-    'capsule.run_id': input.runId,
-    'capsule.kind': input.kind,
-    'capsule.profile': input.profile,
-    'capsule.owner': input.owner,
-    'capsule.instance': input.instance.name,
-    'capsule.boot': input.instance.bootId,
-  };
-}
-
-/**
- * Labels of a workspace volume that a mount re-created after the workspace was deleted (the engine
- * creates missing named volumes on mount): managed and already expired, so it is never served as a
- * workspace and the reaper's sweep removes it, instead of an unlabelled volume nobody would find.
- */
-export function recreatedWorkspaceLabels(workspaceId: string, instance: string): Record<string, string> {
-  return {
-    'capsule.managed': 'true',
-    'capsule.kind': 'workspace',
-    'capsule.workspace': workspaceId,
-    'capsule.instance': instance,
-    'capsule.expires_at': new Date(0).toISOString(),
-    'capsule.recreated': 'true',
-  };
-}
 
 /**
  * The mount of a workspace volume at `target`. A quota'd workspace (driverOptions: the bind of its
@@ -50,7 +16,7 @@ export function recreatedWorkspaceLabels(workspaceId: string, instance: string):
 export function workspaceVolumeMount(target: string, volume: string, workspaceId: string, instance: string, driverOptions?: Record<string, string>): VolumeMount {
   const labels = recreatedWorkspaceLabels(workspaceId, instance);
   if (!driverOptions) return { source: volume, target, readOnly: false, labelsIfCreated: labels };
-  return { source: volume, target, readOnly: false, labelsIfCreated: { ...labels, 'capsule.quota': 'btrfs' }, driverOptionsIfCreated: driverOptions };
+  return { source: volume, target, readOnly: false, labelsIfCreated: { ...labels, [LABEL.quota]: 'btrfs' }, driverOptionsIfCreated: driverOptions };
 }
 
 /** The locked-down container for one run of `argv` under `profile`. */
@@ -82,11 +48,11 @@ export function buildContainerSpec(input: {
   const scratch = (target: string): VolumeMount => input.scratchMount?.(target) ?? { target, readOnly: false };
   if (input.withOutputDir) volumes.push(scratch(OUTPUT_DIR));
   const ws = input.workspaceMount;
-  if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels['capsule.instance'] ?? '', ws.driverOptions));
+  if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels[LABEL.instance] ?? '', ws.driverOptions));
   else if (ws) volumes.push(scratch('/workspace'));
   const tmpfs: ContainerSpec['tmpfs'] = { '/tmp': { sizeBytes: profile.tmpfsTmpBytes, mode: 0o1777 } };
   if (!input.workspaceMount) tmpfs['/workspace'] = { sizeBytes: profile.tmpfsWorkspaceBytes, uid: 10001, gid: 10001, mode: 0o755 };
-  return {
+  return lockedDown({
     image: profile.image,
     // Every program runs under the launcher (frames output, reports exit and cgroup accounting).
     cmd: launcherCommand(input.argv, input.outputCap ?? null),
@@ -102,11 +68,8 @@ export function buildContainerSpec(input: {
     tmpfs,
     volumes,
     network: profile.network,
-    readOnlyRootfs: true,
-    capDrop: ['ALL'],
-    noNewPrivileges: true,
     ...(profile.seccompJson ? { seccompProfile: profile.seccompJson } : {}),
     init: true,
     ...(profile.runtime ? { runtime: profile.runtime } : {}),
-  };
+  });
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { AttachedIo, ContainerRuntime } from '../../runtime/container-runtime.js';
 import type { PoolProfileState } from '../../schemas/pool-state.js';
-import { buildContainerSpec, type InstanceIdentity, runLabels } from '../container/container-spec.js';
+import { buildContainerSpec } from '../container/container-spec.js';
+import { type InstanceIdentity, ownedBy, runLabels } from '../container/labels.js';
 import { LAUNCHER } from '../container/launcher-protocol.js';
 import type { Profile, ProfileRegistry } from '../profiles/profiles.js';
 import { newRunId } from '../runs/run-request.js';
@@ -103,7 +104,7 @@ export class WarmPool {
 
   /** True when a container with these labels belongs to the pool (idle or being filled). */
   ownsContainer(labels: Record<string, string>): boolean {
-    return labels['capsule.kind'] === 'pool' && this.owned.has(labels['capsule.run_id'] ?? '');
+    return ownedBy(labels, ['pool'], this.owned);
   }
 
   /** Take a warm container of this profile, or null (empty pool, or pooling off for it). */

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigurationError, EngineUnavailableError, ImageMissingError, RuntimeFailureError, ShuttingDownError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
-import type { InstanceIdentity } from '../container/container-spec.js';
+import { type InstanceIdentity, LABEL, ownedBy } from '../container/labels.js';
 import { checkVolumeName, runVolumeHelper, type VolumeCommand, type VolumeHelperContext } from './volume-helper.js';
 
 /** Whether the disk use of volumes is bounded by the kernel (system_info, list_profiles). */
@@ -30,7 +30,7 @@ export interface VolumeUsage {
 }
 
 /** Label of a volume that is a quota'd subvolume (volumes made before enforcement have none). */
-export const QUOTA_LABEL = 'capsule.quota';
+export const QUOTA_LABEL = LABEL.quota;
 const MiB = 1024 * 1024;
 
 /**
@@ -135,7 +135,7 @@ export class BoundedVolumes {
         for (const s of specs) {
           await this.deps.runtime.createVolume(s.name, { ...s.labels, [QUOTA_LABEL]: 'btrfs' }, this.driverOptions(s.name));
           made.push(s.name);
-          if (s.labels['capsule.kind'] === 'scratch') this.held.add(s.name);
+          if (s.labels[LABEL.kind] === 'scratch') this.held.add(s.name);
         }
       } catch (err) {
         await Promise.allSettled(made.map((n) => this.deps.runtime.removeVolume(n)));
@@ -195,14 +195,14 @@ export class BoundedVolumes {
   async sweep(): Promise<number> {
     if (!(await this.status()).enforced) return 0;
     const { runtime, instance } = this.deps;
-    const scratch = await runtime.listVolumes({ 'capsule.kind': 'scratch', 'capsule.instance': instance.name });
+    const scratch = await runtime.listVolumes({ [LABEL.kind]: 'scratch', [LABEL.instance]: instance.name });
     const dead = scratch.filter((v) => !this.held.has(v.name) && !this.pending.has(v.name));
     if (dead.length) await this.remove(dead.map((v) => v.name)).catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'scratch volume sweep incomplete'));
     // Order matters: subvolumes first, then what was pending, then the Docker volumes. A subvolume
     // listed here whose creation finished before the snapshot has its Docker volume by then.
     const subvolumes = await this.run('list', []);
     const pending = new Set(this.pending);
-    const volumes = new Set((await runtime.listVolumes({ 'capsule.instance': instance.name })).map((v) => v.name));
+    const volumes = new Set((await runtime.listVolumes({ [LABEL.instance]: instance.name })).map((v) => v.name));
     const orphans = subvolumes.filter((n) => !volumes.has(n) && !pending.has(n) && !this.pending.has(n));
     if (orphans.length) await this.run('delete', orphans);
     for (const name of orphans) this.deps.log.info({ volume: name }, 'removed a subvolume left without its Docker volume');
@@ -220,7 +220,7 @@ export class BoundedVolumes {
 
   /** True when a container with these labels is a volume helper in use right now (the reaper's question). */
   ownsContainer(labels: Record<string, string>): boolean {
-    return labels['capsule.kind'] === 'volume-helper' && this.helper.live.has(labels['capsule.run_id'] ?? '');
+    return ownedBy(labels, ['volume-helper'], this.helper.live);
   }
 
   private async probe(): Promise<DiskQuotaStatus> {

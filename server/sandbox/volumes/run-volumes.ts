@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { VolumeMount } from '../../runtime/container-runtime.js';
 import { withSpan } from '../../telemetry/tracing.js';
 import { type BoundedVolumes, QUOTA_LABEL } from './bounded-volumes.js';
-import { type InstanceIdentity, OUTPUT_DIR } from '../container/container-spec.js';
+import { OUTPUT_DIR } from '../container/container-spec.js';
+import { type InstanceIdentity, scratchLabels } from '../container/labels.js';
 import type { PreparedRun } from '../runs/run-request.js';
 import type { WorkspaceUsageReport } from '../runs/run-result.js';
 
@@ -45,7 +46,7 @@ export class RunVolumes implements AsyncDisposable {
     const scratch: Scratch[] = [];
     const base = `capsule-scratch-${job.runId.replace(/_/g, '-')}`;
     const add = (suffix: string, target: string, quotaBytes: number) =>
-      scratch.push({ name: `${base}-${suffix}`, target, quotaBytes, labels: scratchLabels(job, ctx.instance, target) });
+      scratch.push({ name: `${base}-${suffix}`, target, quotaBytes, labels: scratchLabels({ runId: job.runId, owner: job.owner, instance: ctx.instance, mount: target }) });
     if (!job.workspace && (job.workspaceFiles.length > 0 || job.collect.length > 0)) add('ws', '/workspace', job.profile.tmpfsWorkspaceBytes);
     if (job.outputDir) add('out', OUTPUT_DIR, ctx.outputMaxBytes);
     if (scratch.length === 0 || !(await ctx.volumes.enabled())) return null;
@@ -85,14 +86,4 @@ export class RunVolumes implements AsyncDisposable {
   }
 }
 
-function scratchLabels(job: PreparedRun, instance: InstanceIdentity, target: string): Record<string, string> {
-  return {
-    'capsule.managed': 'true',
-    'capsule.kind': 'scratch',
-    'capsule.run_id': job.runId,
-    'capsule.owner': job.owner,
-    'capsule.instance': instance.name,
-    'capsule.boot': instance.bootId,
-    'capsule.mount': target,
-  };
-}
+

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { RuntimeFailureError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { withSpan } from '../../telemetry/tracing.js';
-import type { InstanceIdentity } from '../container/container-spec.js';
+import { helperLabels, type InstanceIdentity } from '../container/labels.js';
+import { lockedDown } from '../container/lockdown.js';
 
 /** The volume administration script in the sandbox image (images/sandbox/capsule-volume). */
 export const VOLUME_HELPER_PATH = '/opt/capsule/capsule-volume';
@@ -39,19 +40,13 @@ export async function runVolumeHelper(ctx: VolumeHelperContext, command: VolumeC
   let id: string | null = null;
   try {
     return await withSpan('volume.helper', { 'capsule.volume_command': command, 'capsule.volumes': args.length }, async () => {
-      id = await ctx.runtime.create({
+      id = await ctx.runtime.create(lockedDown({
         image: ctx.image,
         cmd: [VOLUME_HELPER_PATH, command, ctx.instance.name, ...args],
         user: '0:0',
         workdir: '/',
         env: {},
-        labels: {
-          'capsule.managed': 'true',
-          'capsule.kind': 'volume-helper',
-          'capsule.run_id': helperId,
-          'capsule.instance': ctx.instance.name,
-          'capsule.boot': ctx.instance.bootId,
-        },
+        labels: helperLabels('volume-helper', helperId, ctx.instance),
         openStdin: false,
         memoryBytes: 64 * 1024 * 1024,
         nanoCpus: 5e8,
@@ -60,15 +55,11 @@ export async function runVolumeHelper(ctx: VolumeHelperContext, command: VolumeC
         tmpfs: {},
         volumes: [],
         binds: [{ source: ctx.root, target: HELPER_ROOT, readOnly: false }],
-        network: 'none',
-        readOnlyRootfs: true,
-        capDrop: ['ALL'],
         // SYS_ADMIN: subvolume and qgroup ioctls. CHOWN: hand a new volume to uid 10001. DAC_OVERRIDE and
         // FOWNER: reach and delete what a run hid with chmod 000 or a sticky directory.
         capAdd: ['SYS_ADMIN', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER'],
-        noNewPrivileges: true,
         init: false,
-      });
+      }));
       const io = await ctx.runtime.attach(id);
       await ctx.runtime.start(id);
       const out = { stdout: '', stderr: '' };

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RuntimeFailureError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
-import type { InstanceIdentity } from '../container/container-spec.js';
-import { SANDBOX_USER, workspaceVolumeMount } from '../container/container-spec.js';
+import { workspaceVolumeMount } from '../container/container-spec.js';
+import { helperLabels, type InstanceIdentity } from '../container/labels.js';
+import { lockedDown, SANDBOX_USER } from '../container/lockdown.js';
 import type { RunWorkspace } from '../runs/run-request.js';
 import { WORKSPACE_ROOT } from './workspace-paths.js';
 
@@ -32,20 +33,13 @@ export class WorkspaceHelper implements AsyncDisposable {
     const helperId = `helper_${randomBytes(6).toString('hex')}`;
     ctx.live.add(helperId);
     try {
-      const id = await ctx.runtime.create({
+      const id = await ctx.runtime.create(lockedDown({
         image: ctx.image,
         cmd,
         user: SANDBOX_USER,
         workdir: WORKSPACE_ROOT,
         env: {},
-        labels: {
-          'capsule.managed': 'true',
-          'capsule.kind': 'helper',
-          'capsule.run_id': helperId,
-          'capsule.workspace': workspaceId,
-          'capsule.instance': ctx.instance.name,
-          'capsule.boot': ctx.instance.bootId,
-        },
+        labels: helperLabels('helper', helperId, ctx.instance, workspaceId),
         openStdin: false,
         memoryBytes: 16 * 1024 * 1024,
         nanoCpus: 1e8,
@@ -53,13 +47,9 @@ export class WorkspaceHelper implements AsyncDisposable {
         ulimits: [],
         tmpfs: {},
         volumes: [workspaceVolumeMount(WORKSPACE_ROOT, ws.volume, workspaceId, ctx.instance.name, ws.driverOptions)],
-        network: 'none',
-        readOnlyRootfs: true,
-        capDrop: ['ALL'],
-        noNewPrivileges: true,
         init: false,
         ...(cmd.length > 1 ? { tmpfs: { '/tmp': { sizeBytes: 1024 * 1024, mode: 0o1777 } } } : {}),
-      });
+      }));
       return new WorkspaceHelper(ctx, id, helperId);
     } catch (err) {
       ctx.live.delete(helperId);

@@ -1,3 +1,4 @@
+import { LABEL } from '../container/labels.js';
 import type { VolumeSummary } from '../../runtime/container-runtime.js';
 import { QuotaExceededError } from '../../errors.js';
 import type { Usage } from './workspace-archive.js';
@@ -20,16 +21,16 @@ export function volumeName(id: string): string {
 
 /** True once a workspace is past its expiry (the sweep removes it; it is never served). */
 export function isExpired(v: VolumeSummary): boolean {
-  const at = Date.parse(v.labels['capsule.expires_at'] ?? '');
+  const at = Date.parse(v.labels[LABEL.expiresAt] ?? '');
   return Number.isFinite(at) && at <= Date.now();
 }
 
 /** A workspace's facts from its volume labels (usage comes separately). */
 export function describe(v: VolumeSummary, quota: { bytes: number; files: number }) {
   return {
-    workspace_id: v.labels['capsule.workspace']!,
-    created_at: v.labels['capsule.created_at'] ?? v.createdAt,
-    expires_at: v.labels['capsule.expires_at'] ?? '',
+    workspace_id: v.labels[LABEL.workspace]!,
+    created_at: v.labels[LABEL.createdAt] ?? v.createdAt,
+    expires_at: v.labels[LABEL.expiresAt] ?? '',
     quota_bytes: quota.bytes,
     quota_files: quota.files,
   };

@@ -9,7 +9,7 @@ import type { Config } from '../../config.js';
 import { BusyError, InvalidInputError, NotFoundError, QuotaExceededError } from '../../errors.js';
 import type { ContainerRuntime, VolumeSummary } from '../../runtime/container-runtime.js';
 import { VolumeInUseError } from '../../runtime/runtime-errors.js';
-import type { InstanceIdentity } from '../container/container-spec.js';
+import { type InstanceIdentity, LABEL, ofInstance, ownedBy, workspaceLabels } from '../container/labels.js';
 import { withSpan } from '../../telemetry/tracing.js';
 import { readRange, tarEntries } from '../container/tar.js';
 import type { BoundedVolumes } from '../volumes/bounded-volumes.js';
@@ -63,7 +63,7 @@ export class WorkspaceService {
 
   /** True when a container with these labels is a helper in use right now (the reaper's question). */
   ownsContainer(labels: Record<string, string>): boolean {
-    return labels['capsule.kind'] === 'helper' && this.helpers.live.has(labels['capsule.run_id'] ?? '');
+    return ownedBy(labels, ['helper'], this.helpers.live);
   }
 
   /** Create a workspace for `owner`, living `ttlS` seconds (default and maximum from the config). */
@@ -73,7 +73,7 @@ export class WorkspaceService {
     if (!Number.isInteger(ttlMs) || ttlMs < 1000 || ttlMs > config.CAPSULE_WORKSPACE_MAX_TTL) {
       throw new InvalidInputError(`ttl_s must be an integer from 1 to ${config.CAPSULE_WORKSPACE_MAX_TTL / 1000}; got ${ttlS}`);
     }
-    const mine = await runtime.listVolumes({ 'capsule.workspace': '', 'capsule.owner': owner, 'capsule.instance': this.deps.instance.name });
+    const mine = await runtime.listVolumes(ofInstance(this.deps.instance, { [LABEL.workspace]: '', [LABEL.owner]: owner }));
     if (mine.length >= config.CAPSULE_MAX_WORKSPACES_PER_OWNER) {
       throw new QuotaExceededError(`owner "${owner}" already has ${mine.length} workspaces (limit ${config.CAPSULE_MAX_WORKSPACES_PER_OWNER}); delete one first`);
     }
@@ -81,15 +81,7 @@ export class WorkspaceService {
     const now = new Date();
     const expires = new Date(now.getTime() + ttlMs);
     const volume = volumeName(id);
-    const labels = {
-      'capsule.managed': 'true',
-      'capsule.kind': 'workspace',
-      'capsule.workspace': id,
-      'capsule.owner': owner,
-      'capsule.instance': this.deps.instance.name,
-      'capsule.created_at': now.toISOString(),
-      'capsule.expires_at': expires.toISOString(),
-    };
+    const labels = workspaceLabels({ workspaceId: id, owner, instance: this.deps.instance, createdAt: now, expiresAt: expires });
     if (await this.deps.volumes?.enabled()) {
       // The helper hands the new subvolume to uid 10001; nothing to copy from the image.
       await withSpan('volumes.create', { 'capsule.workspace': id }, () => this.deps.volumes!.create([{ name: volume, labels, quotaBytes: this.quota.bytes }]));
@@ -109,7 +101,7 @@ export class WorkspaceService {
 
   /** The owner's workspaces with their size and file count. */
   async list(owner: string): Promise<WorkspaceInfo[]> {
-    const volumes = await this.deps.runtime.listVolumes({ 'capsule.workspace': '', 'capsule.owner': owner, 'capsule.instance': this.deps.instance.name });
+    const volumes = await this.deps.runtime.listVolumes(ofInstance(this.deps.instance, { [LABEL.workspace]: '', [LABEL.owner]: owner }));
     const live = volumes.filter((v) => !isExpired(v));
     const usage = await this.usage.of(live);
     return live.map((v) => ({ ...describe(v, this.quota), ...usage.get(v.name)! }));
@@ -141,7 +133,7 @@ export class WorkspaceService {
    * workspace; for an older one counted from the container, stopping past `stopAfterBytes`.
    */
   async usageAfterRun(ws: RunWorkspace, containerId: string, stopAfterBytes: number): Promise<Usage> {
-    const [v] = await this.deps.runtime.listVolumes({ 'capsule.workspace': ws.id, 'capsule.instance': this.deps.instance.name });
+    const [v] = await this.deps.runtime.listVolumes(ofInstance(this.deps.instance, { [LABEL.workspace]: ws.id }));
     return this.usage.afterRun(v, containerId, stopAfterBytes);
   }
 
@@ -266,15 +258,15 @@ export class WorkspaceService {
 
   /** Remove workspaces past their expiry (the reaper calls this). */
   async sweepExpired(): Promise<number> {
-    const volumes = await this.deps.runtime.listVolumes({ 'capsule.workspace': '', 'capsule.instance': this.deps.instance.name });
+    const volumes = await this.deps.runtime.listVolumes(ofInstance(this.deps.instance, { [LABEL.workspace]: '' }));
     let removed = 0;
     for (const v of volumes.filter(isExpired)) {
       try {
         await this.removeVolume(v);
         removed++;
-        this.deps.log.info({ workspace_id: v.labels['capsule.workspace'] }, 'expired workspace removed');
+        this.deps.log.info({ workspace_id: v.labels[LABEL.workspace] }, 'expired workspace removed');
       } catch (err) {
-        this.deps.log.warn({ workspace_id: v.labels['capsule.workspace'], err: (err as Error).message }, 'expired workspace still in use');
+        this.deps.log.warn({ workspace_id: v.labels[LABEL.workspace], err: (err as Error).message }, 'expired workspace still in use');
       }
     }
     return removed;
@@ -292,9 +284,9 @@ export class WorkspaceService {
 
   private async find(owner: string, id: string): Promise<VolumeSummary> {
     if (!ID.test(id)) throw new InvalidInputError(`"${id}" is not a workspace id (ws_ and 16 hex digits)`);
-    const [v] = await this.deps.runtime.listVolumes({ 'capsule.workspace': id, 'capsule.instance': this.deps.instance.name });
+    const [v] = await this.deps.runtime.listVolumes(ofInstance(this.deps.instance, { [LABEL.workspace]: id }));
     // Another owner's workspace is reported exactly like a missing one.
-    if (!v || v.labels['capsule.owner'] !== owner || isExpired(v)) {
+    if (!v || v.labels[LABEL.owner] !== owner || isExpired(v)) {
       throw new NotFoundError(`workspace ${id} not found (it never existed, expired, or belongs to another owner)`);
     }
     return v;

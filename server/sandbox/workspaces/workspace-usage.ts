@@ -1,3 +1,4 @@
+import { LABEL } from '../container/labels.js';
 import type { ContainerRuntime, VolumeSummary } from '../../runtime/container-runtime.js';
 import { type BoundedVolumes, QUOTA_LABEL } from '../volumes/bounded-volumes.js';
 import type { RunWorkspace } from '../runs/run-request.js';
@@ -11,7 +12,7 @@ export function isBounded(v: VolumeSummary): boolean {
 
 /** What a run or a helper mounts for this workspace volume. */
 export function runWorkspace(v: VolumeSummary): RunWorkspace {
-  return { id: v.labels['capsule.workspace'] ?? '', volume: v.name, ...(isBounded(v) ? { driverOptions: v.options } : {}) };
+  return { id: v.labels[LABEL.workspace] ?? '', volume: v.name, ...(isBounded(v) ? { driverOptions: v.options } : {}) };
 }
 
 /**
