@@ -1,7 +1,8 @@
 import test from 'ava';
 import { InvalidInputError } from '../../server/errors.js';
 import { prepareFiles } from '../../server/sandbox/workspaces/workspace-files.js';
-import { archiveEntryPath, isInsideWorkspace, workspaceRelative } from '../../server/sandbox/workspaces/workspace-paths.js';
+import { isInsideWorkspace, workspaceRelative } from '../../server/sandbox/workspaces/workspace-paths.js';
+import { archiveEntryName } from '../../server/sandbox/workspaces/workspace-archive.js';
 
 test('paths normalise to workspace-relative form', (t) => {
   t.is(workspaceRelative('a/b.txt'), 'a/b.txt');
@@ -21,9 +22,9 @@ for (const bad of corpus) {
 }
 
 test('archive entries: absolute and ".." names are refused', (t) => {
-  t.is(archiveEntryPath('src/a.py'), 'src/a.py');
-  t.throws(() => archiveEntryPath('/etc/x'), { message: /absolute/ });
-  t.throws(() => archiveEntryPath('a/../../x'), { message: /\.\./ });
+  t.is(archiveEntryName('src/a.py'), 'src/a.py');
+  t.throws(() => archiveEntryName('/etc/x'), { message: /absolute/ });
+  t.throws(() => archiveEntryName('a/../../x'), { message: /\.\./ });
 });
 
 test('inside checks', (t) => {

@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { pack } from 'tar-stream';
+import { packTar } from '../container/tar.js';
 import { InvalidInputError, RuntimeFailureError } from '../../errors.js';
 import type { AttachedIo, ContainerRuntime, OutputChunk } from '../../runtime/container-runtime.js';
 import { buildContainerSpec } from '../container/container-spec.js';
@@ -53,12 +52,9 @@ export interface ExecuteOptions {
   onContainerStarted?: () => void;
 }
 
+/** Code files for /capsule: owned by root, so the sandbox user can read but not change them. */
 function tarOf(files: JobFile[]) {
-  const archive = pack();
-  for (const f of files) archive.entry({ name: f.name, mode: f.mode, uid: 0, gid: 0 }, f.content);
-  archive.finalize();
-  // tar-stream packs are streamx streams; wrap as a Node Readable for the runtime.
-  return Readable.from(archive);
+  return packTar(files.map((f) => ({ type: 'file' as const, name: f.name, mode: f.mode, uid: 0, gid: 0, content: f.content })));
 }
 
 /**

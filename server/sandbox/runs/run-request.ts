@@ -151,11 +151,6 @@ export function applyToolPlan(job: PreparedRun, plan: ProfilerPlan, label: strin
   return { ...job, argv: plan.argv(job.argv), jobFiles: [...job.jobFiles, ...plan.files], outputDir: true, summary: `${label}: ${job.summary}`, display: `${label}: ${job.display}` };
 }
 
-/** Validate a profile_code call: the program runs under `plan` and may write artifacts to /capsule-out. */
-export function prepareProfileRun(input: ProfileRunInput, plan: ProfilerPlan, profiles: ProfileRegistry, limits: InputLimits, ctx: PrepareContext = {}): PreparedRun {
-  return applyToolPlan(prepareCodeRun({ ...input }, profiles, limits, ctx), plan, 'profiled');
-}
-
 /** A new run id: "run_" and 16 hex digits. */
 export function newRunId(): string {
   return `run_${randomBytes(8).toString('hex')}`;

@@ -2,9 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { posix } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack } from 'tar-stream';
 import { InvalidInputError } from '../../errors.js';
-import { tarEntries } from '../container/tar.js';
+import { packTar, TarWriter, tarEntries } from '../container/tar.js';
 import { SANDBOX_OWNER } from './workspace-files.js';
 import { isInsideWorkspace, workspaceRelative } from './workspace-paths.js';
 
@@ -67,34 +66,33 @@ export async function listEntries(archive: Readable, resolved: string, path: str
  * On any refusal the spool is incomplete and the caller discards it: nothing reaches the workspace.
  */
 export async function spoolArchive(source: Readable, spool: string, check: (bytes: number, entries: number) => void): Promise<{ bytes: number; count: number }> {
-  const archive = pack();
-  const written = pipeline(archive as unknown as Readable, createWriteStream(spool));
+  const archive = new TarWriter();
+  const written = pipeline(archive.readable, createWriteStream(spool));
   let bytes = 0;
   let count = 0;
   try {
     for await (const { header, stream } of tarEntries(source)) {
-      const name = archiveName(header.name);
+      const name = archiveEntryName(header.name);
       count++;
       if (header.type === 'symlink' || header.type === 'link') {
         const link = header.linkname ?? '';
         const target = posix.isAbsolute(link) ? link : posix.join('/workspace', posix.dirname(name), link);
         if (!isInsideWorkspace(target)) throw new InvalidInputError(`archive entry "${header.name}" links outside the workspace (${link})`);
-        archive.entry({ name, type: header.type, linkname: link, ...SANDBOX_OWNER });
+        await archive.add({ name, type: header.type, linkname: link, ...SANDBOX_OWNER });
       } else if (header.type === 'directory') {
-        archive.entry({ name, type: 'directory', mode: (header.mode ?? 0o755) & 0o777, ...SANDBOX_OWNER });
+        await archive.add({ name, type: 'directory', mode: (header.mode ?? 0o755) & 0o777, ...SANDBOX_OWNER });
       } else if (header.type === 'file' || header.type === 'contiguous-file') {
         bytes += header.size ?? 0;
         check(bytes, count);
-        const entry = archive.entry({ name, type: 'file', size: header.size ?? 0, mode: (header.mode ?? 0o644) & 0o777, ...SANDBOX_OWNER });
-        await pipeline(stream, entry as unknown as NodeJS.WritableStream);
+        await archive.add({ name, type: 'file', size: header.size ?? 0, mode: (header.mode ?? 0o644) & 0o777, ...SANDBOX_OWNER, stream });
       } else {
         throw new InvalidInputError(`archive entry "${header.name}" has unsupported type ${header.type}`);
       }
       check(bytes, count);
     }
-    archive.finalize();
+    archive.finish();
   } catch (err) {
-    archive.destroy(err as Error);
+    archive.fail(err as Error);
     await written.catch(() => undefined);
     throw err;
   }
@@ -104,12 +102,7 @@ export async function spoolArchive(source: Readable, spool: string, check: (byte
 
 /** A tar of one file whose content is `source` (`size` bytes), owned by the sandbox user. */
 export function tarOfStream(name: string, size: number, mode: number, source: Readable): Readable {
-  const archive = pack();
-  const entry = archive.entry({ name, size, mode, type: 'file', ...SANDBOX_OWNER }, (err) => (err ? archive.destroy(err) : archive.finalize()));
-  source.on('error', (err) => archive.destroy(err));
-  source.pipe(entry as unknown as NodeJS.WritableStream);
-  // tar-stream packs are streamx streams; wrap as a Node Readable for the runtime.
-  return Readable.from(archive);
+  return packTar([{ type: 'file', name, size, mode, ...SANDBOX_OWNER, stream: source }]);
 }
 
 /** `source` passed through, destroyed with `tooBig()` once more than `cap` bytes went by. */
@@ -126,7 +119,8 @@ export function cappedStream(source: Readable, cap: number, tooBig: () => Error)
   return out;
 }
 
-function archiveName(name: string): string {
+/** Validate a tar entry name from an uploaded archive; returns the relative path or throws naming the entry. */
+export function archiveEntryName(name: string): string {
   if (posix.isAbsolute(name)) throw new InvalidInputError(`archive entry "${name}" is an absolute path`);
   if (name.split('/').includes('..')) throw new InvalidInputError(`archive entry "${name}" contains ".."`);
   const relative = workspaceRelative(name, 'archive entry');

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { lookup as mimeLookup } from 'mime-types';
-import { pack } from 'tar-stream';
+import { packTar } from '../container/tar.js';
 import { InvalidInputError } from '../../errors.js';
 import { workspaceRelative } from './workspace-paths.js';
 
@@ -42,16 +42,15 @@ export function prepareFiles(files: FileWrite[]): PreparedFile[] {
 
 /** A tar of prepared files with their parent folders (folders first, mode 0755). */
 export function tarOfFiles(files: PreparedFile[]): Readable {
-  const archive = pack();
   const dirs = new Set<string>();
   for (const f of files) {
     const parts = f.relative.split('/').slice(0, -1);
     for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
-  for (const d of [...dirs].sort()) archive.entry({ name: d, type: 'directory', mode: 0o755, ...SANDBOX_OWNER });
-  for (const f of files) archive.entry({ name: f.relative, type: 'file', mode: f.mode, ...SANDBOX_OWNER }, f.content);
-  archive.finalize();
-  return Readable.from(archive);
+  return packTar([
+    ...[...dirs].sort().map((d) => ({ type: 'directory' as const, name: d, mode: 0o755, ...SANDBOX_OWNER })),
+    ...files.map((f) => ({ type: 'file' as const, name: f.relative, mode: f.mode, ...SANDBOX_OWNER, content: f.content })),
+  ]);
 }
 
 /** Source files mime-db lacks or gets wrong for a code box (.ts there is MPEG transport stream). */

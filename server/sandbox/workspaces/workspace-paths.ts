@@ -36,13 +36,6 @@ export function isInsideWorkspace(absolute: string): boolean {
   return normal === WORKSPACE_ROOT || normal.startsWith(`${WORKSPACE_ROOT}/`);
 }
 
-/** Validate a tar entry name from an uploaded archive; returns the relative path or throws naming the entry. */
-export function archiveEntryPath(name: string): string {
-  if (posix.isAbsolute(name)) throw new InvalidInputError(`archive entry "${name}" is an absolute path`);
-  if (name.split('/').includes('..')) throw new InvalidInputError(`archive entry "${name}" contains ".."`);
-  return workspaceRelative(name, 'archive entry');
-}
-
 const MAX_LINK_HOPS = 16;
 
 /**
