@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
+import type { CallOptions, SandboxService } from '../sandbox/sandbox-service.js';
 import { extractCode } from './code-extract.js';
 import { runSummary, type RunSummary } from './devtools-service.js';
 import type { ChatMessage } from './model-client.js';
@@ -27,7 +27,7 @@ export class CodeGenerator {
   async generate(
     input: { task: string; language: CodegenLanguage; tests?: string; max_attempts?: number; profile?: string; timeout_ms?: number },
     complete: Completer,
-    options: RunCallOptions,
+    options: CallOptions,
   ): Promise<{ code: string | null; passed: boolean; result: RunSummary | null; attempts: Attempt[] }> {
     const maxAttempts = input.max_attempts ?? 3;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 5) throw new InvalidInputError('max_attempts must be from 1 to 5');

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { InvalidInputError } from '../errors.js';
 import type { RunResult } from '../sandbox/runs/run-result.js';
-import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
+import type { CallOptions, SandboxService } from '../sandbox/sandbox-service.js';
 import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
 import { type AnalysisLanguage, analysisPlan } from './analysis-plan.js';
 import { type Analysis, parseAnalysis } from './diagnostics.js';
@@ -26,7 +26,7 @@ export class DevToolsService {
   /** Syntax check, linter and metrics of a code block, or of a file in a workspace; the code itself is never run. */
   async analyzeCode(
     input: { language: AnalysisLanguage; code?: string; workspace_id?: string; path?: string; profile?: string; timeout_ms?: number },
-    options: RunCallOptions & { owner: string },
+    options: CallOptions & { owner: string },
   ): Promise<Analysis & { file: string; run: RunSummary }> {
     const { code, file } = await this.source(input, options.owner);
     const fileName = CODE_FILE[input.language];
@@ -50,7 +50,7 @@ export class DevToolsService {
   /** Run a workspace's test suite (pytest or node's test runner) and parse its JUnit report. */
   async runTests(
     input: { workspace_id: string; framework?: 'auto' | TestFramework; path?: string; profile?: string; timeout_ms?: number },
-    options: RunCallOptions & { owner: string },
+    options: CallOptions & { owner: string },
   ): Promise<TestReport & { framework: TestFramework; report_error?: string; run: RunSummary }> {
     let framework = input.framework && input.framework !== 'auto' ? input.framework : null;
     if (!framework) {

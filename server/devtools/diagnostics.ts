@@ -62,7 +62,7 @@ class Findings {
 }
 
 /** Parse one JSON output with its schema; a missing or unreadable file becomes a note and undefined. */
-function read<T>(outputs: Map<string, Buffer>, name: string, schema: z.ZodType<T>, found: Findings, step: string): T | undefined {
+function read<T>(outputs: ReadonlyMap<string, Buffer>, name: string, schema: z.ZodType<T>, found: Findings, step: string): T | undefined {
   const failed = outputs.get(`${step}.error.txt`);
   if (failed) {
     const lines = failed.toString('utf8').trim().split('\n');
@@ -132,7 +132,7 @@ function tscSeverity(category: string, code: string): Severity {
   return 'error';
 }
 
-function javascriptAnalysis(language: 'javascript' | 'typescript', fileName: string, outputs: Map<string, Buffer>): Analysis {
+function javascriptAnalysis(language: 'javascript' | 'typescript', fileName: string, outputs: ReadonlyMap<string, Buffer>): Analysis {
   const found = new Findings(fileName);
   const target = `${JOB_DIR}/${fileName}`;
   let syntaxError = false;
@@ -186,7 +186,7 @@ function complexityMetrics(scores: number[]): Record<string, number> {
   return { functions: scores.length, max_complexity: Math.max(0, ...scores), avg_complexity: Math.round(avg * 100) / 100 };
 }
 
-function pythonAnalysis(fileName: string, outputs: Map<string, Buffer>): Analysis {
+function pythonAnalysis(fileName: string, outputs: ReadonlyMap<string, Buffer>): Analysis {
   const found = new Findings(fileName);
   const syntax = read(outputs, 'syntax.json', pySyntax, found, 'syntax');
   if (syntax && !syntax.ok) {
@@ -215,7 +215,7 @@ function sorted(list: Diagnostic[]): Diagnostic[] {
  * the user's file and size/complexity metrics. A step that failed or wrote nothing becomes an
  * `info` diagnostic (rule capsule/...), never an exception.
  */
-export function parseAnalysis(language: AnalysisLanguage, fileName: string, outputs: Map<string, Buffer>): Analysis {
+export function parseAnalysis(language: AnalysisLanguage, fileName: string, outputs: ReadonlyMap<string, Buffer>): Analysis {
   checkAnalysisFileName(language, fileName);
   return language === 'python' ? pythonAnalysis(fileName, outputs) : javascriptAnalysis(language, fileName, outputs);
 }

@@ -39,8 +39,8 @@ const completion = z.object({
 
 const EXCERPT_CHARS = 300;
 
-/** Create a client for an OpenAI-compatible /chat/completions endpoint. */
-export function createModelClient(config: ModelClientConfig): ModelClient {
+/** The endpoint a model URL names, checked: http(s), no credentials in it. */
+function endpointOf(config: ModelClientConfig): { endpoint: string; shown: string } {
   let base: URL;
   try {
     base = new URL(config.url);
@@ -51,21 +51,29 @@ export function createModelClient(config: ModelClientConfig): ModelClient {
   // fetch refuses such URLs anyway, and would echo the password in its error.
   if (base.username || base.password) throw new InvalidInputError('model url must not contain credentials; pass the key as apiKey');
   if (!config.model.trim()) throw new InvalidInputError('model must not be empty');
-  const endpoint = `${base.href.replace(/\/+$/, '')}/chat/completions`;
-  const shown = `${base.origin}${base.pathname.replace(/\/+$/, '')}/chat/completions`;
+  return { endpoint: `${base.href.replace(/\/+$/, '')}/chat/completions`, shown: `${base.origin}${base.pathname.replace(/\/+$/, '')}/chat/completions` };
+}
+
+function checkOptions(messages: ChatMessage[], opts: CompleteOptions): void {
+  if (messages.length === 0) throw new InvalidInputError('messages must not be empty');
+  if (opts.maxTokens !== undefined && (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1)) {
+    throw new InvalidInputError(`maxTokens must be a positive integer; got ${opts.maxTokens}`);
+  }
+  if (opts.temperature !== undefined && !(opts.temperature >= 0 && opts.temperature <= 2)) {
+    throw new InvalidInputError(`temperature must be from 0 to 2; got ${opts.temperature}`);
+  }
+}
+
+/** Create a client for an OpenAI-compatible /chat/completions endpoint. */
+export function createModelClient(config: ModelClientConfig): ModelClient {
+  const { endpoint, shown } = endpointOf(config);
   const timeoutMs = config.timeoutMs ?? 120_000;
   const maxBytes = config.maxResponseBytes ?? 4 * 1024 * 1024;
   const redact = (text: string) => (config.apiKey ? text.split(config.apiKey).join('[redacted]') : text);
 
   return {
     async complete(messages, opts = {}) {
-      if (messages.length === 0) throw new InvalidInputError('messages must not be empty');
-      if (opts.maxTokens !== undefined && (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1)) {
-        throw new InvalidInputError(`maxTokens must be a positive integer; got ${opts.maxTokens}`);
-      }
-      if (opts.temperature !== undefined && !(opts.temperature >= 0 && opts.temperature <= 2)) {
-        throw new InvalidInputError(`temperature must be from 0 to 2; got ${opts.temperature}`);
-      }
+      checkOptions(messages, opts);
       // Separate signals so a timeout and a client's cancellation are reported differently.
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;

@@ -1,3 +1,5 @@
+import type { RetainedLog } from '../sandbox/runs/retained-log.js';
+import type { RunResult } from '../sandbox/runs/run-result.js';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ownerOf } from '../auth/owner.js';
@@ -28,6 +30,16 @@ const commandBody = z.object(runCommandInput).strict();
 const codeBody = z.object(runCodeInput).strict();
 const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() });
 const killQuery = z.object({ signal: z.enum(PROCESS_SIGNALS).optional() });
+
+/** The output log and result of a run in flight (a background process, or a run a call waits for), or undefined. */
+function liveOutputOf(deps: RestDeps, owner: string, id: string): { log: RetainedLog; done: Promise<RunResult> } | undefined {
+  try {
+    return deps.processes.get(owner, id);
+  } catch {
+    const handle = deps.sandbox.live(id);
+    return handle && handle.owner === owner ? { log: handle.log, done: handle.wait() } : undefined;
+  }
+}
 
 /** REST for runs: POST /v1/runs, GET /v1/runs/:id, GET /v1/runs/:id/events (SSE), DELETE /v1/runs/:id. */
 export function restRunsRouter(deps: RestDeps): Router {
@@ -93,12 +105,7 @@ export function restRunsRouter(deps: RestDeps): Router {
       const id = String(req.params['id']);
       const lastEventId = req.get('last-event-id');
       const cursor = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
-      let live;
-      try {
-        live = deps.processes.get(owner, id);
-      } catch {
-        live = undefined;
-      }
+      const live = liveOutputOf(deps, owner, id);
       const record = live ? null : deps.store.get(id, owner);
       if (!live && !record) throw new NotFoundError(`run ${id} not found`);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });

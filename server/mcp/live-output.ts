@@ -50,6 +50,11 @@ export class LiveOutput {
     this.schedule();
   };
 
+  /** Feed every chunk of `output` until it ends (a run handle's output). */
+  async follow(output: AsyncIterable<OutputChunk>): Promise<void> {
+    for await (const chunk of output) this.push(chunk);
+  }
+
   /** Send whatever is pending; resolves when every notification has been handed to the transport. */
   async close(): Promise<void> {
     clearTimeout(this.timer);

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { InvalidInputError } from '../errors.js';
 import type { RunResult } from '../sandbox/runs/run-result.js';
 import type { ProfilerPlan, ProfileRunInput } from '../sandbox/runs/run-request.js';
-import type { RunCallOptions, SandboxService } from '../sandbox/sandbox-service.js';
+import type { CallOptions, RunHandle, SandboxService } from '../sandbox/sandbox-service.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { CPROFILE_RUNNER, CPROFILE_RUNNER_NAME } from './cprofile-runner.js';
@@ -38,6 +38,12 @@ const plans: Record<(typeof PROFILE_LANGUAGES)[number], ProfilerPlan> = {
   },
 };
 
+/** The profiled language, or invalid_input naming the ones profile_code supports. */
+function languageOf(input: ProfileRunInput): keyof typeof plans {
+  if (!(input.language in plans)) throw new InvalidInputError(`profile_code supports ${PROFILE_LANGUAGES.join(', ')}; got "${input.language}"`);
+  return input.language as keyof typeof plans;
+}
+
 /** Runs code under a profiler in a sandbox and keeps the flame graph and profile as artifacts. */
 export class ProfilingService {
   constructor(
@@ -48,11 +54,22 @@ export class ProfilingService {
    * profile_code: the usual run result plus `profile` (the report; the sandbox profile's name moves to
    * `sandbox_profile`). A program that throws or a profiler that fails still returns its result.
    */
-  async profileCode(input: ProfileRunInput, options: RunCallOptions & { owner: string }): Promise<ProfiledResult> {
-    const language = input.language as (typeof PROFILE_LANGUAGES)[number];
-    if (!(language in plans)) throw new InvalidInputError(`profile_code supports ${PROFILE_LANGUAGES.join(', ')}; got "${input.language}"`);
-    const tool = language === 'python' ? 'cprofile' : '0x';
-    const { result, outputs } = await this.deps.sandbox.runProfiled(input, plans[language], this.deps.maxArtifactBytes, options);
+  async profileCode(input: ProfileRunInput, options: CallOptions & { owner: string }): Promise<ProfiledResult> {
+    await using handle = await this.start(input, options);
+    return await this.report(input, handle, options.owner);
+  }
+
+  /** Start the code under its language's profiler (the handle's output streams while it runs). */
+  start(input: ProfileRunInput, options: CallOptions): Promise<RunHandle> {
+    return this.deps.sandbox.startWithOutputs({ code: input }, plans[languageOf(input)], 'profiled', this.deps.maxArtifactBytes, options);
+  }
+
+  /** Wait for a profiled run and turn the profiler's outputs into artifacts and the report. */
+  async report(input: ProfileRunInput, handle: RunHandle, owner: string): Promise<ProfiledResult> {
+    const tool = languageOf(input) === 'python' ? 'cprofile' : '0x';
+    const result = await handle.wait();
+    const outputs = handle.outputs();
+    const options = { owner };
     const recorded = outputs.get('exit-code')?.toString('utf8');
     if (recorded !== undefined && /^\d+$/.test(recorded) && result.status === 'exited') {
       result.exit_code = Number(recorded);
@@ -70,7 +87,7 @@ export class ProfilingService {
     return { ...rest, sandbox_profile: sandboxProfile, profile };
   }
 
-  private fromZeroX(runId: string, owner: string, outputs: Map<string, Buffer>): ProfileReport {
+  private fromZeroX(runId: string, owner: string, outputs: ReadonlyMap<string, Buffer>): ProfileReport {
     const html = outputs.get('0x/flamegraph.html');
     const stacksName = [...outputs.keys()].find((k) => /^0x\/stacks\.\d+\.json$/.test(k));
     if (!html || !stacksName) {
@@ -83,7 +100,7 @@ export class ProfilingService {
     return { tool: '0x', flamegraph_uri: capsuleUri.runArtifact(runId, 'flamegraph.html'), profile_uri: capsuleUri.runArtifact(runId, 'profile.json'), top };
   }
 
-  private fromCProfile(runId: string, owner: string, outputs: Map<string, Buffer>): ProfileReport {
+  private fromCProfile(runId: string, owner: string, outputs: ReadonlyMap<string, Buffer>): ProfileReport {
     const json = outputs.get('profile.json');
     if (!json) throw new Error('cProfile wrote no statistics (the program may have been killed before it ended)');
     const data = JSON.parse(json.toString('utf8')) as {

@@ -1,7 +1,6 @@
 import test from 'ava';
-import type { PreparedRun } from '../../server/sandbox/runs/run-request.js';
 import type { RunResult } from '../../server/sandbox/runs/run-result.js';
-import type { RunCallOptions } from '../../server/sandbox/sandbox-service.js';
+import type { CallOptions, RunHandle } from '../../server/sandbox/sandbox-service.js';
 import { volumeName } from '../../server/sandbox/workspaces/workspace-service.js';
 import { quotaSlack } from '../../server/sandbox/volumes/bounded-volumes.js';
 import { containersLeft, realVolumes, realServices, requireEngine, runtime, shippedProfile } from '../helpers/engine.js';
@@ -30,32 +29,26 @@ const FILL = (dir: string) => `for i in 1 2 3; do dd if=/dev/zero of=${dir}/f$i 
  * read while the run holds still, then stdin is closed and the run ends. Nothing writes in between.
  */
 async function runAndMeasure(
-  start: (options: RunCallOptions) => Promise<RunResult>,
+  start: (options: CallOptions) => Promise<RunHandle>,
   volume: (runId: string) => string,
-): Promise<{ result: RunResult; host: number; limit: number; runId: string }> {
-  let runId = '';
+): Promise<{ result: RunResult; host: number; limit: number; runId: string; outputs: ReadonlyMap<string, Buffer> }> {
   let host = -1;
   let limit = -1;
   let out = '';
-  let measured: Promise<void> | null = null;
-  let endStdin = () => undefined as void;
-  const result = await start({
-    owner: OWNER,
-    keepStdinOpen: true,
-    onAccepted: (job: PreparedRun) => (runId = job.runId),
-    onStarted: (controls) => (endStdin = () => controls.endStdin()),
-    onOutput: (chunk) => {
-      out += chunk.data.toString();
-      if (!measured && out.includes('done')) {
-        measured = (async () => {
-          host = await hostQgroupBytes(INSTANCE, volume(runId));
-          limit = await hostQgroupLimit(INSTANCE, volume(runId));
-        })().finally(() => endStdin());
-      }
-    },
-  });
-  await measured;
-  return { result, host, limit, runId };
+  await using handle = await start({ owner: OWNER, stdinOpen: true });
+  const { runId } = handle;
+  for await (const chunk of handle.output) {
+    out += chunk.data.toString();
+    if (out.includes('done')) break;
+  }
+  try {
+    host = await hostQgroupBytes(INSTANCE, volume(runId));
+    limit = await hostQgroupLimit(INSTANCE, volume(runId));
+  } finally {
+    handle.closeStdin();
+  }
+  const result = await handle.wait();
+  return { result, host, limit, runId, outputs: handle.outputs() };
 }
 
 test('a workspace run stops at quota + slack: dd fails with EDQUOT, the run exits, usage is exact and over quota', async (t) => {
@@ -105,7 +98,7 @@ test('a subvolume nested in a workspace by the run is bounded by the same limit 
 test('an anonymous /workspace (files, no workspace) is bounded by the profile size: EDQUOT, exact usage, removed after', async (t) => {
   const scratch = (runId: string) => `capsule-scratch-${runId.replace(/_/g, '-')}-ws`;
   const { result: r, host, limit, runId } = await runAndMeasure(
-    (options) => sandbox.runCommand({ command: `${FILL('.')}; echo done; read x`, files: [{ path: 'in.txt', content: 'given' }], stdin: '' }, options),
+    (options) => sandbox.startCommand({ command: `${FILL('.')}; echo done; read x`, files: [{ path: 'in.txt', content: 'given' }], stdin: '' }, options),
     scratch,
   );
   t.is(r.status, 'exited', r.stderr);
@@ -119,13 +112,8 @@ test('an anonymous /workspace (files, no workspace) is bounded by the profile si
 test('/capsule-out of a tool run is bounded by CAPSULE_ARTIFACT_MAX_BYTES: EDQUOT, the run goes on, removed after', async (t) => {
   const out = (runId: string) => `capsule-scratch-${runId.replace(/_/g, '-')}-out`;
   const plan = { files: [], argv: (argv: string[]) => argv };
-  let outputs = new Map<string, Buffer>();
-  const { result: r, host, runId } = await runAndMeasure(
-    async (options) => {
-      const done = await sandbox.runWithOutputs({ command: { command: `echo small > /capsule-out/note; ${FILL('/capsule-out')}; echo done; read x`, stdin: '' } }, plan, 'test', MiB, options);
-      outputs = done.outputs;
-      return done.result;
-    },
+  const { result: r, host, runId, outputs } = await runAndMeasure(
+    (options) => sandbox.startWithOutputs({ command: { command: `echo small > /capsule-out/note; ${FILL('/capsule-out')}; echo done; read x`, stdin: '' } }, plan, 'test', MiB, options),
     out,
   );
   t.is(r.status, 'exited', r.stderr);

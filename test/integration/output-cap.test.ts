@@ -1,3 +1,4 @@
+import { runWatched } from '../helpers/services.js';
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../server/config.js';
@@ -32,7 +33,7 @@ const N = 400_000; // about 2.7 MB per stream, well over the 1 MiB cap
 
 async function checkFlood(t: import('ava').ExecutionContext, sandbox: SandboxService) {
   const { seen, onOutput } = counting();
-  const r = await sandbox.runCommand({ command: `seq 1 ${N}; seq 1 ${N} >&2; echo END` }, { onOutput });
+  const r = await runWatched(sandbox, { command: `seq 1 ${N}; seq 1 ${N} >&2; echo END` }, onOutput);
   const full = expected(seqOutput(N));
   t.is(r.status, 'exited');
   t.true(r.truncated);
@@ -78,7 +79,7 @@ test('a timeout still returns the tail the launcher kept, even when the program 
 
 test('without a kill grace the launcher forwards everything (a bare SIGKILL would lose its tail)', async (t) => {
   const { seen, onOutput } = counting();
-  const r = await realServices({ env: { CAPSULE_KILL_GRACE_MS: '0' } }).sandbox.runCommand({ command: `seq 1 ${N}` }, { onOutput });
+  const r = await runWatched(realServices({ env: { CAPSULE_KILL_GRACE_MS: '0' } }).sandbox, { command: `seq 1 ${N}` }, onOutput);
   t.is(seen.stdout, r.stdout_bytes);
   t.is(r.stdout, expected(seqOutput(N)).text());
 });

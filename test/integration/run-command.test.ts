@@ -1,3 +1,4 @@
+import { runWatched } from '../helpers/services.js';
 import test from 'ava';
 import { assertNoContainer, realServices, requireEngine } from '../helpers/engine.js';
 
@@ -67,7 +68,7 @@ test('output over the cap is truncated, counted and reported', async (t) => {
 test('cancellation kills the run and removes the container', async (t) => {
   const controller = new AbortController();
   // Cancel once the program is surely running: on its first output.
-  const r = await service.runCommand({ command: 'echo started; sleep 30' }, { signal: controller.signal, onOutput: () => controller.abort() });
+  const r = await runWatched(service, { command: 'echo started; sleep 30' }, () => controller.abort(), { signal: controller.signal });
   t.is(r.status, 'killed');
   t.is(r.stdout, 'started\n');
   await assertNoContainer(t, r.run_id);

@@ -1,3 +1,4 @@
+import { runWatched } from '../helpers/services.js';
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../server/config.js';
@@ -46,7 +47,7 @@ test('the run-tool guarantees hold on warm containers', async (t) => {
     t.is(flood.stdout_bytes, 3_000_000);
     await waitFull();
     const controller = new AbortController();
-    const killed = await sandbox.runCommand({ command: 'echo started; sleep 30' }, { signal: controller.signal, onOutput: () => controller.abort() });
+    const killed = await runWatched(sandbox, { command: 'echo started; sleep 30' }, () => controller.abort(), { signal: controller.signal });
     t.is(killed.status, 'killed');
     t.true(pool.handedOut.size >= 6, 'these runs took warm containers');
     const ids = [...pool.handedOut];

@@ -4,7 +4,8 @@ import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { prepareCommandRun } from '../../server/sandbox/runs/run-request.js';
 import { RuntimeFailureError } from '../../server/errors.js';
 import { describeOutsideStop, ENGINE_STOPPED, STOPPED_OUTSIDE } from '../../server/sandbox/runs/run-interruption.js';
-import { SandboxRun } from '../../server/sandbox/runs/container-run.js';
+import { ContainerRun } from '../../server/sandbox/runs/container-run.js';
+import { execute } from '../helpers/container-runs.js';
 import { WarmPool } from '../../server/sandbox/pool/warm-pool.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
@@ -24,8 +25,8 @@ function setup() {
 async function runUntilStopped(during: (runtime: FakeRuntime, id: string) => void, timeout_ms?: number) {
   const { runtime, ctx } = setup();
   runtime.next = partial;
-  await using run = await SandboxRun.create(ctx, prepareCommandRun({ command: 'x', ...(timeout_ms ? { timeout_ms } : {}) }, profiles, testConfig()));
-  const result = await run.execute({ onOutput: () => setImmediate(() => during(runtime, run.containerId)) });
+  await using run = await ContainerRun.create(ctx, prepareCommandRun({ command: 'x', ...(timeout_ms ? { timeout_ms } : {}) }, profiles, testConfig()), null);
+  const result = await execute(ctx, run, { onOutput: () => setImmediate(() => during(runtime, run.id)) });
   return { result, runtime };
 }
 
@@ -57,8 +58,8 @@ test('an attach stream that breaks with the engine gone (no exit frame) is faile
   const { runtime, ctx } = setup();
   runtime.next = { ...partial, failAt: 'output' };
   runtime.engineDown = false;
-  await using run = await SandboxRun.create(ctx, prepareCommandRun({ command: 'x' }, profiles, testConfig()));
-  const result = await run.execute({ onOutput: () => void (runtime.engineDown = true) });
+  await using run = await ContainerRun.create(ctx, prepareCommandRun({ command: 'x' }, profiles, testConfig()), null);
+  const result = await execute(ctx, run, { onOutput: () => void (runtime.engineDown = true) });
   t.is(result.status, 'failed');
   t.regex(result.error ?? '', /Docker engine stopped or became unreachable mid-run.*fake connection reset/);
   t.is(result.stdout, 'started\n');
@@ -68,8 +69,8 @@ test('an attach stream that breaks with the engine gone (no exit frame) is faile
 test('a broken stream with the engine still up says the connection broke', async (t) => {
   const { runtime, ctx } = setup();
   runtime.next = { ...partial, failAt: 'output' };
-  await using run = await SandboxRun.create(ctx, prepareCommandRun({ command: 'x' }, profiles, testConfig()));
-  const result = await run.execute();
+  await using run = await ContainerRun.create(ctx, prepareCommandRun({ command: 'x' }, profiles, testConfig()), null);
+  const result = await execute(ctx, run);
   t.is(result.status, 'failed');
   t.regex(result.error ?? '', /connection to the container broke mid-run: fake connection reset/);
 });
@@ -113,8 +114,8 @@ test('a warm container that ended before it got its job is failed, not a normal 
   while ((pool.sizes()['default'] ?? 0) < 1) await new Promise((r) => setTimeout(r, 2));
   const warm = pool.take(pooled)!;
   runtime.stopFromOutside(warm.id);
-  await using run = SandboxRun.fromWarm(ctx, { ...prepareCommandRun({ command: 'x' }, profiles, testConfig()), runId: warm.runId }, warm);
-  const result = await run.execute();
+  await using run = ContainerRun.fromWarm(ctx, { ...prepareCommandRun({ command: 'x' }, profiles, testConfig()), runId: warm.runId }, warm);
+  const result = await execute(ctx, run);
   t.is(result.status, 'failed');
   t.regex(result.error ?? '', /warm container ended before it took the job/);
   await pool.close();

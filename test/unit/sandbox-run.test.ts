@@ -1,7 +1,8 @@
 import test from 'ava';
 import { ProfileRegistry } from '../../server/sandbox/profiles/profiles.js';
 import { prepareCodeRun, prepareCommandRun } from '../../server/sandbox/runs/run-request.js';
-import { SandboxRun } from '../../server/sandbox/runs/container-run.js';
+import { ContainerRun } from '../../server/sandbox/runs/container-run.js';
+import { execute } from '../helpers/container-runs.js';
 import { FakeRuntime } from '../helpers/fake-runtime.js';
 import { silentLog, testConfig, testProfile } from '../helpers/fixtures.js';
 
@@ -14,8 +15,8 @@ function setup(killGraceMs = 20) {
 }
 
 async function runOnce(ctx: ReturnType<typeof setup>['ctx'], job = prepareCommandRun({ command: 'x' }, profiles, limits), signal?: AbortSignal) {
-  await using run = await SandboxRun.create(ctx, job);
-  return await run.execute(signal ? { signal } : {});
+  await using run = await ContainerRun.create(ctx, job, null);
+  return await execute(ctx, run, signal ? { signal } : {});
 }
 
 test('success: output captured, labels set, container removed', async (t) => {
@@ -121,9 +122,9 @@ test('OOM is reported as oom_killed', async (t) => {
 test('stdin is written and closed; code is copied in before start', async (t) => {
   const { runtime, ctx } = setup();
   const job = prepareCodeRun({ language: 'python', code: 'print(input())', stdin: 'abc\n' }, profiles, limits);
-  await using run = await SandboxRun.create(ctx, job);
-  const container = runtime.containers.get(run.containerId)!;
-  await run.execute();
+  await using run = await ContainerRun.create(ctx, job, null);
+  const container = runtime.containers.get(run.id)!;
+  await execute(ctx, run);
   t.is(Buffer.concat(container.stdinData).toString(), 'abc\n');
   t.is(container.archives[0]!.path, '/capsule');
   t.true(container.archives[0]!.bytes >= 1024);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ownerOf } from '../../auth/owner.js';
 import { PROFILE_LANGUAGES } from '../../profiling/profiling-service.js';
 import { profileCodeOutput } from '../../schemas/profiling-outputs.js';
-import { runWithLiveOutput } from '../live-run.js';
+import { followLive } from '../live-run.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 import { runToolResult } from './run-result-format.js';
 
@@ -29,7 +29,13 @@ export const registerProfileCode: ToolRegistrar = (server, deps, session) => {
     },
     guarded('profile_code', deps, async (args, extra) => {
       const owner = ownerOf(extra.authInfo);
-      const profiled = await runWithLiveOutput(extra, session, sandbox.outputCap(args.profile), (options) => profiling.profileCode(args, { ...options, owner }));
+      const profiled = await followLive(
+        extra,
+        session,
+        sandbox.outputCap(args.profile),
+        (options) => profiling.start(args, options),
+        (handle) => profiling.report(args, handle, owner),
+      );
       const { profile: report, sandbox_profile, ...run } = profiled;
       const base = runToolResult({ ...run, profile: sandbox_profile });
       const lines = report.error

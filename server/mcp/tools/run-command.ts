@@ -1,4 +1,4 @@
-import { runWithLiveOutput } from '../live-run.js';
+import { followLive } from '../live-run.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
 import { runCommandInput } from '../../schemas/run-inputs.js';
 import { runResultObject } from '../../schemas/run-outputs.js';
@@ -21,7 +21,7 @@ export const registerRunCommand: ToolRegistrar = (server, deps, session) => {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     guarded('run_command', deps, async (args, extra) =>
-      runToolResult(await runWithLiveOutput(extra, session, sandbox.outputCap(args.profile), (options) => sandbox.runCommand(args, options))),
+      runToolResult(await followLive(extra, session, sandbox.outputCap(args.profile), (options) => sandbox.startCommand(args, options))),
     ),
   );
 };

@@ -5,8 +5,8 @@ import type { LimitsInput, WorkspaceRunInput } from '../runs/run-request.js';
 import type { RunState } from '../../schemas/run-outputs.js';
 import type { RunResult } from '../runs/run-result.js';
 import type { RunStats } from '../runs/run-stats.js';
-import { type LogRead, RetainedLog } from '../runs/retained-log.js';
-import type { RunControls } from '../runs/container-run.js';
+import type { LogRead, RetainedLog } from '../runs/retained-log.js';
+import type { RunHandle } from '../runs/run-handle.js';
 import type { SandboxService } from '../sandbox-service.js';
 
 /** Running, or how it ended (the records' and process tools' state enum). */
@@ -53,8 +53,8 @@ export interface BackgroundProcess {
 }
 
 interface Entry extends BackgroundProcess {
-  controls: RunControls | null;
-  kill: AbortController;
+  /** The run while it runs; null once it ended. */
+  handle: RunHandle | null;
 }
 
 export interface ProcessManagerDeps {
@@ -82,48 +82,7 @@ export class ProcessManager {
     const hasCode = input.code !== undefined || input.language !== undefined;
     if (hasCommand === hasCode) throw new InvalidInputError('give either command, or language and code');
     const processId = `proc_${randomBytes(8).toString('hex')}`;
-    const log = new RetainedLog(this.deps.retainBytes);
-    const kill = new AbortController();
-    let entry: Entry | undefined;
-    let markStarted!: () => void;
-    const started = new Promise<void>((resolve) => (markStarted = resolve));
-    const options = {
-      owner,
-      mode,
-      processId,
-      signal: kill.signal,
-      keepStdinOpen: input.stdin_open ?? false,
-      onOutput: (chunk: Parameters<RetainedLog['append']>[0]) => log.append(chunk),
-      onStats: (stats: RunStats) => {
-        if (entry) entry.stats = stats;
-      },
-      onAccepted: (job: { runId: string; display: string; profile: { name: string } }) => {
-        entry = {
-          processId,
-          runId: job.runId,
-          owner,
-          display: job.display,
-          profile: job.profile.name,
-          startedAt: new Date(),
-          finishedAt: null,
-          state: 'running',
-          result: null,
-          log,
-          done: undefined as unknown as Promise<RunResult>,
-          controls: null,
-          kill,
-          stats: null,
-        };
-      },
-      onStarted: (controls: RunControls) => {
-        if (entry) {
-          entry.controls = controls;
-          entry.startedAt = new Date();
-          this.processes.set(processId, entry);
-        }
-        markStarted();
-      },
-    };
+    const options = { owner, mode, processId, stdinOpen: input.stdin_open ?? false, retainBytes: this.deps.retainBytes };
     const common = {
       ...(input.profile !== undefined ? { profile: input.profile } : {}),
       ...(input.limits !== undefined ? { limits: input.limits } : {}),
@@ -134,25 +93,37 @@ export class ProcessManager {
       ...(input.collect !== undefined ? { collect: input.collect } : {}),
       ...(input.stdin !== undefined ? { stdin: input.stdin } : input.stdin_open ? { stdin: '' } : {}),
     };
-    const done = hasCommand
-      ? this.deps.sandbox.runCommand({ command: input.command!, ...common }, options)
-      : this.deps.sandbox.runCode({ language: input.language ?? '', code: input.code ?? '', ...(input.args ? { args: input.args } : {}), ...common }, options);
-    const finished = done.then((result) => {
-      if (entry) {
+    // Resolves once the container runs; rejects (nothing left behind) when it could not start.
+    const handle = hasCommand
+      ? await this.deps.sandbox.startCommand({ command: input.command!, ...common }, options)
+      : await this.deps.sandbox.startCode({ language: input.language ?? '', code: input.code ?? '', ...(input.args ? { args: input.args } : {}), ...common }, options);
+    const entry: Entry = {
+      processId,
+      runId: handle.runId,
+      owner,
+      display: handle.display,
+      profile: handle.profile,
+      startedAt: new Date(),
+      finishedAt: null,
+      state: 'running',
+      result: null,
+      log: handle.log,
+      done: handle.wait(),
+      handle,
+      get stats() {
+        return this.handle?.stats ?? this.result?.stats ?? null;
+      },
+    };
+    void entry.done.then(
+      (result) => {
         entry.result = result;
-        entry.stats = result.stats;
         entry.state = result.status;
         entry.finishedAt = new Date();
-        entry.controls = null;
-      }
-      log.close();
-      return result;
-    });
-    finished.catch(() => log.close());
-    // Resolves when the container runs; rejects when the run could not start at all.
-    await Promise.race([started, finished.then(() => undefined)]);
-    if (!entry) throw new InvalidInputError('process did not start');
-    entry.done = finished;
+        // The result and the log are what is kept of an ended process; the run object goes.
+        entry.handle = null;
+      },
+      () => undefined,
+    );
     this.processes.set(processId, entry);
     this.deps.log.info({ process_id: processId, run_id: entry.runId, owner }, 'process started');
     return entry;
@@ -193,9 +164,9 @@ export class ProcessManager {
   /** Write to the stdin of a process started with stdin_open; `eof` closes it. */
   async writeStdin(owner: string, id: string, data: string, eof: boolean): Promise<void> {
     const p = this.entry(owner, id);
-    if (p.state !== 'running' || !p.controls) throw new InvalidInputError(`process ${p.processId} is not running`);
-    if (data.length > 0) await p.controls.writeStdin(Buffer.from(data, 'utf8'));
-    if (eof) p.controls.endStdin();
+    if (p.state !== 'running' || !p.handle) throw new InvalidInputError(`process ${p.processId} is not running`);
+    if (data.length > 0) await p.handle.writeStdin(Buffer.from(data, 'utf8'));
+    if (eof) p.handle.closeStdin();
   }
 
   /** SIGTERM/SIGKILL (default) end the process: SIGTERM, grace, SIGKILL of the container. Other signals are forwarded. */
@@ -203,10 +174,10 @@ export class ProcessManager {
     const p = this.entry(owner, id);
     if (p.state !== 'running') return p;
     if (signal === 'SIGTERM' || signal === 'SIGKILL') {
-      p.kill.abort(new KilledByOwner(signal));
+      await p.handle?.kill(new KilledByOwner(signal));
       await p.done.catch(() => undefined);
     } else {
-      await p.controls?.signal(signal);
+      await p.handle?.signal(signal);
     }
     return p;
   }

@@ -62,6 +62,38 @@ export class RetainedLog extends EventEmitter {
     this.emit('append');
   }
 
+  /**
+   * Every chunk from `cursor` on, as it arrives, until the log is closed: the run's output as an
+   * AsyncIterable. A reader that falls behind the retained window continues at its oldest byte (the
+   * skipped bytes are what `read` reports as dropped).
+   */
+  async *iterate(cursor = 0): AsyncGenerator<OutputChunk> {
+    let next = cursor;
+    for (;;) {
+      next = Math.max(next, this.startOffset);
+      // Found again each time: eviction and appends change the array while the reader is suspended.
+      const e = this.entries[this.firstEndingAfter(next)];
+      if (e) {
+        yield { stream: e.stream, data: next > e.offset ? e.data.subarray(next - e.offset) : e.data };
+        next = e.offset + e.data.length;
+      } else if (this.closed) return;
+      else await new Promise<void>((resolve) => this.once('append', resolve));
+    }
+  }
+
+  /** Index of the first retained entry that ends after `offset` (binary search; entries are in order). */
+  private firstEndingAfter(offset: number): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const e = this.entries[mid]!;
+      if (e.offset + e.data.length <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** No more output will come. */
   close(): void {
     this.closed = true;

@@ -22,9 +22,18 @@ async function engineReachable(runtime: ContainerRuntime): Promise<boolean> {
   }
 }
 
-/** The launcher got a termination signal Capsule never sent: say who sent it. */
+/**
+ * The launcher got a termination signal Capsule never sent: say who sent it. Asked a few times over
+ * about a second: on a loaded machine the engine's API has been seen answering once more after its
+ * containers got their SIGTERM (the full suite on 2 cores), and only an engine that stays up makes
+ * the stop an outside one.
+ */
 export async function describeOutsideStop(runtime: ContainerRuntime, signal: string): Promise<string> {
-  return `${(await engineReachable(runtime)) ? STOPPED_OUTSIDE : ENGINE_STOPPED}: the program got ${signal}`;
+  for (const delayMs of [0, 250, 750]) {
+    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (!(await engineReachable(runtime))) return `${ENGINE_STOPPED}: the program got ${signal}`;
+  }
+  return `${STOPPED_OUTSIDE}: the program got ${signal}`;
 }
 
 /** A run whose output stream, wait or inspect failed after its start: name the engine when it is gone. */

@@ -1,0 +1,211 @@
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import { ShuttingDownError } from '../../errors.js';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import type { RunStore } from '../../store/run-store.js';
+import { capsuleMetrics } from '../../telemetry/metrics.js';
+import { withSpan } from '../../telemetry/tracing.js';
+import { type InstanceIdentity, ownedBy } from '../container/labels.js';
+import { ConcurrencyLimiter } from '../limits/concurrency-limiter.js';
+import { OwnerLimits } from '../limits/owner-limits.js';
+import type { WarmContainer, WarmPool } from '../pool/warm-pool.js';
+import type { BoundedVolumes } from '../volumes/bounded-volumes.js';
+import { RunVolumes } from '../volumes/run-volumes.js';
+import type { WorkspaceService } from '../workspaces/workspace-service.js';
+import { afterExitSteps } from './after-exit.js';
+import { ContainerRun, type ContainerRunContext } from './container-run.js';
+import { LiveRun } from './live-run.js';
+import type { RunHandle, StartOptions } from './run-handle.js';
+import type { PreparedRun } from './run-request.js';
+import type { RunResult } from './run-result.js';
+
+export interface RunStarterDeps {
+  runtime: ContainerRuntime;
+  config: Config;
+  log: Logger;
+  instance: InstanceIdentity;
+  store?: RunStore;
+  workspaces?: WorkspaceService;
+  pool?: WarmPool;
+  volumes?: BoundedVolumes;
+}
+
+/**
+ * Admission and start of runs: owner limits, the concurrency slot and its queue, a warm container or a
+ * new one, its start. Owns every run in flight until its container is removed; shutdown kills them.
+ */
+export class RunStarter {
+  private readonly limiter: ConcurrencyLimiter;
+  private readonly ownerLimits: OwnerLimits;
+  private readonly shutdownController = new AbortController();
+  /** Each run in flight, until everything after it is done. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Run ids registered before their container is created, so the reaper never takes a live one. */
+  private readonly liveRuns = new Set<string>();
+  /** Removals done after the result is returned (warm containers, scratch volumes); shutdown waits for them. */
+  private readonly pendingRemovals = new Set<Promise<void>>();
+  private readonly handles = new Map<string, RunHandle>();
+
+  constructor(private readonly deps: RunStarterDeps) {
+    const { config } = deps;
+    const max = config.CAPSULE_MAX_CONCURRENT;
+    const queue = config.CAPSULE_MAX_QUEUE ?? max * 4;
+    this.limiter = new ConcurrencyLimiter(max, queue);
+    this.ownerLimits = new OwnerLimits(config.CAPSULE_OWNER_MAX_CONCURRENT ?? max + queue, config.CAPSULE_OWNER_RUNS_PER_MINUTE);
+  }
+
+  /** Slots in use, waiting and available right now. */
+  counts(): { active: number; queued: number; max_concurrent: number } {
+    return { active: this.limiter.inUse, queued: this.limiter.queued, max_concurrent: this.limiter.max };
+  }
+
+  /** A run in flight here, by run id (SSE of live runs). */
+  live(runId: string): RunHandle | undefined {
+    return this.handles.get(runId);
+  }
+
+  /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
+  ownsContainer(labels: Record<string, string>): boolean {
+    return ownedBy(labels, ['run', 'pool'], this.liveRuns);
+  }
+
+  /** Start `job` and resolve once its program runs; before that, every failure throws and leaves nothing. */
+  async start(job: PreparedRun, options: StartOptions = {}): Promise<RunHandle> {
+    const shutdown = this.shutdownController.signal;
+    if (shutdown.aborted) throw shutdown.reason;
+    const leave = this.ownerLimits.enter(job.owner);
+    const signal = options.signal ? AbortSignal.any([options.signal, shutdown]) : shutdown;
+    let release: (() => void) | null = null;
+    try {
+      release = await withSpan('sandbox.queue', { 'capsule.run_id': job.runId, 'capsule.queued': this.limiter.queued }, () => this.limiter.acquire(signal));
+    } catch (err) {
+      leave();
+      throw err;
+    }
+    const done = () => {
+      release?.();
+      leave();
+    };
+    let settled!: () => void;
+    const tracked = new Promise<void>((resolve) => (settled = resolve));
+    this.inFlight.add(tracked);
+    void tracked.then(() => this.inFlight.delete(tracked));
+    try {
+      const handle = await this.launch(job, options, signal, () => {
+        done();
+        settled();
+      });
+      return handle;
+    } catch (err) {
+      done();
+      settled();
+      throw err;
+    }
+  }
+
+  private deferRemoval = (removal: Promise<void>) => {
+    this.pendingRemovals.add(removal);
+    void removal.finally(() => this.pendingRemovals.delete(removal));
+  };
+
+  /** A warm container for this run when it can use one: no files, workspace, collect or narrowed limits. */
+  private takeWarm(job: PreparedRun): WarmContainer | null {
+    const { pool } = this.deps;
+    if (!pool || job.workspace || job.workspaceFiles.length || job.collect.length || job.outputDir) return null;
+    const { profile, limits } = job;
+    if (limits.memoryBytes !== profile.memoryBytes || limits.cpus !== profile.cpus || limits.pids !== profile.pidsLimit) return null;
+    return pool.take(profile);
+  }
+
+  /** Take or create the container and start it; `finished` runs once the run (or its failed start) is over. */
+  private async launch(queued: PreparedRun, options: StartOptions, signal: AbortSignal, finished: () => void): Promise<RunHandle> {
+    const { store, config, pool } = this.deps;
+    const warm = this.takeWarm(queued);
+    // A warm container was created for a run id of its own: the run adopts it, so labels and records agree.
+    // A call that returns a capped result lets the launcher drop what lies between head and tail in the
+    // container; not a background process (its log keeps every byte), nor without a kill grace (a bare
+    // SIGKILL would take the launcher's kept tail with it).
+    const launcherOutputCap = options.processId === undefined && config.CAPSULE_KILL_GRACE_MS > 0 ? queued.profile.outputMaxBytesPerStream : null;
+    const job: PreparedRun = { ...queued, launcherOutputCap, ...(warm ? { runId: warm.runId } : {}) };
+    this.liveRuns.add(job.runId);
+    capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
+    const end = () => {
+      if (warm) pool?.release(warm);
+      this.liveRuns.delete(job.runId);
+      this.handles.delete(job.runId);
+      capsuleMetrics.runsActive.add(-1, { profile: job.profile.name });
+      finished();
+    };
+    const ctx: ContainerRunContext = { runtime: this.deps.runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval };
+    let scratch: RunVolumes | null = null;
+    let container: ContainerRun | null = null;
+    const createStarted = performance.now();
+    try {
+      scratch = warm ? null : await this.scratchVolumes(job);
+      // On the warm path the container already exists: the span records taking it (capsule.warm=true).
+      container = await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name, 'capsule.warm': warm !== null }, async () =>
+        warm ? ContainerRun.fromWarm(ctx, job, warm) : ContainerRun.create(ctx, job, scratch),
+      );
+      const run = container;
+      const handle = await LiveRun.begin(run, {
+        runtime: this.deps.runtime,
+        log: this.deps.log,
+        signal,
+        stdinOpen: options.stdinOpen ?? false,
+        retainBytes: options.retainBytes ?? job.profile.outputMaxBytesPerStream,
+        afterExit: afterExitSteps({ runtime: this.deps.runtime, ...(this.deps.workspaces ? { workspaces: this.deps.workspaces } : {}), collectMaxBytes: config.CAPSULE_COLLECT_MAX_BYTES }, job, scratch, options.outputs?.maxBytes ?? null),
+        settle: async (result) => {
+          try {
+            this.finished(job, run, warm !== null, result);
+            await run[Symbol.asyncDispose]();
+            await scratch?.[Symbol.asyncDispose]();
+          } finally {
+            end();
+          }
+        },
+      });
+      capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' });
+      if (!warm) pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
+      this.handles.set(job.runId, handle);
+      return handle;
+    } catch (err) {
+      store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
+      await container?.[Symbol.asyncDispose]();
+      await scratch?.[Symbol.asyncDispose]();
+      end();
+      throw err;
+    }
+  }
+
+  /** Metrics, the log line and the record of a run that ended. */
+  private finished(job: PreparedRun, run: ContainerRun, warm: boolean, result: RunResult): void {
+    if (result.status === 'timed_out') capsuleMetrics.timeouts.add(1, { profile: job.profile.name });
+    if (result.status === 'oom_killed') capsuleMetrics.oomKills.add(1, { profile: job.profile.name });
+    this.deps.log.info(
+      { run_id: job.runId, container_id: run.id, owner: job.owner, what: job.summary, path: warm ? 'warm' : 'cold', status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
+      'run finished',
+    );
+    this.deps.store?.recordFinished(result);
+  }
+
+  /** The quota'd scratch volumes a cold run needs (null: none needed, or disk quotas not enforced). */
+  private scratchVolumes(job: PreparedRun): Promise<RunVolumes | null> {
+    const { volumes, config, instance, log } = this.deps;
+    if (!volumes) return Promise.resolve(null);
+    const ctx = { volumes, instance, log, outputMaxBytes: config.CAPSULE_ARTIFACT_MAX_BYTES, workspaceMaxFiles: config.CAPSULE_WORKSPACE_MAX_FILES, deferRemoval: this.deferRemoval };
+    return RunVolumes.create(ctx, job);
+  }
+
+  /** Stop accepting runs, kill the ones in flight and wait (bounded) until their containers are removed. */
+  async shutdown(): Promise<void> {
+    if (!this.shutdownController.signal.aborted) this.shutdownController.abort(new ShuttingDownError('the server is shutting down'));
+    const pending = [...this.inFlight];
+    await this.deps.pool?.close();
+    if (pending.length) this.deps.log.info({ runs: pending.length }, 'waiting for in-flight runs to be removed');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.config.CAPSULE_SHUTDOWN_TIMEOUT_MS)));
+    await Promise.race([Promise.allSettled(pending).then(() => Promise.allSettled([...this.pendingRemovals])), timeout]);
+    clearTimeout(timer);
+  }
+}
