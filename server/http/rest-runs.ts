@@ -1,8 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { ownerOf } from '../auth/owner.js';
-import { InvalidInputError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { handle } from './rest-errors.js';
+import { actingOwner, parseWith as parse, viewerOf } from './viewer.js';
 import { PROCESS_SIGNALS, type ProcessManager } from '../sandbox/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { runCodeInput, runCommandInput } from '../schemas/run-inputs.js';
@@ -14,14 +15,8 @@ export interface RestDeps {
   processes: ProcessManager;
   store: RunStore;
   artifacts: ArtifactStore;
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new InvalidInputError(`${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  /** CAPSULE_ADMIN_OWNERS: owners who see and may kill every owner's runs. */
+  admins: ReadonlySet<string>;
 }
 
 const commandBody = z.object(runCommandInput).strict();
@@ -29,9 +24,13 @@ const codeBody = z.object(runCodeInput).strict();
 const waitQuery = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() });
 const killQuery = z.object({ signal: z.enum(PROCESS_SIGNALS).optional() });
 
-/** REST for runs: POST /v1/runs, GET /v1/runs/:id, GET /v1/runs/:id/events (SSE), DELETE /v1/runs/:id. */
+/**
+ * REST for runs: POST /v1/runs, GET /v1/runs/:id, GET /v1/runs/:id/events (SSE), DELETE /v1/runs/:id.
+ * Reads and kills are the caller's own runs, or any run for an admin (see viewer.ts).
+ */
 export function restRunsRouter(deps: RestDeps): Router {
   const router = Router();
+  const ownerFor = (req: Parameters<typeof viewerOf>[0], id: string) => actingOwner(viewerOf(req, deps.admins), deps.store, id);
   router.post(
     '/v1/runs',
     handle(async (req, res) => {
@@ -63,7 +62,8 @@ export function restRunsRouter(deps: RestDeps): Router {
   router.get(
     '/v1/runs/:id',
     handle(async (req, res) => {
-      const record = deps.store.get(String(req.params['id']), ownerOf(req.auth));
+      const id = String(req.params['id']);
+      const record = deps.store.get(id, ownerFor(req, id));
       if (!record) throw new NotFoundError(`run ${req.params['id']} not found`);
       res.json(record);
     }),
@@ -72,7 +72,8 @@ export function restRunsRouter(deps: RestDeps): Router {
   router.get(
     '/v1/runs/:id/artifacts/:name',
     handle(async (req, res) => {
-      const { data, mimeType } = deps.artifacts.get(String(req.params['id']), ownerOf(req.auth), String(req.params['name']));
+      const id = String(req.params['id']);
+      const { data, mimeType } = deps.artifacts.get(id, ownerFor(req, id), String(req.params['name']));
       res.type(mimeType).send(data);
     }),
   );
@@ -81,7 +82,8 @@ export function restRunsRouter(deps: RestDeps): Router {
     '/v1/runs/:id',
     handle(async (req, res) => {
       const { signal } = parse(killQuery, req.query, 'query');
-      const p = await deps.processes.kill(ownerOf(req.auth), String(req.params['id']), signal);
+      const id = String(req.params['id']);
+      const p = await deps.processes.kill(ownerFor(req, id), id, signal);
       res.json({ run_id: p.runId, process_id: p.processId, status: p.state, result: p.result });
     }),
   );
@@ -89,8 +91,8 @@ export function restRunsRouter(deps: RestDeps): Router {
   router.get(
     '/v1/runs/:id/events',
     handle(async (req, res) => {
-      const owner = ownerOf(req.auth);
       const id = String(req.params['id']);
+      const owner = ownerFor(req, id);
       const lastEventId = req.get('last-event-id');
       const cursor = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
       let live;

@@ -26,7 +26,7 @@ import {
 } from './run-request.js';
 import { OUTPUT_DIR } from './container-spec.js';
 import { capsuleMetrics } from '../telemetry/metrics.js';
-import { withSpan } from '../telemetry/tracing.js';
+import { activeTraceIds, withSpan } from '../telemetry/tracing.js';
 import { readRange, tarEntries } from './tar-entries.js';
 import type { RunResult } from './run-result.js';
 import { type ExecuteOptions, SandboxRun } from './sandbox-run.js';
@@ -268,7 +268,9 @@ export class SandboxService {
     const { store } = this.deps;
     this.liveRuns.add(job.runId);
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
-    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
+    // The trace of the call that started the run (the tool's or the HTTP request's span), for the dashboard's trace link.
+    const trace_id = activeTraceIds().trace_id ?? null;
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display, trace_id });
     options.onAccepted?.(job);
     try {
       const deferRemoval = (removal: Promise<void>) => {
