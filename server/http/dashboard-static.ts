@@ -43,8 +43,9 @@ export function dashboardRouter(dir = DASHBOARD_DIR): Router {
     if (!index && existsSync(join(dir, 'index.html'))) index = readFileSync(join(dir, 'index.html'));
     return index;
   };
-  router.get('/ui', (_req, res) => res.redirect(301, '/ui/'));
-  router.get('/ui/', (_req, res) => {
+  // Express routes are not strict: '/ui' also matches '/ui/', so the redirect checks the URL itself.
+  router.get('/ui', (req, res) => {
+    if (!req.originalUrl.split('?')[0]!.endsWith('/')) return res.redirect(301, '/ui/');
     const html = page();
     res.set(SECURITY_HEADERS);
     if (!html) {

@@ -1,0 +1,209 @@
+import test from 'ava';
+import type { Page } from 'playwright-core';
+import { openBrowser, type Browser } from '../helpers/browser.js';
+import { containersLeft, runtime } from '../helpers/engine.js';
+import { serverForThisFile } from '../helpers/file-server.js';
+import { httpClient } from '../helpers/mcp-client.js';
+
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core) against the real
+// server, with runs made by other clients through MCP. Every wait is on a condition in the page.
+const TOKENS = { alice: 'alice-token-0123456789ab', bob: 'bob-token-0123456789abcd', ops: 'ops-token-0123456789abcd' };
+const server = serverForThisFile(
+  { CAPSULE_TOKENS: Object.entries(TOKENS).map(([n, t]) => `${n}:${t}`).join(','), CAPSULE_ADMIN_OWNERS: 'ops', CAPSULE_TRACE_URL_TEMPLATE: 'http://127.0.0.1:16686/trace/{trace_id}' },
+  async (s) => {
+    for (const v of await runtime.listVolumes({ 'capsule.instance': s.instance })) await runtime.removeVolume(v.name).catch(() => undefined);
+  },
+);
+const api = (path: string, token: string, init: RequestInit = {}) => fetch(`${server().base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+const mcp = (owner: keyof typeof TOKENS) => httpClient(server().url, { authorization: `Bearer ${TOKENS[owner]}` });
+
+/** A fresh browser profile per test; page errors (not the 401s of a refused token) fail the test. */
+async function withBrowser(t: { teardown(fn: () => Promise<void>): void }, viewport?: { width: number; height: number }): Promise<Browser> {
+  const browser = await openBrowser(viewport);
+  t.teardown(() => browser.close());
+  return browser;
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.goto(`${server().base}/ui/`);
+  await page.locator('input[name=token]').fill(token);
+  await page.locator('button[type=submit]').click();
+  await page.locator('header.top .who').waitFor();
+}
+
+const uncaught = (b: Browser) => b.errors.filter((e) => !/Failed to load resource: the server responded with a status of 40[134]/.test(e));
+
+test.serial('a wrong token is refused with a clear message; the right one signs in and is kept for the tab', async (t) => {
+  const b = await withBrowser(t);
+  await b.page.goto(`${server().base}/ui/`);
+  await b.page.locator('input[name=token]').fill('not-a-token-of-this-server');
+  await b.page.locator('button[type=submit]').click();
+  const error = b.page.locator('.sign-in [role=alert]');
+  await error.waitFor();
+  t.regex((await error.textContent()) ?? '', /refused \(HTTP 401\)/);
+  t.is(await b.page.evaluate(() => sessionStorage.getItem('capsule.token')), null, 'a refused token is not kept');
+
+  await b.page.locator('input[name=token]').fill(TOKENS.alice);
+  await b.page.locator('button[type=submit]').click();
+  await b.page.locator('header.top .who[data-owner=alice]').waitFor();
+  t.is(await b.page.evaluate(() => sessionStorage.getItem('capsule.token')), TOKENS.alice);
+  t.is(await b.page.context().cookies().then((c) => c.length), 0, 'no cookie: the token is sent as a header');
+  await b.page.reload();
+  await b.page.locator('header.top .who[data-owner=alice]').waitFor();
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('a process started through MCP appears live, streams its output, draws its stats and is killed from the UI', async (t) => {
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  await b.page.locator('section .toolbar h2', { hasText: 'Runs' }).waitFor();
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  // Half busy, half asleep, so the CPU line has something to draw; one line every 0.2 s.
+  const code = 'import time, itertools\nfor i in itertools.count():\n    end = time.time() + 0.1\n    while time.time() < end: pass\n    print(f"tick {i}", flush=True)\n    time.sleep(0.1)';
+  const { s: started } = await call<{ run_id: string; process_id: string }>('start_process', { language: 'python', code });
+  const row = b.page.locator(`tr[data-run-id="${started.run_id}"]`);
+  await row.waitFor({ timeout: 20_000 });
+  t.is(await row.getAttribute('data-status'), 'running');
+
+  await row.locator('a').click();
+  const stdout = b.page.locator('section.run pre[data-stream=stdout]');
+  await b.page.waitForFunction(() => /tick 3\n/.test(document.querySelector('pre[data-stream=stdout]')?.textContent ?? ''), null, { timeout: 20_000 });
+  const early = (await stdout.textContent()) ?? '';
+  await b.page.waitForFunction((n) => (document.querySelector('pre[data-stream=stdout]')?.textContent ?? '').length > n + 20, early.length, { timeout: 20_000 });
+  t.true(((await stdout.textContent()) ?? '').startsWith(early), 'output only grows while it streams in');
+
+  // The chart: samples arrive about once a second; then the CPU line's colour is on the canvas.
+  await b.page.waitForFunction(() => Number(document.querySelector('.chart-canvas')?.getAttribute('data-samples')) >= 3, null, { timeout: 20_000 });
+  const drawn = await b.page.waitForFunction(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('.chart-canvas canvas');
+    const ctx = canvas?.getContext('2d');
+    if (!canvas || !ctx) return 0;
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let blue = 0;
+    for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i]! - 37) < 30 && Math.abs(data[i + 1]! - 99) < 30 && Math.abs(data[i + 2]! - 235) < 30 && data[i + 3]! > 200) blue++;
+    return blue > 50 ? blue : 0;
+  }, null, { timeout: 20_000 });
+  t.true(Number(await drawn.jsonValue()) > 50, 'the CPU series is drawn');
+
+  b.page.once('dialog', (d) => void d.accept());
+  await b.page.locator('section.run button.danger', { hasText: 'Kill' }).click();
+  await b.page.locator('section.run[data-status=killed]').waitFor({ timeout: 30_000 });
+  const record = (await (await api(`/v1/runs/${started.run_id}`, TOKENS.alice)).json()) as { status: string };
+  t.is(record.status, 'killed');
+  t.deepEqual(await containersLeft({ 'capsule.run_id': started.run_id }), []);
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('a run_command made by another client appears once it finishes, with its output and trace link', async (t) => {
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  const { s } = await call<{ run_id: string }>('run_command', { command: 'echo from-another-client; echo warn >&2' });
+  const row = b.page.locator(`tr[data-run-id="${s.run_id}"][data-status=exited]`);
+  await row.waitFor({ timeout: 20_000 });
+  await row.locator('a').click();
+  await b.page.waitForFunction(() => document.querySelector('pre[data-stream=stdout]')?.textContent === 'from-another-client\n', null, { timeout: 10_000 });
+  t.is(await b.page.locator('pre[data-stream=stderr]').textContent(), 'warn\n');
+  const trace = b.page.locator('dl.facts a[href^="http://127.0.0.1:16686/trace/"]');
+  await trace.waitFor();
+  t.regex((await trace.getAttribute('href')) ?? '', /\/trace\/[0-9a-f]{32}$/);
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('a workspace file is browsed, read, downloaded as an archive and deleted from the UI', async (t) => {
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  const ws = (await call<{ workspace_id: string }>('create_workspace', { ttl_s: 600 })).s.workspace_id;
+  await call('write_files', { workspace_id: ws, files: [{ path: 'src/hello.py', content: 'print("hello from the workspace")\n' }, { path: 'notes.txt', content: 'keep\n' }] });
+
+  await b.page.locator('header.top nav a', { hasText: 'Workspaces' }).click();
+  await b.page.locator(`tr[data-workspace-id="${ws}"] a`).click();
+  await b.page.locator('li[data-path=src] a').click();
+  await b.page.locator('li[data-path="src/hello.py"] button.link').click();
+  await b.page.waitForFunction(() => document.querySelector('.file-text')?.textContent === 'print("hello from the workspace")\n', null, { timeout: 20_000 });
+
+  const [download] = await Promise.all([b.page.waitForEvent('download'), b.page.locator('button', { hasText: 'Download archive' }).click()]);
+  t.is(download.suggestedFilename(), `${ws}.tar`);
+  const tar = await download.createReadStream().then(async (stream) => {
+    const parts: Buffer[] = [];
+    for await (const p of stream) parts.push(p as Buffer);
+    return Buffer.concat(parts).toString('latin1');
+  });
+  t.true(tar.includes('src/hello.py') && tar.includes('hello from the workspace'), 'the archive holds the file');
+
+  b.page.once('dialog', (d) => void d.accept());
+  await b.page.locator('li[data-path="src/hello.py"] button.danger').click();
+  await b.page.locator('li[data-path="src/hello.py"]').waitFor({ state: 'detached', timeout: 20_000 });
+  const entries = (await (await api(`/v1/workspaces/${ws}/entries?recursive=true`, TOKENS.alice)).json()) as { entries: Array<{ path: string }> };
+  t.deepEqual(entries.entries.map((e) => e.path).sort(), ['notes.txt', 'src']);
+  await call('delete_workspace', { workspace_id: ws });
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('an owner cannot see another owner\'s run, in the UI or the API; an admin sees it with its owner', async (t) => {
+  const bob = await mcp('bob');
+  const alice = await mcp('alice');
+  t.teardown(async () => {
+    await bob.client.close();
+    await alice.client.close();
+  });
+  const bobs = (await bob.call<{ run_id: string; process_id: string }>('start_process', { command: 'sleep 120' })).s;
+  // Alice's own run, started after bob's: once her list shows it, the list has been fetched since bob's started.
+  const hers = (await alice.call<{ run_id: string }>('run_command', { command: 'echo mine' })).s;
+
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  await b.page.locator(`tr[data-run-id="${hers.run_id}"]`).waitFor({ timeout: 20_000 });
+  t.is(await b.page.locator(`tr[data-run-id="${bobs.run_id}"]`).count(), 0, 'bob\'s run is not in alice\'s list');
+  t.is(await b.page.locator('table.runs th', { hasText: 'Owner' }).count(), 0, 'no owner column for a non-admin');
+  t.is(await b.page.locator('select[name=owner]').count(), 0);
+  await b.page.goto(`${server().base}/ui/#/runs/${bobs.run_id}`);
+  await b.page.locator('main .error', { hasText: 'not found' }).waitFor();
+
+  // The API says the same: as if the run did not exist, and no listing of other owners.
+  t.is((await api(`/v1/runs/${bobs.run_id}`, TOKENS.alice)).status, 404);
+  t.is((await api(`/v1/runs/${bobs.run_id}/events`, TOKENS.alice)).status, 404);
+  t.is((await api(`/v1/runs/${bobs.run_id}/stats`, TOKENS.alice)).status, 404);
+  t.is((await api(`/v1/runs/${bobs.run_id}`, TOKENS.alice, { method: 'DELETE' })).status, 404);
+  t.is((await api('/v1/runs?owner=bob', TOKENS.alice)).status, 403);
+  const aliceList = (await (await api('/v1/runs?limit=500', TOKENS.alice)).json()) as { runs: Array<{ owner: string }>; all_owners: boolean };
+  t.deepEqual([...new Set(aliceList.runs.map((r) => r.owner))], ['alice']);
+  t.false(aliceList.all_owners);
+
+  // The admin: bob's run in the list, with the owner column, and its detail page.
+  const admin = await withBrowser(t);
+  await signIn(admin.page, TOKENS.ops);
+  const row = admin.page.locator(`tr[data-run-id="${bobs.run_id}"][data-owner=bob]`);
+  await row.waitFor({ timeout: 20_000 });
+  await admin.page.locator('table.runs th', { hasText: 'Owner' }).waitFor();
+  await admin.page.locator('select[name=owner]').selectOption('bob');
+  await admin.page.waitForFunction(() => [...document.querySelectorAll('table.runs tbody tr')].every((tr) => tr.getAttribute('data-owner') === 'bob'));
+  const adminView = (await (await api(`/v1/runs/${bobs.run_id}`, TOKENS.ops)).json()) as { owner: string };
+  t.is(adminView.owner, 'bob');
+  const adminList = (await (await api('/v1/runs?limit=500', TOKENS.ops)).json()) as { runs: Array<{ owner: string }>; all_owners: boolean };
+  t.true(adminList.all_owners);
+  t.true(adminList.runs.some((r) => r.owner === 'bob') && adminList.runs.some((r) => r.owner === 'alice'));
+  // An admin may also stop it (operators clean up after everyone).
+  t.is((await api(`/v1/runs/${bobs.run_id}`, TOKENS.ops, { method: 'DELETE' })).status, 200);
+  t.deepEqual(uncaught(b), []);
+  t.deepEqual(uncaught(admin), []);
+});
+
+test.serial('the pages are usable on a phone: the runs table becomes cards and nothing overflows sideways', async (t) => {
+  const b = await withBrowser(t, { width: 390, height: 844 });
+  await signIn(b.page, TOKENS.alice);
+  await b.page.locator('table.runs tbody tr').first().waitFor({ timeout: 20_000 });
+  t.is(await b.page.locator('table.runs thead').evaluate((el) => getComputedStyle(el).display), 'none');
+  for (const hash of ['#/runs', '#/workspaces', '#/system']) {
+    await b.page.evaluate((h) => (location.hash = h), hash);
+    await b.page.locator('main section').first().waitFor();
+    await b.page.waitForFunction(() => !document.querySelector('.loading'));
+    const overflow = await b.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    t.true(overflow <= 1, `${hash} scrolls sideways by ${overflow}px`);
+  }
+  t.deepEqual(uncaught(b), []);
+});
