@@ -4,6 +4,7 @@ import { openBrowser, type Browser } from '../helpers/browser.js';
 import { containersLeft, runtime } from '../helpers/engine.js';
 import { serverForThisFile } from '../helpers/file-server.js';
 import { httpClient } from '../helpers/mcp-client.js';
+import { startServer } from '../helpers/server-process.js';
 
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core) against the real
 // server, with runs made by other clients through MCP. Every wait is on a condition in the page.
@@ -205,5 +206,72 @@ test.serial('the pages are usable on a phone: the runs table becomes cards and n
     const overflow = await b.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     t.true(overflow <= 1, `${hash} scrolls sideways by ${overflow}px`);
   }
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('a profiled run shows its flame graph on the run page', async (t) => {
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  const { s } = await call<{ run_id: string }>('profile_code', { language: 'javascript', code: 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nconsole.log(fib(27));' });
+  await b.page.goto(`${server().base}/ui/#/runs/${s.run_id}`);
+  await b.page.locator('.flame-chart svg rect').nth(2).waitFor({ timeout: 20_000 });
+  t.true((await b.page.locator('.flame-chart svg rect').count()) >= 3, 'frames drawn');
+  t.regex((await b.page.locator('.flame-chart').textContent()) ?? '', /fib/);
+  await b.page.locator('button', { hasText: 'Download flamegraph.html' }).waitFor();
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('the runs list answers 304 to its own ETag until a run is recorded', async (t) => {
+  const first = await api('/v1/runs', TOKENS.alice);
+  const etag = first.headers.get('etag')!;
+  t.regex(etag, /^".+"$/);
+  const again = await api('/v1/runs', TOKENS.alice, { headers: { 'if-none-match': etag } });
+  t.is(again.status, 304);
+  t.is(await again.text(), '');
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  await call('run_command', { command: 'true' });
+  const changed = await api('/v1/runs', TOKENS.alice, { headers: { 'if-none-match': etag } });
+  t.is(changed.status, 200);
+  t.not(changed.headers.get('etag'), etag);
+});
+
+test.serial('without tokens the dashboard opens on loopback with no sign-in, as owner local', async (t) => {
+  const tokenless = await startServer({});
+  t.teardown(() => tokenless.stop().then(() => undefined));
+  const b = await withBrowser(t);
+  await b.page.goto(`${tokenless.base}/ui/`);
+  await b.page.locator('header.top .who[data-owner=local]').waitFor();
+  t.is(await b.page.locator('input[name=token]').count(), 0, 'no sign-in form');
+  t.regex((await b.page.locator('header.top .who').textContent()) ?? '', /no sign-in/);
+  const who = await (await fetch(`${tokenless.base}/v1/whoami`)).json();
+  t.deepEqual(who, { owner: 'local', admin: false, auth: 'none', trace_url_template: null });
+  t.deepEqual(uncaught(b), []);
+});
+
+test.serial('a dropped event stream resumes with Last-Event-ID: the output goes on with every line once', async (t) => {
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  const { s } = await call<{ run_id: string; process_id: string }>('start_process', { language: 'python', code: 'import time\nfor i in range(400):\n    print(f"tick {i}", flush=True)\n    time.sleep(0.1)' });
+  t.teardown(() => api(`/v1/runs/${s.run_id}`, TOKENS.alice, { method: 'DELETE' }).then(() => undefined));
+  // The first connection delivers the first line (bytes 0-7 of the log, id 7) and then drops.
+  const sent: Array<string | undefined> = [];
+  let first = true;
+  await b.page.route(`**/v1/runs/${s.run_id}/events`, async (route) => {
+    sent.push(route.request().headers()['last-event-id']);
+    if (!first) return route.continue();
+    first = false;
+    await route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'id: 7\nevent: stdout\ndata: {"data":"tick 0\\n"}\n\n' });
+  });
+  await b.page.goto(`${server().base}/ui/#/runs/${s.run_id}`);
+  await b.page.waitForFunction(() => /tick 5\n/.test(document.querySelector('pre[data-stream=stdout]')?.textContent ?? ''), null, { timeout: 30_000 });
+  t.deepEqual(sent.slice(0, 2), [undefined, '7'], 'the reconnect asked to resume after the last event seen');
+  const text = (await b.page.locator('pre[data-stream=stdout]').textContent()) ?? '';
+  const lines = text.trim().split('\n');
+  t.deepEqual(lines, lines.map((_, i) => `tick ${i}`), 'no line lost or repeated across the reconnect');
   t.deepEqual(uncaught(b), []);
 });
