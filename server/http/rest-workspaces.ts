@@ -19,31 +19,7 @@ function filePath(req: Request): string {
  */
 export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
   const router = Router();
-  router.get(
-    '/v1/workspaces',
-    handle(async (req, res) => {
-      res.json({ workspaces: await workspaces.list(ownerOf(req.auth)) });
-    }),
-  );
-
-  router.delete(
-    '/v1/workspaces/:id',
-    handle(async (req, res) => {
-      const id = String(req.params['id']);
-      await workspaces.delete(ownerOf(req.auth), id);
-      res.json({ workspace_id: id, deleted: true });
-    }),
-  );
-
-  router.get(
-    '/v1/workspaces/:id/entries',
-    handle(async (req, res) => {
-      const query = parseWith(entriesQuery, req.query, 'query');
-      const recursive = query.recursive === 'true' || query.recursive === '1';
-      res.json(await workspaces.listFiles(ownerOf(req.auth), String(req.params['id']), query.path ?? '', recursive));
-    }),
-  );
-
+  workspaceListingRoutes(router, workspaces);
   router.put(
     '/v1/workspaces/:id/files/*path',
     handle(async (req, res) => {
@@ -93,4 +69,32 @@ export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
   );
 
   return router;
+}
+
+/** GET /v1/workspaces, GET /v1/workspaces/:id/entries and DELETE /v1/workspaces/:id (the dashboard's file browser). */
+function workspaceListingRoutes(router: Router, workspaces: WorkspaceService): void {
+  router.get(
+    '/v1/workspaces',
+    handle(async (req, res) => {
+      res.json({ workspaces: await workspaces.list(ownerOf(req.auth)) });
+    }),
+  );
+
+  router.delete(
+    '/v1/workspaces/:id',
+    handle(async (req, res) => {
+      const id = String(req.params['id']);
+      await workspaces.delete(ownerOf(req.auth), id);
+      res.json({ workspace_id: id, deleted: true });
+    }),
+  );
+
+  router.get(
+    '/v1/workspaces/:id/entries',
+    handle(async (req, res) => {
+      const query = parseWith(entriesQuery, req.query, 'query');
+      const recursive = query.recursive === 'true' || query.recursive === '1';
+      res.json(await workspaces.listFiles(ownerOf(req.auth), String(req.params['id']), query.path ?? '', recursive));
+    }),
+  );
 }

@@ -13,28 +13,26 @@ import { useNow, usePolling } from './hooks.js';
 
 type Live = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'not-live';
 
-/**
- * One run: live output through the SSE route while it runs (resumed with Last-Event-ID after a drop),
- * then the result; the stats chart (polled once a second while a process runs); the flame graph of a
- * profiled run; the trace link; Kill for a running process.
- */
-export function RunPage({ me, runId }: { me: Whoami; runId: string }) {
+/** The run record; reload() after it may have changed (an exit event, a kill). */
+function useRunRecord(path: string) {
   const [record, setRecord] = useState<RunRecord | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [live, setLive] = useState<Live>('connecting');
-  const [stats, setStats] = useState<RunStatsView | null>(null);
-  const feed = useMemo(() => new OutputFeed(), [runId]);
-  const [streamed, setStreamed] = useState(false);
-  const running = record?.status === 'running';
-  const path = `/v1/runs/${encodeURIComponent(runId)}`;
-
   const reload = () =>
     getJson<RunRecord>(path)
       .then((r) => (setRecord(r), setError(null)))
       .catch((err: unknown) => setError((err as Error).message));
-  useEffect(() => void reload(), [runId]);
+  useEffect(() => void reload(), [path]);
+  return { record, error, setError, reload };
+}
 
-  // Live output while it runs.
+/**
+ * Live output while the run runs, into `feed`, through the SSE route (resumed with Last-Event-ID
+ * after a drop). A run the route cannot stream yet (not a background process) ends the stream at once
+ * with its state: then the record is polled until it ends.
+ */
+function useLiveOutput(runId: string, running: boolean, feed: OutputFeed, reload: () => Promise<void>) {
+  const [live, setLive] = useState<Live>('connecting');
+  const [streamed, setStreamed] = useState(false);
   useEffect(() => {
     if (!running) return;
     const stream = openRunEvents(runId, {
@@ -48,34 +46,49 @@ export function RunPage({ me, runId }: { me: Whoami; runId: string }) {
         } else if (e.event === 'dropped') {
           feed.dropped((JSON.parse(e.data) as { bytes: number }).bytes);
         } else if (e.event === 'exit') {
-          const end = JSON.parse(e.data) as { status: string };
-          if (end.status === 'running') setLive('not-live');
+          if ((JSON.parse(e.data) as { status: string }).status === 'running') setLive('not-live');
           else void reload();
         }
       },
-      onState: (s) => setLive((prev) => (prev === 'not-live' ? prev : s)),
+      onState: (state) => setLive((prev) => (prev === 'not-live' ? prev : state)),
     });
     return () => stream.close();
   }, [runId, running]);
-
-  // A run that is not a background process has no live stream yet: its record changes once, when it ends.
   usePolling(async () => (live === 'not-live' && running ? void (await reload()) : false), 2000, [live, running]);
+  return { live, streamed };
+}
+
+/** Stats once a second while it runs (a process's live readings), once when it has ended. */
+function useRunStats(path: string, status: string | undefined): RunStatsView | null {
+  const [stats, setStats] = useState<RunStatsView | null>(null);
   usePolling(
     async () => {
-      if (!record) return;
+      if (!status) return;
       setStats(await getJson<RunStatsView>(`${path}/stats`));
-      return record.status === 'running';
+      return status === 'running';
     },
     1000,
-    [record?.status],
+    [status],
   );
+  return stats;
+}
 
+/**
+ * One run: live output while it runs, then the result; the stats chart; the flame graph of a
+ * profiled run; the trace link; Kill for a running process.
+ */
+export function RunPage({ me, runId }: { me: Whoami; runId: string }) {
+  const path = `/v1/runs/${encodeURIComponent(runId)}`;
+  const { record, error, setError, reload } = useRunRecord(path);
+  const feed = useMemo(() => new OutputFeed(), [runId]);
+  const running = record?.status === 'running';
+  const { live, streamed } = useLiveOutput(runId, running, feed, reload);
+  const stats = useRunStats(path, record?.status);
   // A finished run shown from its result, unless its output already streamed in here.
   useEffect(() => {
     if (record?.result && !streamed) feed.setText(record.result.stdout, record.result.stderr);
   }, [record?.result, streamed]);
 
-  const now = useNow(running);
   if (error && !record) return <p class="error">{error}</p>;
   if (!record) return <p class="loading">Loading {runId}…</p>;
   const r = record.result;
@@ -84,7 +97,12 @@ export function RunPage({ me, runId }: { me: Whoami; runId: string }) {
     await request(path, { method: 'DELETE' }).catch((err: unknown) => setError((err as Error).message));
     await reload();
   };
-  const note = live === 'not-live' && running ? 'Live output of this run is not available (only background processes stream today); it appears when the run ends.' : live === 'reconnecting' && running ? 'Connection lost: reconnecting and resuming where it stopped…' : undefined;
+  const note =
+    running && live === 'not-live'
+      ? 'Live output of this run is not available (only background processes stream today); it appears when the run ends.'
+      : running && live === 'reconnecting'
+        ? 'Connection lost: reconnecting and resuming where it stopped…'
+        : undefined;
   return (
     <section class="run" data-run-id={record.run_id} data-status={record.status}>
       <div class="toolbar">
@@ -101,28 +119,9 @@ export function RunPage({ me, runId }: { me: Whoami; runId: string }) {
       <p class="summary-line">
         <code>{record.summary}</code>
       </p>
-      <dl class="facts">
-        <dt>Kind</dt>
-        <dd>{record.kind}{record.process_id ? ` (${record.process_id})` : ''}</dd>
-        <dt>Profile</dt>
-        <dd>{record.profile}</dd>
-        {record.engine ? (<><dt>Engine</dt><dd>{record.engine}</dd></>) : null}
-        {me.admin || record.owner !== me.owner ? (<><dt>Owner</dt><dd>{record.owner}</dd></>) : null}
-        <dt>Started</dt>
-        <dd>{clock(record.started_at)}</dd>
-        <dt>Duration</dt>
-        <dd>{duration(running ? now - new Date(record.started_at).getTime() : record.duration_ms)}</dd>
-        <dt>Exit code</dt>
-        <dd>{record.exit_code ?? '–'}</dd>
-        <dt>Trace</dt>
-        <dd><TraceLink traceId={record.trace_id} template={me.trace_url_template} /></dd>
-      </dl>
+      <RecordFacts record={record} me={me} />
       {record.error ? <p class="error">{record.error}</p> : null}
-      {r?.truncated ? (
-        <p class="note">
-          Output was over the profile's cap: the result keeps the first and last part of each stream (stdout {bytes(r.stdout_bytes)}, stderr {bytes(r.stderr_bytes)} in all).
-        </p>
-      ) : null}
+      {r?.truncated ? <p class="note">Output was over the profile's cap: the result keeps the first and last part of each stream (stdout {bytes(r.stdout_bytes)}, stderr {bytes(r.stderr_bytes)} in all).</p> : null}
       <h3>Output</h3>
       <OutputView feed={feed} note={note} />
       <h3>CPU and memory</h3>
@@ -130,13 +129,56 @@ export function RunPage({ me, runId }: { me: Whoami; runId: string }) {
       {r ? <ResultFacts result={r} /> : null}
       {r?.network ? <NetworkDenied network={r.network} /> : null}
       {!running ? <Profile runId={record.run_id} /> : null}
-      {r ? (
-        <details class="raw">
-          <summary>Result JSON</summary>
-          <pre>{JSON.stringify({ ...r, stdout: `(${r.stdout.length} characters, above)`, stderr: `(${r.stderr.length} characters, above)` }, null, 2)}</pre>
-        </details>
-      ) : null}
+      {r ? <RawResult result={r} /> : null}
     </section>
+  );
+}
+
+/** The result as JSON, its output (shown above) left out. */
+function RawResult({ result: r }: { result: NonNullable<RunRecord['result']> }) {
+  return (
+    <details class="raw">
+      <summary>Result JSON</summary>
+      <pre>{JSON.stringify({ ...r, stdout: `(${r.stdout.length} characters, above)`, stderr: `(${r.stderr.length} characters, above)` }, null, 2)}</pre>
+    </details>
+  );
+}
+
+function RecordFacts({ record, me }: { record: RunRecord; me: Whoami }) {
+  const running = record.status === 'running';
+  const now = useNow(running);
+  return (
+    <dl class="facts">
+      <dt>Kind</dt>
+      <dd>
+        {record.kind}
+        {record.process_id ? ` (${record.process_id})` : ''}
+      </dd>
+      <dt>Profile</dt>
+      <dd>{record.profile}</dd>
+      {record.engine ? (
+        <>
+          <dt>Engine</dt>
+          <dd>{record.engine}</dd>
+        </>
+      ) : null}
+      {me.admin || record.owner !== me.owner ? (
+        <>
+          <dt>Owner</dt>
+          <dd>{record.owner}</dd>
+        </>
+      ) : null}
+      <dt>Started</dt>
+      <dd>{clock(record.started_at)}</dd>
+      <dt>Duration</dt>
+      <dd>{duration(running ? now - new Date(record.started_at).getTime() : record.duration_ms)}</dd>
+      <dt>Exit code</dt>
+      <dd>{record.exit_code ?? '–'}</dd>
+      <dt>Trace</dt>
+      <dd>
+        <TraceLink traceId={record.trace_id} template={me.trace_url_template} />
+      </dd>
+    </dl>
   );
 }
 

@@ -36,44 +36,9 @@ export function RunsPage({ me, query }: { me: Whoami; query: URLSearchParams }) 
   const now = useNow(true);
   const showOwner = me.admin;
   const showEngine = runs.some((r) => r.engine !== undefined);
-  const setFilter = (key: string, value: string) => {
-    location.hash = href('runs', { status, profile, owner, [key]: value });
-  };
   return (
     <section>
-      <div class="toolbar">
-        <h2>Runs</h2>
-        <label>
-          Status
-          <select name="status" value={status} onChange={(e) => setFilter('status', e.currentTarget.value)}>
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option value={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Profile
-          <select name="profile" value={profile} onChange={(e) => setFilter('profile', e.currentTarget.value)}>
-            <option value="">any</option>
-            {(list?.facets.profiles ?? (profile ? [profile] : [])).map((p) => (
-              <option value={p}>{p}</option>
-            ))}
-          </select>
-        </label>
-        {me.admin ? (
-          <label>
-            Owner
-            <select name="owner" value={owner} onChange={(e) => setFilter('owner', e.currentTarget.value)}>
-              <option value="">everyone</option>
-              {(list?.facets.owners ?? (owner ? [owner] : [])).map((o) => (
-                <option value={o}>{o}</option>
-              ))}
-            </select>
-          </label>
-        ) : null}
-        <span class="muted live-dot" title="Refreshed every 2 s">live</span>
-      </div>
+      <RunFilters me={me} list={list} status={status} profile={profile} owner={owner} />
       {error ? <p class="error">{error}</p> : null}
       {list && runs.length === 0 ? <p class="muted">No runs{status || profile || owner ? ' match these filters' : ' yet'}.</p> : null}
       {runs.length ? (
@@ -99,6 +64,34 @@ export function RunsPage({ me, query }: { me: Whoami; query: URLSearchParams }) 
         </table>
       ) : null}
     </section>
+  );
+}
+
+function RunFilters({ me, list, status, profile, owner }: { me: Whoami; list: RunList | null; status: string; profile: string; owner: string }) {
+  const setFilter = (key: string, value: string) => {
+    location.hash = href('runs', { status, profile, owner, [key]: value });
+  };
+  const select = (name: string, label: string, value: string, any: string, options: string[]) => (
+    <label>
+      {label}
+      <select name={name} value={value} onChange={(e) => setFilter(name, e.currentTarget.value)}>
+        <option value="">{any}</option>
+        {options.map((o) => (
+          <option value={o}>{o}</option>
+        ))}
+      </select>
+    </label>
+  );
+  return (
+    <div class="toolbar">
+      <h2>Runs</h2>
+      {select('status', 'Status', status, 'any', STATUSES)}
+      {select('profile', 'Profile', profile, 'any', list?.facets.profiles ?? (profile ? [profile] : []))}
+      {me.admin ? select('owner', 'Owner', owner, 'everyone', list?.facets.owners ?? (owner ? [owner] : [])) : null}
+      <span class="muted live-dot" title="Refreshed every 2 s">
+        live
+      </span>
+    </div>
   );
 }
 
