@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { ForbiddenError, NotFoundError } from '../errors.js';
-import type { ProcessManager } from '../sandbox/process-manager.js';
+import type { BackgroundProcess, ProcessManager } from '../sandbox/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import { runListQuery } from '../schemas/dashboard.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
@@ -55,7 +55,7 @@ export function restRunViewsRouter(deps: RunViewDeps): Router {
       const record = deps.store.get(id, owner);
       if (!record) throw new NotFoundError(`run ${id} not found`);
       const limit = deps.sandbox.listProfiles().find((p) => p.name === record.profile)?.memory_bytes ?? null;
-      let live = null;
+      let live: BackgroundProcess | null = null;
       try {
         live = record.status === 'running' ? deps.processes.get(owner, id) : null;
       } catch {

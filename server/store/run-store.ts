@@ -136,7 +136,8 @@ export class RunStore {
 
   /** One run of any owner, by run id or process id: whose it is decides who may see it (see server/http/viewer.ts). */
   find(id: string): RunRecord | null {
-    const row = this.db.prepare(`SELECT * FROM runs WHERE run_id = ? OR process_id = ? LIMIT 1`).get(id, id) as Row | undefined;
+    // By run id first (the primary key); process ids have no index, so they are scanned only when asked for.
+    const row = (this.db.prepare(`SELECT * FROM runs WHERE run_id = ?`).get(id) ?? this.db.prepare(`SELECT * FROM runs WHERE process_id = ? LIMIT 1`).get(id)) as Row | undefined;
     return row ? toRecord(row) : null;
   }
 
