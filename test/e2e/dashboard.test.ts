@@ -99,9 +99,12 @@ test.serial('a process started through MCP appears live, streams its output, dra
 test.serial('a run_command made by another client appears once it finishes, with its output and trace link', async (t) => {
   const b = await withBrowser(t);
   await signIn(b.page, TOKENS.alice);
-  const { client, call } = await mcp('alice');
+  const { client } = await mcp('alice');
   t.teardown(() => client.close());
-  const { s } = await call<{ run_id: string }>('run_command', { command: 'echo from-another-client; echo warn >&2' });
+  // The caller's trace, continued by the server: the run records this trace id.
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const result = await client.callTool({ name: 'run_command', arguments: { command: 'echo from-another-client; echo warn >&2' }, _meta: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+  const s = result.structuredContent as { run_id: string };
   const row = b.page.locator(`tr[data-run-id="${s.run_id}"][data-status=exited]`);
   await row.waitFor({ timeout: 20_000 });
   await row.locator('a').click();
@@ -109,7 +112,8 @@ test.serial('a run_command made by another client appears once it finishes, with
   t.is(await b.page.locator('pre[data-stream=stderr]').textContent(), 'warn\n');
   const trace = b.page.locator('dl.facts a[href^="http://127.0.0.1:16686/trace/"]');
   await trace.waitFor();
-  t.regex((await trace.getAttribute('href')) ?? '', /\/trace\/[0-9a-f]{32}$/);
+  t.is(await trace.getAttribute('href'), `http://127.0.0.1:16686/trace/${traceId}`);
+  t.is(((await (await api(`/v1/runs/${s.run_id}`, TOKENS.alice)).json()) as { trace_id: string }).trace_id, traceId);
   t.deepEqual(uncaught(b), []);
 });
 
@@ -195,11 +199,14 @@ test.serial('an owner cannot see another owner\'s run, in the UI or the API; an 
 });
 
 test.serial('the pages are usable on a phone: the runs table becomes cards and nothing overflows sideways', async (t) => {
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  const runId = (await call<{ run_id: string }>('run_command', { command: 'echo a-line-long-enough-to-wrap-on-a-phone-screen-rather-than-scroll-sideways-0123456789' })).s.run_id;
   const b = await withBrowser(t, { width: 390, height: 844 });
   await signIn(b.page, TOKENS.alice);
-  await b.page.locator('table.runs tbody tr').first().waitFor({ timeout: 20_000 });
+  await b.page.locator(`table.runs tbody tr[data-run-id="${runId}"]`).waitFor({ timeout: 20_000 });
   t.is(await b.page.locator('table.runs thead').evaluate((el) => getComputedStyle(el).display), 'none');
-  for (const hash of ['#/runs', '#/workspaces', '#/system']) {
+  for (const hash of ['#/runs', `#/runs/${runId}`, '#/workspaces', '#/system']) {
     await b.page.evaluate((h) => (location.hash = h), hash);
     await b.page.locator('main section').first().waitFor();
     await b.page.waitForFunction(() => !document.querySelector('.loading'));
