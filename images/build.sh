@@ -107,7 +107,7 @@ main() {
       ;;
     server)
       TMP_DIRS+=("$ROOT/images/server/extra-ca.pem")
-      build_image "$SERVER_IMAGE" "$(context_hash images/server/Dockerfile package.json package-lock.json tsconfig.json server sandbox-profiles)" \
+      build_image "$SERVER_IMAGE" "$(context_hash images/server/Dockerfile package.json package-lock.json tsconfig.json server ui sandbox-profiles)" \
         "$ROOT" "$ROOT/images/server/Dockerfile" "$ROOT/images/server/extra-ca.pem"
       ;;
     docker-proxy)

@@ -95,6 +95,15 @@ export const configSchema = z.object({
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()
     .describe('File of `name sha256:<hex of the token>` lines (make one with `capsule hash-token`); used with or instead of CAPSULE_TOKENS.'),
+  CAPSULE_ADMIN_OWNERS: z.string().default('').transform((v, ctx) => {
+    const names = v.split(',').map((n) => n.trim()).filter(Boolean);
+    const bad = names.find((n) => !/^[A-Za-z0-9_.-]{1,64}$/.test(n));
+    if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `"${bad}" is not an owner name ([A-Za-z0-9_.-]{1,64}, as token names)` });
+    return names;
+  })
+    .describe('Comma-separated owners (token names) who see and may kill every owner\'s runs in the dashboard and the REST API; "local" (no tokens) is admin only when listed.'),
+  CAPSULE_TRACE_URL_TEMPLATE: z.string().refine((v) => v.includes('{trace_id}'), 'must contain {trace_id}').refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL').optional()
+    .describe('Link for a run\'s trace in the dashboard, e.g. http://127.0.0.1:16686/trace/{trace_id} (Jaeger); without it the trace id is shown as text.'),
   CAPSULE_ALLOWED_HOSTS: z.string().optional()
     .describe('Comma-separated host names (no port) accepted in the Host header on non-loopback binds (e.g. capsule.example.com,localhost).'),
 });

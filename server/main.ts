@@ -100,6 +100,8 @@ async function serveHttp(config: Config, services: Services, telemetry: Telemetr
     ...(telemetry ? { prometheus: telemetry.prometheus } : {}),
     sessions,
     ...services.tools,
+    admins: new Set(config.CAPSULE_ADMIN_OWNERS),
+    ...(config.CAPSULE_TRACE_URL_TEMPLATE ? { traceUrlTemplate: config.CAPSULE_TRACE_URL_TEMPLATE } : {}),
   });
   const httpServer = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.CAPSULE_PORT, config.CAPSULE_HOST, () => resolve(s));

@@ -10,7 +10,10 @@ import { CAPSULE_VERSION } from '../version.js';
 import { sendJsonRpcError } from './json-rpc-errors.js';
 import type { McpSessions } from './mcp-sessions.js';
 import { openApiDocument } from './openapi.js';
+import { dashboardRouter } from './dashboard-static.js';
+import { restRunViewsRouter } from './rest-run-views.js';
 import { type RestDeps, restRunsRouter } from './rest-runs.js';
+import { restSystemRouter } from './rest-system.js';
 import { restWorkspacesRouter } from './rest-workspaces.js';
 
 export interface HttpAppDeps extends RestDeps {
@@ -24,6 +27,8 @@ export interface HttpAppDeps extends RestDeps {
   maxBodyBytes: number;
   sessions: McpSessions;
   log: Logger;
+  /** CAPSULE_TRACE_URL_TEMPLATE, for the dashboard's trace links. */
+  traceUrlTemplate?: string;
 }
 
 /** Malformed or oversized bodies get a JSON-RPC error, never an HTML page or a crash. */
@@ -35,7 +40,7 @@ const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
 };
 
 /**
- * The HTTP surface: /mcp (Streamable HTTP), /v1 REST, /openapi.json, /healthz and /readyz.
+ * The HTTP surface: /mcp (Streamable HTTP), /v1 REST, /openapi.json, /healthz, /readyz and the /ui dashboard.
  * createMcpExpressApp gives Host-header validation (DNS-rebinding protection on loopback binds) and a
  * JSON parser capped at 100 kB; Capsule parses first with CAPSULE_MAX_BODY_BYTES and the SDK's parser
  * skips bodies already read.
@@ -59,6 +64,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
+  // Static files only; the data comes from /v1 routes below, with the token.
+  app.use(dashboardRouter());
   // Everything registered after this line needs a token when tokens are configured.
   if (deps.verifier) app.use(requireBearerAuth({ verifier: deps.verifier }));
   if (deps.prometheus) {
@@ -68,8 +75,17 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.post('/mcp', deps.sessions.handle);
   app.get('/mcp', deps.sessions.handle);
   app.delete('/mcp', deps.sessions.handle);
+  app.use(restRunViewsRouter(deps));
   app.use(restRunsRouter(deps));
   app.use(restWorkspacesRouter(deps.workspaces));
+  app.use(
+    restSystemRouter({
+      ...deps,
+      tokens: deps.verifier !== undefined,
+      traceUrlTemplate: deps.traceUrlTemplate ?? null,
+      ...(deps.prometheus ? { metrics: deps.prometheus } : {}),
+    }),
+  );
   const internalError: ErrorRequestHandler = (err, _req, res, _next) => {
     deps.log.error({ err }, 'unhandled HTTP error');
     if (!res.headersSent) sendJsonRpcError(res, new InternalError('internal error', { cause: err }));

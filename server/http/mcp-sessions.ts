@@ -52,6 +52,11 @@ export class McpSessions {
     return this.table.size;
   }
 
+  /** Sessions held per owner (open, or initializing). */
+  byOwner(): Record<string, number> {
+    return this.table.heldByOwner();
+  }
+
   /** Express handler for POST/GET/DELETE /mcp. */
   handle = async (req: Request, res: Response): Promise<void> => {
     const id = requestIdOf(req.body);

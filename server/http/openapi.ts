@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { errorBody, restRunBody } from '../schemas/run-inputs.js';
+import { restRunBody } from '../schemas/run-inputs.js';
 import { runRecordObject, runResultObject } from '../schemas/run-outputs.js';
 import { CAPSULE_VERSION } from '../version.js';
-
-const json = (schema: z.ZodType) => ({ 'application/json': { schema: z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) } });
-const error = (description: string) => ({ description, content: json(errorBody) });
+import { dashboardPaths, listRunsOperation, workspacePaths } from './openapi-dashboard.js';
+import { error, idParam, json } from './openapi-parts.js';
 
 const accepted = z.object({
   run_id: z.string(),
@@ -15,7 +14,6 @@ const accepted = z.object({
 
 /** The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the server validates with. */
 export function openApiDocument() {
-  const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'A run_id (or process_id).' };
   return {
     openapi: '3.1.0',
     info: { title: 'Capsule REST API', version: CAPSULE_VERSION, description: 'Runs in fresh, locked-down containers. Same bearer tokens as /mcp.' },
@@ -23,6 +21,7 @@ export function openApiDocument() {
     security: [{ bearer: [] }],
     paths: {
       '/v1/runs': {
+        get: listRunsOperation,
         post: {
           operationId: 'createRun',
           summary: 'Run a command or a code block',
@@ -64,6 +63,8 @@ export function openApiDocument() {
           responses: { '200': { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': error('No such run.') },
         },
       },
+      ...dashboardPaths(),
+      ...workspacePaths(),
     },
   };
 }

@@ -2,7 +2,9 @@ import { Router, type Request } from 'express';
 import { ownerOf } from '../auth/owner.js';
 import { InvalidInputError } from '../errors.js';
 import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
+import { entriesQuery } from '../schemas/dashboard.js';
 import { handle } from './rest-errors.js';
+import { parseWith } from './viewer.js';
 
 /** The file path of /v1/workspaces/:id/files/*path (Express 5 gives the wildcard as segments). */
 function filePath(req: Request): string {
@@ -11,11 +13,13 @@ function filePath(req: Request): string {
 }
 
 /**
- * REST for workspace files (same auth as /mcp): raw bytes per file, and whole-workspace tar archives.
- * Bodies stream through to the engine; nothing is buffered whole except a validated upload spool.
+ * REST for workspaces (same auth as /mcp, always the caller's own): listing, folder entries and
+ * deletion, raw bytes per file, and whole-workspace tar archives. Bodies stream through to the engine;
+ * nothing is buffered whole except a validated upload spool.
  */
 export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
   const router = Router();
+  workspaceListingRoutes(router, workspaces);
   router.put(
     '/v1/workspaces/:id/files/*path',
     handle(async (req, res) => {
@@ -65,4 +69,32 @@ export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
   );
 
   return router;
+}
+
+/** GET /v1/workspaces, GET /v1/workspaces/:id/entries and DELETE /v1/workspaces/:id (the dashboard's file browser). */
+function workspaceListingRoutes(router: Router, workspaces: WorkspaceService): void {
+  router.get(
+    '/v1/workspaces',
+    handle(async (req, res) => {
+      res.json({ workspaces: await workspaces.list(ownerOf(req.auth)) });
+    }),
+  );
+
+  router.delete(
+    '/v1/workspaces/:id',
+    handle(async (req, res) => {
+      const id = String(req.params['id']);
+      await workspaces.delete(ownerOf(req.auth), id);
+      res.json({ workspace_id: id, deleted: true });
+    }),
+  );
+
+  router.get(
+    '/v1/workspaces/:id/entries',
+    handle(async (req, res) => {
+      const query = parseWith(entriesQuery, req.query, 'query');
+      const recursive = query.recursive === 'true' || query.recursive === '1';
+      res.json(await workspaces.listFiles(ownerOf(req.auth), String(req.params['id']), query.path ?? '', recursive));
+    }),
+  );
 }

@@ -53,6 +53,11 @@ export class SessionTable<T> {
     return this.entries.size;
   }
 
+  /** Open sessions plus reserved slots, per owner. */
+  heldByOwner(): Record<string, number> {
+    return Object.fromEntries(this.held);
+  }
+
   /** Open sessions plus reserved slots of `owner`. */
   heldBy(owner: string): number {
     return this.held.get(owner) ?? 0;

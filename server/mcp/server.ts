@@ -3,6 +3,7 @@ import { CAPSULE_VERSION } from '../version.js';
 import { ToolCatalog } from './tool-catalog.js';
 import type { SessionContext, ToolDeps, ToolHost, ToolRegistrar } from './tool-context.js';
 import { registerArtifactResources, registerWorkspaceResources } from './resources.js';
+import { registerRunViewer } from './run-viewer.js';
 import { registerAnalyzeCode } from './tools/analyze-code.js';
 import { registerCalculate } from './tools/calculate.js';
 import { registerContainerStats } from './tools/container-stats.js';
@@ -75,6 +76,7 @@ export function registerCapsule(host: ToolHost, deps: ToolDeps, session: Session
   for (const register of TOOLS) register(host, deps, session);
   registerWorkspaceResources(host, deps);
   registerArtifactResources(host, deps);
+  registerRunViewer(host);
 }
 
 /** Every Capsule tool and resource, registered once; `createServer()` gives each session its own cheap McpServer. */

@@ -2,6 +2,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { ServerOptions } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   McpServer,
+  type ReadResourceCallback,
   type ReadResourceTemplateCallback,
   type RegisteredTool,
   type ResourceMetadata,
@@ -34,12 +35,9 @@ interface CatalogTool {
   handler: AnyCallback;
 }
 
-interface CatalogResource {
-  name: string;
-  template: ResourceTemplate;
-  metadata: ResourceMetadata;
-  read: ReadResourceTemplateCallback;
-}
+type CatalogResource =
+  | { name: string; template: ResourceTemplate; metadata: ResourceMetadata; read: ReadResourceTemplateCallback }
+  | { name: string; uri: string; metadata: ResourceMetadata; read: ReadResourceCallback };
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -96,9 +94,11 @@ export class ToolCatalog {
         this.tools.push({ name, config: { title, description, inputSchema, outputSchema, annotations, _meta }, handler: tool.handler as AnyCallback });
         return tool;
       },
-      registerResource: (name, resourceTemplate, metadata, read) => {
-        template.registerResource(name, resourceTemplate, metadata, read);
-        this.resources.push({ name, template: resourceTemplate, metadata, read });
+      registerResource: (name: string, target: ResourceTemplate | string, metadata: ResourceMetadata, read: ReadResourceTemplateCallback | ReadResourceCallback) => {
+        const resource: CatalogResource =
+          typeof target === 'string' ? { name, uri: target, metadata, read: read as ReadResourceCallback } : { name, template: target, metadata, read: read as ReadResourceTemplateCallback };
+        registerOn(template, resource);
+        this.resources.push(resource);
       },
     };
     register(host, sessionContext);
@@ -112,7 +112,7 @@ export class ToolCatalog {
     const mcp = new McpServer(this.info, this.sessionOptions);
     const state: SessionState = { logLevel: new SessionLogLevel(), clientCapabilities: () => mcp.server.getClientCapabilities() };
     for (const tool of this.tools) mcp.registerTool(tool.name, tool.config, bindToSession(tool, state));
-    for (const r of this.resources) mcp.registerResource(r.name, r.template, r.metadata, r.read);
+    for (const r of this.resources) registerOn(mcp, r);
     mcp.server.setRequestHandler(ListToolsRequestSchema, () => this.toolList);
     // The SDK keeps the level privately; Capsule keeps its own per session so live output can honour
     // it while sending on the request's own stream.
@@ -122,6 +122,11 @@ export class ToolCatalog {
     });
     return mcp;
   }
+}
+
+function registerOn(server: McpServer, r: CatalogResource): void {
+  if ('uri' in r) server.registerResource(r.name, r.uri, r.metadata, r.read);
+  else server.registerResource(r.name, r.template, r.metadata, r.read);
 }
 
 /** The shared handler, called with the session attached to its extra (the SDK calls it with args only when the tool has an input schema). */

@@ -1,4 +1,4 @@
-import type { McpServer, ReadResourceTemplateCallback, ResourceMetadata, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer, ReadResourceCallback, ReadResourceTemplateCallback, ResourceMetadata, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -50,6 +50,8 @@ export interface ToolDeps {
 export interface ToolHost {
   registerTool: McpServer['registerTool'];
   registerResource(name: string, template: ResourceTemplate, metadata: ResourceMetadata, read: ReadResourceTemplateCallback): void;
+  /** A resource at one fixed URI (the MCP App's ui:// page). */
+  registerResource(name: string, uri: string, metadata: ResourceMetadata, read: ReadResourceCallback): void;
 }
 
 /** Registers tools once for every session; per-session state is `session.of(extra)` at call time. */

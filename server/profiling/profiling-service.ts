@@ -117,9 +117,10 @@ export class ProfilingService {
       self_pct: round((100 * f.tottime) / total),
       total_pct: round((100 * f.cumtime) / total),
     }));
-    const html = flamegraphHtml('cProfile flame graph', treeFromFolded(data.folded, 'all'), 'time (µs, estimated from cProfile call edges)');
+    const tree = treeFromFolded(data.folded, 'all');
+    const html = flamegraphHtml('cProfile flame graph', tree, 'time (µs, estimated from cProfile call edges)');
     this.deps.artifacts.put(runId, owner, 'flamegraph.html', html);
-    this.deps.artifacts.put(runId, owner, 'profile.json', JSON.stringify({ tool: 'cprofile', unit: 'seconds', total_time: data.total_time, top, functions: data.functions }));
+    this.deps.artifacts.put(runId, owner, 'profile.json', JSON.stringify({ tool: 'cprofile', unit: 'seconds', total_time: data.total_time, top, functions: data.functions, tree }));
     const pstats = outputs.get('profile.pstats');
     if (pstats) this.deps.artifacts.put(runId, owner, 'profile.pstats', pstats);
     return { tool: 'cprofile', flamegraph_uri: capsuleUri.runArtifact(runId, 'flamegraph.html'), profile_uri: capsuleUri.runArtifact(runId, 'profile.json'), top };

@@ -86,6 +86,7 @@ export const runRecordShape = {
   finished_at: z.string().nullable(),
   duration_ms: z.number().int().nullable(),
   error: z.string().nullable(),
+  trace_id: z.string().nullable().describe('OpenTelemetry trace id of the call that started the run (its span is in the trace).'),
 };
 export const runRecordSummaryObject = z.object(runRecordShape);
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
@@ -21,6 +22,8 @@ export interface RunRecord {
   finished_at: string | null;
   duration_ms: number | null;
   error: string | null;
+  /** The trace of the call that started the run (OpenTelemetry trace id), when there was one. */
+  trace_id: string | null;
   /** The full result (capped output included) once finished. */
   result: RunResult | null;
 }
@@ -43,7 +46,8 @@ CREATE TABLE IF NOT EXISTS runs (
   finished_at TEXT,
   duration_ms INTEGER,
   error       TEXT,
-  result_json TEXT
+  result_json TEXT,
+  trace_id    TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_owner_started ON runs (owner, started_at DESC);
 CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at);
@@ -52,6 +56,9 @@ CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at);
 /** The embedded run store (SQLite via better-sqlite3): finished results survive a server restart. */
 export class RunStore {
   private readonly db: Database.Database;
+  /** Counts this store's writes; with SQLite's data_version (other connections' commits) it versions the runs list. */
+  private writes = 0;
+  private readonly nonce = randomBytes(4).toString('hex');
 
   private constructor(
     db: Database.Database,
@@ -76,17 +83,30 @@ export class RunStore {
       db.pragma('synchronous = NORMAL');
     }
     db.exec(SCHEMA);
+    // A database made before the column existed (CREATE TABLE IF NOT EXISTS leaves it as it was).
+    const columns = db.prepare(`PRAGMA table_info(runs)`).all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'trace_id')) db.exec(`ALTER TABLE runs ADD COLUMN trace_id TEXT`);
     return new RunStore(db, instance);
   }
 
+  /**
+   * Changes whenever a run is recorded, finishes or is purged (here or by another process on the same
+   * file): an ETag for the runs list, so an unchanged list costs a comparison, not a query.
+   */
+  get version(): string {
+    const external = this.db.pragma('data_version', { simple: true }) as number;
+    return `${this.nonce}.${this.writes}.${external}`;
+  }
+
   /** Record a run as started (status running). */
-  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string }): void {
+  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string; trace_id?: string | null }): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at, trace_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
       )
-      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString());
+      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString(), r.trace_id ?? null);
+    this.writes++;
   }
 
   /** Record how a run ended. */
@@ -94,15 +114,18 @@ export class RunStore {
     this.db
       .prepare(`UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, duration_ms = ?, error = ?, result_json = ? WHERE run_id = ?`)
       .run(result.status, result.exit_code, new Date().toISOString(), result.duration_ms, result.error ?? null, JSON.stringify(result), result.run_id);
+    this.writes++;
   }
 
   /** Record a run that ended without a result (it never started). */
   recordAbandoned(runId: string, error: string): void {
     this.db.prepare(`UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ? AND status = 'running'`).run(new Date().toISOString(), error, runId);
+    this.writes++;
   }
 
   /** Mark this instance's runs still "running" as failed: the server stopped while they were in flight. */
   markInterrupted(reason: string): number {
+    this.writes++;
     return this.db
       .prepare(`UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE status = 'running' AND instance = ?`)
       .run(new Date().toISOString(), reason, this.instance).changes;
@@ -111,6 +134,13 @@ export class RunStore {
   /** One run of this owner, or null (another owner's run is indistinguishable from a missing one). */
   get(runId: string, owner: string): RunRecord | null {
     const row = this.db.prepare(`SELECT * FROM runs WHERE run_id = ? AND owner = ?`).get(runId, owner) as Row | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  /** One run of any owner, by run id or process id: whose it is decides who may see it (see server/http/viewer.ts). */
+  find(id: string): RunRecord | null {
+    // By run id first (the primary key); process ids have no index, so they are scanned only when asked for.
+    const row = (this.db.prepare(`SELECT * FROM runs WHERE run_id = ?`).get(id) ?? this.db.prepare(`SELECT * FROM runs WHERE process_id = ? LIMIT 1`).get(id)) as Row | undefined;
     return row ? toRecord(row) : null;
   }
 
@@ -126,7 +156,9 @@ export class RunStore {
   /** Delete finished runs older than `ttlMs`; returns how many. */
   purgeFinishedBefore(ttlMs: number): number {
     const cutoff = new Date(Date.now() - ttlMs).toISOString();
-    return this.db.prepare(`DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?`).run(cutoff).changes;
+    const purged = this.db.prepare(`DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?`).run(cutoff).changes;
+    if (purged) this.writes++;
+    return purged;
   }
 
   close(): void {
@@ -148,6 +180,7 @@ function toRecord(row: Row): RunRecord {
     finished_at: row.finished_at,
     duration_ms: row.duration_ms,
     error: row.error,
+    trace_id: row.trace_id ?? null,
     result: row.result_json ? (JSON.parse(row.result_json) as RunResult) : null,
   };
 }

@@ -49,6 +49,9 @@ test('every listed tool, called with valid input after tools/list, returns struc
   const { client, tools, problems, called, call } = await contractClient();
   try {
     t.deepEqual(tools.filter((tool) => !tool.outputSchema).map((tool) => tool.name), [], 'every tool declares an outputSchema');
+    // The MCP App's link survives the catalog into tools/list (hosts without MCP Apps ignore it).
+    const withApp = tools.filter((tool) => (tool._meta as { ui?: { resourceUri?: string } } | undefined)?.ui?.resourceUri === 'ui://capsule/run-viewer');
+    t.deepEqual(withApp.map((tool) => tool.name).sort(), ['profile_code', 'run_code', 'run_command', 'run_tests', 'start_process']);
 
     // Workspaces and files.
     const ws = (await call('create_workspace', { ttl_s: 600 })).workspace_id as string;

@@ -33,13 +33,16 @@ export function startServerExpectingFailure(env: Record<string, string>): Promis
   );
 }
 
-/** Start `capsule serve` on a free loopback port and wait for its "listening on" line. */
-export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+/**
+ * Start `capsule serve` on a free loopback port and wait for its "listening on" line. `cli` is another
+ * build's cli.js (benchmarks compare builds); default this worktree's.
+ */
+export async function startServer(env: Record<string, string> = {}, cli = CLI): Promise<RunningServer> {
   // A unique instance name per server: the reaper of one test server must not touch another's runs.
   const instance = env['CAPSULE_INSTANCE'] ?? `e2e-${randomBytes(4).toString('hex')}`;
   // Its own data folder (run store, cache, context, artifacts) unless the test shares one on purpose.
   const dataDir = env['CAPSULE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'capsule-e2e-data-'));
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const child = spawn(process.execPath, [cli, 'serve'], {
     // Disk quotas required: a server that would run unbounded refuses to start, so no test passes on the fallback.
     env: { ...process.env, CAPSULE_PORT: '0', CAPSULE_HOST: '127.0.0.1', CAPSULE_LOG_LEVEL: 'warn', CAPSULE_REQUIRE_DISK_QUOTA: '1', ...env, CAPSULE_INSTANCE: instance, CAPSULE_DATA_DIR: dataDir },
     stdio: ['ignore', 'ignore', 'pipe'],

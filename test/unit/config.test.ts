@@ -30,3 +30,12 @@ test('session caps and idle timeout: defaults, durations, and a too-short timeou
   t.throws(() => loadConfig({ CAPSULE_SESSION_IDLE_TIMEOUT: '0' }), { message: /CAPSULE_SESSION_IDLE_TIMEOUT: must be at least 1s/ });
   t.throws(() => loadConfig({ CAPSULE_MAX_SESSIONS: '0' }), { message: /CAPSULE_MAX_SESSIONS/ });
 });
+
+test('admin owners and the trace URL template: parsed, and bad values named', (t) => {
+  t.deepEqual(loadConfig({}).CAPSULE_ADMIN_OWNERS, []);
+  t.deepEqual(loadConfig({ CAPSULE_ADMIN_OWNERS: ' ops, alice ,' }).CAPSULE_ADMIN_OWNERS, ['ops', 'alice']);
+  t.throws(() => loadConfig({ CAPSULE_ADMIN_OWNERS: 'ops,bad name' }), { message: /CAPSULE_ADMIN_OWNERS: "bad name" is not an owner name/ });
+  t.is(loadConfig({ CAPSULE_TRACE_URL_TEMPLATE: 'http://127.0.0.1:16686/trace/{trace_id}' }).CAPSULE_TRACE_URL_TEMPLATE, 'http://127.0.0.1:16686/trace/{trace_id}');
+  t.throws(() => loadConfig({ CAPSULE_TRACE_URL_TEMPLATE: 'http://127.0.0.1:16686/trace/' }), { message: /CAPSULE_TRACE_URL_TEMPLATE: must contain \{trace_id\}/ });
+  t.throws(() => loadConfig({ CAPSULE_TRACE_URL_TEMPLATE: 'javascript:alert({trace_id})' }), { message: /CAPSULE_TRACE_URL_TEMPLATE: must be an http\(s\) URL/ });
+});

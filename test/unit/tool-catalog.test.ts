@@ -111,3 +111,18 @@ test('a tool served outside a catalog session is an internal error result, not a
   t.true(r.isError);
   t.regex((r.content[0] as { text: string }).text, /^internal: /);
 });
+
+test('the run tools\' _meta (the MCP App\'s ui.resourceUri) survives the catalog into every session\'s tools/list; the ui:// page is listed like a plain server lists it', async (t) => {
+  const deps = testServices(new FakeRuntime()).tools;
+  const catalog = createToolCatalog(deps);
+  const plain = await rawPeer(plainServer(deps));
+  for (const server of [catalog.createServer(), catalog.createServer()]) {
+    const session = await rawPeer(server);
+    const { tools } = (await session('tools/list')) as { tools: Array<{ name: string; _meta?: { ui?: { resourceUri?: string } } }> };
+    const withApp = tools.filter((tool) => tool._meta?.ui?.resourceUri === 'ui://capsule/run-viewer').map((tool) => tool.name);
+    t.deepEqual(withApp.sort(), ['profile_code', 'run_code', 'run_command', 'run_tests', 'start_process']);
+    const resources = await session('resources/list');
+    t.deepEqual(resources, await plain('resources/list'));
+    t.like((resources as { resources: Array<{ uri: string }> }).resources.find((r) => r.uri === 'ui://capsule/run-viewer'), { mimeType: 'text/html;profile=mcp-app' });
+  }
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_VIEWER_TOOL_META } from '../run-viewer.js';
 import { ownerOf } from '../../auth/owner.js';
 import { PROFILE_LANGUAGES } from '../../profiling/profiling-service.js';
 import { profileCodeOutput } from '../../schemas/profiling-outputs.js';
@@ -26,6 +27,7 @@ export const registerProfileCode: ToolRegistrar = (server, deps, session) => {
       },
       outputSchema: profileCodeOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('profile_code', deps, async (args, extra) => {
       const owner = ownerOf(extra.authInfo);

@@ -1,4 +1,5 @@
 import { followLive } from '../live-run.js';
+import { RUN_VIEWER_TOOL_META } from '../run-viewer.js';
 import { guarded, type ToolRegistrar } from '../tool-context.js';
 import { runCodeInput } from '../../schemas/run-inputs.js';
 import { runResultObject } from '../../schemas/run-outputs.js';
@@ -19,6 +20,7 @@ export const registerRunCode: ToolRegistrar = (server, deps, session) => {
       inputSchema: runCodeInput,
       outputSchema: runResultObject,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('run_code', deps, async (args, extra) =>
       runToolResult(await followLive(extra, session, sandbox.outputCap(args.profile), (options) => sandbox.startCode(args, options))),

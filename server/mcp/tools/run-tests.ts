@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_VIEWER_TOOL_META } from '../run-viewer.js';
 import { ownerOf } from '../../auth/owner.js';
 import { runTestsOutput } from '../../schemas/devtools-outputs.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
@@ -21,6 +22,7 @@ export const registerRunTests: ToolRegistrar = (server, deps) => {
       },
       outputSchema: runTestsOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+      _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('run_tests', deps, async (args, extra) => {
       const r = await devtools.runTests(args, { signal: extra.signal, owner: ownerOf(extra.authInfo) });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_VIEWER_TOOL_META } from '../run-viewer.js';
 import { ownerOf } from '../../auth/owner.js';
 import { LANGUAGES } from '../../sandbox/container/languages.js';
 import { startProcessOutput } from '../../schemas/process-outputs.js';
@@ -34,6 +35,7 @@ export const registerStartProcess: ToolRegistrar = (server, deps) => {
       inputSchema: startProcessInput,
       outputSchema: startProcessOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('start_process', deps, async (args, extra) => {
       const p = await processes.start(args, ownerOf(extra.authInfo));

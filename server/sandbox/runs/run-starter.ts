@@ -4,7 +4,7 @@ import { ShuttingDownError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import type { RunStore } from '../../store/run-store.js';
 import { capsuleMetrics } from '../../telemetry/metrics.js';
-import { withSpan } from '../../telemetry/tracing.js';
+import { activeTraceIds, withSpan } from '../../telemetry/tracing.js';
 import { type InstanceIdentity, ownedBy } from '../container/labels.js';
 import { ConcurrencyLimiter } from '../limits/concurrency-limiter.js';
 import { OwnerLimits } from '../limits/owner-limits.js';
@@ -14,7 +14,7 @@ import { RunVolumes } from '../volumes/run-volumes.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import { afterExitSteps } from './after-exit.js';
 import { ContainerRun, type ContainerRunContext } from './container-run.js';
-import { LiveRun } from './live-run.js';
+import { LiveRun, type LiveRunOptions } from './live-run.js';
 import type { RunHandle, StartOptions } from './run-handle.js';
 import type { PreparedRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
@@ -129,7 +129,9 @@ export class RunStarter {
     const job: PreparedRun = { ...queued, launcherOutputCap, ...(warm ? { runId: warm.runId } : {}) };
     this.liveRuns.add(job.runId);
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
-    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display });
+    // The trace of the call that started the run (the tool's or the HTTP request's span), for the dashboard's trace link.
+    const trace_id = activeTraceIds().trace_id ?? null;
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display, trace_id });
     const end = () => {
       if (warm) pool?.release(warm);
       this.liveRuns.delete(job.runId);
@@ -148,23 +150,17 @@ export class RunStarter {
         warm ? ContainerRun.fromWarm(ctx, job, warm) : ContainerRun.create(ctx, job, scratch),
       );
       const run = container;
-      const handle = await LiveRun.begin(run, {
-        runtime: this.deps.runtime,
-        log: this.deps.log,
-        signal,
-        stdinOpen: options.stdinOpen ?? false,
-        retainBytes: options.retainBytes ?? job.profile.outputMaxBytesPerStream,
-        afterExit: afterExitSteps({ runtime: this.deps.runtime, ...(this.deps.workspaces ? { workspaces: this.deps.workspaces } : {}), collectMaxBytes: config.CAPSULE_COLLECT_MAX_BYTES }, job, scratch, options.outputs?.maxBytes ?? null),
-        settle: async (result) => {
-          try {
-            this.finished(job, run, warm !== null, result);
-            await run[Symbol.asyncDispose]();
-            await scratch?.[Symbol.asyncDispose]();
-          } finally {
-            end();
-          }
-        },
-      });
+      const held = scratch;
+      const settle = async (result: RunResult) => {
+        try {
+          this.finished(job, run, warm !== null, result);
+          await run[Symbol.asyncDispose]();
+          await held?.[Symbol.asyncDispose]();
+        } finally {
+          end();
+        }
+      };
+      const handle = await LiveRun.begin(run, this.liveOptions(job, options, signal, scratch, settle));
       capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' });
       if (!warm) pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
       this.handles.set(job.runId, handle);
@@ -176,6 +172,19 @@ export class RunStarter {
       end();
       throw err;
     }
+  }
+
+  private liveOptions(job: PreparedRun, options: StartOptions, signal: AbortSignal, scratch: RunVolumes | null, settle: LiveRunOptions['settle']): LiveRunOptions {
+    const { runtime, workspaces, config } = this.deps;
+    return {
+      runtime,
+      log: this.deps.log,
+      signal,
+      stdinOpen: options.stdinOpen ?? false,
+      retainBytes: options.retainBytes ?? job.profile.outputMaxBytesPerStream,
+      afterExit: afterExitSteps({ runtime, ...(workspaces ? { workspaces } : {}), collectMaxBytes: config.CAPSULE_COLLECT_MAX_BYTES }, job, scratch, options.outputs?.maxBytes ?? null),
+      settle,
+    };
   }
 
   /** Metrics, the log line and the record of a run that ended. */
