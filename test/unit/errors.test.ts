@@ -1,4 +1,7 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../../server/version.js';
 import * as errors from '../../server/errors.js';
 import { ERRORS, type ErrorCode, toHttpError, toJsonRpcError, toMcpError, toToolErrorResult } from '../../server/errors.js';
 
@@ -47,4 +50,9 @@ test('details (retry_after_s) travel on every surface; an unknown error becomes 
   t.is(leaked.status, 500);
   t.is(leaked.body.error.code, 'internal');
   t.notRegex(JSON.stringify(leaked), /secret/);
+});
+
+test('the README lists every error code with its HTTP and JSON-RPC code', (t) => {
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  for (const [code, spec] of Object.entries(ERRORS)) t.true(readme.includes(`| \`${code}\` | ${spec.http} | ${spec.jsonRpc} |`), code);
 });
