@@ -1,14 +1,13 @@
 import { capsuleUri } from '../schemas/uris.js';
 import type { Logger } from 'pino';
 import { InvalidInputError } from '../errors.js';
-import type { RunResult } from '../sandbox/runs/run-result.js';
 import type { ProfilerPlan, ProfileRunInput } from '../sandbox/runs/run-request.js';
 import type { CallOptions, RunHandle, SandboxService } from '../sandbox/sandbox-service.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { CPROFILE_RUNNER, CPROFILE_RUNNER_NAME } from './cprofile-runner.js';
 import { flamegraphHtml, treeFromFolded } from './flamegraph-html.js';
-import { flameFromTicks, type TickNode, type TopFrame, topFromTickTree } from './top-frames.js';
+import { flameFromTicks, type TickNode, topFromTickTree } from './top-frames.js';
 import type { z } from 'zod';
 import type { profileCodeOutput, profileReportObject } from '../schemas/profiling-outputs.js';
 

@@ -1,12 +1,6 @@
-import type { Logger } from 'pino';
-import type { Config } from '../config.js';
 import { InvalidInputError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ResultCache } from '../store/result-cache.js';
-import type { RunStore } from '../store/run-store.js';
-import type { InstanceIdentity } from './container/labels.js';
 import { EngineStatus } from './engine-status.js';
-import type { WarmPool } from './pool/warm-pool.js';
 import { describeProfile, type ProfileRegistry } from './profiles/profiles.js';
 import { startThroughCache } from './runs/cached-run.js';
 import type { RunHandle, StartOptions } from './runs/run-handle.js';
@@ -23,9 +17,7 @@ import {
   type WorkspaceRunInput,
 } from './runs/run-request.js';
 import type { RunResult } from './runs/run-result.js';
-import { RunStarter } from './runs/run-starter.js';
-import type { BoundedVolumes } from './volumes/bounded-volumes.js';
-import type { WorkspaceService } from './workspaces/workspace-service.js';
+import { RunStarter, type RunStarterDeps } from './runs/run-starter.js';
 
 export type { RunHandle, StartOptions } from './runs/run-handle.js';
 
@@ -37,22 +29,10 @@ export interface CallOptions extends StartOptions {
   mode?: 'run' | 'process';
 }
 
-export interface SandboxServiceDeps {
-  runtime: ContainerRuntime;
+export interface SandboxServiceDeps extends RunStarterDeps {
   profiles: ProfileRegistry;
-  config: Config;
-  log: Logger;
-  instance: InstanceIdentity;
-  /** Where every run is recorded; omitted in some unit tests. */
-  store?: RunStore;
-  /** Workspaces runs may mount; without it, workspace_id is refused. */
-  workspaces?: WorkspaceService;
-  /** Warm containers; without it every run takes the cold path. */
-  pool?: WarmPool;
   /** The opt-in result cache. */
   cache?: ResultCache;
-  /** Quota'd volumes for the runs' scratch /workspace and /capsule-out; without them those are anonymous (unbounded). */
-  volumes?: BoundedVolumes;
 }
 
 /**

@@ -24,9 +24,13 @@ export interface RunStarterDeps {
   config: Config;
   log: Logger;
   instance: InstanceIdentity;
+  /** Where every run is recorded; omitted in some unit tests. */
   store?: RunStore;
+  /** Workspaces runs may mount; without it, workspace_id is refused. */
   workspaces?: WorkspaceService;
+  /** Warm containers; without it every run takes the cold path. */
   pool?: WarmPool;
+  /** Quota'd volumes for the runs' scratch /workspace and /capsule-out; without them those are anonymous (unbounded). */
   volumes?: BoundedVolumes;
 }
 
