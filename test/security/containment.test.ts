@@ -39,7 +39,8 @@ test('CPU spin past the timeout: timed_out with the partial output', async (t) =
 });
 
 test('infinite stdout: truncated, counted, bounded', async (t) => {
-  const r = await service.runCommand({ command: 'yes capsule', timeout_ms: 3000 });
+  // 3 MB first, so even a machine too loaded to run `yes` for long gets past the cap before the timeout.
+  const r = await service.runCommand({ command: "head -c 3000000 /dev/zero | tr '\\0' y; yes capsule", timeout_ms: 5000 });
   t.is(r.status, 'timed_out');
   t.true(r.truncated);
   // Throughput varies with load; anything past twice the 1 MiB cap proves head+tail truncation.

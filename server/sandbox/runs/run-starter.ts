@@ -14,6 +14,7 @@ import { RunVolumes } from '../volumes/run-volumes.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 import { afterExitSteps } from './after-exit.js';
 import { ContainerRun, type ContainerRunContext } from './container-run.js';
+import { linkSignals } from './linked-signal.js';
 import { LiveRun, type LiveRunOptions } from './live-run.js';
 import type { RunHandle, StartOptions } from './run-handle.js';
 import type { PreparedRun } from './run-request.js';
@@ -78,15 +79,17 @@ export class RunStarter {
     const shutdown = this.shutdownController.signal;
     if (shutdown.aborted) throw shutdown.reason;
     const leave = this.ownerLimits.enter(job.owner);
-    const signal = options.signal ? AbortSignal.any([options.signal, shutdown]) : shutdown;
+    const { signal, unlink } = linkSignals([options.signal, shutdown]);
     let release: (() => void) | null = null;
     try {
       release = await withSpan('sandbox.queue', { 'capsule.run_id': job.runId, 'capsule.queued': this.limiter.queued }, () => this.limiter.acquire(signal));
     } catch (err) {
+      unlink();
       leave();
       throw err;
     }
     const done = () => {
+      unlink();
       release?.();
       leave();
     };
