@@ -43,6 +43,8 @@ class Tally {
   readonly byStatus: Record<string, number> = {};
   readonly wrong: Record<string, number> = {};
   readonly wrongSamples: string[] = [];
+  /** Results that did not match their case: judged after the run, against the disruption's window. */
+  readonly mismatches: Array<{ name: string; start: number; end: number; status: string; sample: string }> = [];
   readonly errors: Array<{ start: number; end: number; what: string }> = [];
   /** Every run that returned a result: its id and status, to find in the store afterwards. */
   readonly finished: Array<{ run_id: string; status: string; at: number }> = [];
@@ -75,12 +77,11 @@ async function client(server: () => RunningServer, tally: Tally, onRun: () => vo
       tally.byStatus[r.s.status] = (tally.byStatus[r.s.status] ?? 0) + 1;
       tally.finished.push({ run_id: r.s.run_id, status: r.s.status, at: Date.now() });
       const wrong = c.check(r.s, i);
-      if (wrong) {
-        tally.wrong[c.name] = (tally.wrong[c.name] ?? 0) + 1;
-        if (tally.wrongSamples.length < 10) tally.wrongSamples.push(`${c.name} #${i}: ${wrong}; got ${r.s.status}/${r.s.exit_code} "${r.s.stdout.slice(0, 60)}"`);
-      }
+      if (wrong) tally.mismatches.push({ name: c.name, start, end: Date.now(), status: r.s.status, sample: `${c.name} #${i}: ${wrong}; got ${r.s.status}/${r.s.exit_code} "${r.s.stdout.slice(0, 60)}"` });
     } catch (err) {
       tally.errors.push({ start, end: Date.now(), what: `${c.name}: ${(err as Error).message.slice(0, 160)}` });
+      // End the old session if the server still knows it, so the open-session figure stays honest.
+      await session!.transport.terminateSession().catch(() => undefined);
       await session!.client.close().catch(() => undefined);
       await connect();
     }
@@ -91,6 +92,22 @@ async function client(server: () => RunningServer, tally: Tally, onRun: () => vo
   // A well-behaved client ends its session (DELETE /mcp), so open sessions at the end should be 0.
   await session!.transport.terminateSession().catch(() => undefined);
   await session!.client.close().catch(() => undefined);
+}
+
+/**
+ * Results that did not match their case are wrong, except a run in flight when the engine or server
+ * went away that honestly reports `failed` (the only outcome allowed then).
+ */
+function judge(tally: Tally, outage: Outage | null): number {
+  let failedInFlight = 0;
+  for (const m of tally.mismatches) {
+    if (outage && m.status === 'failed' && m.start < outage.at && m.end >= outage.at) failedInFlight++;
+    else {
+      tally.wrong[m.name] = (tally.wrong[m.name] ?? 0) + 1;
+      if (tally.wrongSamples.length < 10) tally.wrongSamples.push(m.sample);
+    }
+  }
+  return failedInFlight;
 }
 
 /** Classify errors against the outage: in flight at its start, refused while it lasted, or plain errors. */
@@ -169,6 +186,7 @@ async function main(): Promise<void> {
   await engine.close();
 
   const { inFlight, during, other } = classify(tally, outage);
+  const failedInFlight = judge(tally, outage);
   const summary = {
     runs: RUNS,
     clients: CLIENTS,
@@ -179,6 +197,7 @@ async function main(): Promise<void> {
     errors: other.length,
     errors_in_flight_at_disruption: inFlight.length,
     errors_refused_during_outage: during.length,
+    failed_in_flight_at_disruption: failedInFlight,
     error_samples: [...other, ...inFlight, ...during].slice(0, 10).map((e) => e.what),
     wrong: tally.wrong,
     wrong_samples: tally.wrongSamples,
@@ -193,6 +212,7 @@ async function main(): Promise<void> {
     { figure: 'by status', value: JSON.stringify(summary.by_status) },
     { figure: 'errors (outside a disruption)', value: summary.errors },
     { figure: 'errors in flight at the disruption / refused while down', value: `${inFlight.length} / ${during.length}` },
+    { figure: 'runs in flight at the disruption that ended failed (allowed)', value: failedInFlight },
     { figure: 'wrong results', value: JSON.stringify(summary.wrong) },
     { figure: 'records lost / changed (of finished runs)', value: `${records.lost} / ${records.changed} of ${records.checked}` },
     { figure: 'leaked containers / volumes while up (pool excluded)', value: `${leftWhileUp.containers} / ${leftWhileUp.volumes}` },
