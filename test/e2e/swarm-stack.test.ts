@@ -1,0 +1,159 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newToken } from '../../server/auth/tokens.js';
+import { CAPSULE_VERSION, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
+import { makeTestPki, type TestPki } from '../helpers/engine-tls.js';
+import { type EngineSet, loadImages, startEngines } from '../helpers/engines.js';
+import { freePort } from '../helpers/free-port.js';
+import { httpClient } from '../helpers/mcp-client.js';
+import { docker } from '../helpers/swarm.js';
+
+// deploy/swarm/stack.yaml deployed for real with `docker stack deploy` on a two-node swarm of private
+// engines (no registry: images reach both nodes with docker save | docker load). Both nodes share this
+// host's network namespace, so each proxy binds its own node's loopback address (a Swarm template made
+// from the node list) and mounts its own node's socket; a real cluster keeps the defaults (:2376 and
+// /var/run/docker.sock on every machine). ~35 s warm; the first run loads the images (~40 s more).
+
+const NODES = [
+  { name: 'sw-m', address: '127.0.0.12' },
+  { name: 'sw-w', address: '127.0.0.13' },
+];
+const STACK = 'capsule-swt';
+const SERVER_IMAGE = `capsule/server:${CAPSULE_VERSION}`;
+const PROXY_IMAGE = `capsule/docker-proxy:${CAPSULE_VERSION}`;
+
+/** GET `path` from a proxy over TLS with the client certificate (or without one: then null). */
+function viaProxy(address: string, path: string, pki: TestPki, withCert: boolean): Promise<{ status: number; body: string } | null> {
+  const client = pki.clientCertPath(NODES[0]!.name);
+  const tls = withCert ? { cert: readFileSync(join(client, 'cert.pem')), key: readFileSync(join(client, 'key.pem')) } : {};
+  return new Promise((resolve) => {
+    const req = request(`https://${address}:2376${path}`, { ca: pki.caPem, ...tls, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', () => resolve(null));
+    req.end();
+  });
+}
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`${what} not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** `docker stack deploy` of the shipped file, its variables from `env` (as an operator's shell would give them). */
+function stackDeploy(host: string, env: Record<string, string>): Promise<void> {
+  const args = ['-H', host, 'stack', 'deploy', '--resolve-image', 'never', '-c', join(projectRoot, 'deploy/swarm/stack.yaml'), STACK];
+  return new Promise((resolve, reject) =>
+    execFile('docker', args, { env: { ...process.env, ...env } }, (err, _out, stderr) => (err ? reject(new Error(`stack deploy: ${stderr}`)) : resolve())));
+}
+
+let set: EngineSet;
+let pki: TestPki;
+let dir: string;
+
+test.before(async () => {
+  const proxyCfg = await docker(process.env['DOCKER_HOST'] || 'unix:///var/run/docker.sock', ['run', '--rm', '--network', 'none', PROXY_IMAGE, 'cat', '/etc/haproxy/capsule.cfg']);
+  if (proxyCfg !== readFileSync(join(projectRoot, 'images/docker-proxy/haproxy.cfg'), 'utf8')) throw new Error(`${PROXY_IMAGE} is stale: run bash images/build.sh docker-proxy`);
+  dir = mkdtempSync(join(tmpdir(), 'capsule-swarm-stack-'));
+  pki = await makeTestPki(join(dir, 'pki'), NODES);
+  set = await startEngines(NODES, { images: [DEFAULT_SANDBOX_IMAGE, PROXY_IMAGE] });
+  // Capsule runs on managers only: only the manager needs the server image.
+  await loadImages([set.get('sw-m').host], [SERVER_IMAGE]);
+});
+test.after.always(async () => {
+  await set?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per node reaching its own engine, Capsule ready and running through it', async (t) => {
+  const manager = set.get('sw-m');
+  const swarm = await set.startSwarm('sw-m', ['sw-w']);
+  await swarm.labelEngines((m) => `tcp://${m.address}:2376`);
+  const { token, line } = newToken('swarm-test');
+  const secrets: Record<string, string> = {
+    capsule_tokens: `${line}\n`,
+    capsule_tls_ca: pki.caPem,
+    capsule_proxy_cert: readFileSync(join(pki.proxyDir, 'server.pem'), 'utf8'),
+    capsule_client_cert: readFileSync(join(pki.clientCertPath('sw-m'), 'cert.pem'), 'utf8'),
+    capsule_client_key: readFileSync(join(pki.clientCertPath('sw-m'), 'key.pem'), 'utf8'),
+  };
+  for (const [name, value] of Object.entries(secrets)) await manager.docker(['secret', 'create', name, '-'], value);
+  const port = await freePort();
+  const instance = `capsule-swt-${randomBytes(3).toString('hex')}`;
+  const byHostname = NODES.map((n, i) => `${i ? '{{else if' : '{{if'} eq .Node.Hostname "${n.name}"}}${n.address}`).join('');
+  const env = {
+    CAPSULE_SWARM_MANAGER: `tcp://${manager.address}:2376`,
+    CAPSULE_PROXY_BIND: `${byHostname}{{end}}:2376`,
+    CAPSULE_ENGINE_SOCKET: '/var/run/docker-{{.Node.Hostname}}.sock',
+    CAPSULE_BIND_HOST: manager.address,
+    CAPSULE_PORT: String(port),
+    CAPSULE_ALLOWED_HOSTS: manager.address,
+    CAPSULE_INSTANCE: instance,
+  };
+  await stackDeploy(manager.host, env);
+  try {
+    const replicas = () => manager.docker(['service', 'ls', '--format', '{{.Name}} {{.Replicas}}']).then((o) => o.trim().split('\n').sort());
+    const converged = await until('services converged', 60_000, async () => {
+      const r = await replicas();
+      return r.join() === [`${STACK}_capsule 1/1`, `${STACK}_docker-proxy 2/2`].join() ? r : undefined;
+    }).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${(await replicas()).join(', ')}\n${await manager.docker(['service', 'ps', '--no-trunc', `${STACK}_capsule`, `${STACK}_docker-proxy`])}`);
+    });
+    t.is(converged.length, 2);
+
+    // Each node's proxy reaches that node's engine, only over mutual TLS, and only the allowed calls.
+    for (const node of NODES) {
+      const info = await viaProxy(node.address, '/v1.41/info', pki, true);
+      t.is(info?.status, 200, node.name);
+      t.is((JSON.parse(info!.body) as { Name: string }).Name, node.name, `the proxy on ${node.address} serves ${node.name}'s engine`);
+      t.is(await viaProxy(node.address, '/_ping', pki, false), null, 'no client certificate, no TLS session');
+      t.is((await viaProxy(node.address, '/v1.41/swarm', pki, true))?.status, 403);
+      t.is((await viaProxy(node.address, '/v1.41/secrets', pki, true))?.status, 403);
+    }
+    const nodes = await viaProxy(manager.address, '/v1.41/nodes', pki, true);
+    const listed = (JSON.parse(nodes!.body) as Array<{ Spec: { Labels: Record<string, string> } }>).map((n) => n.Spec.Labels['capsule.engine']).sort();
+    t.deepEqual(listed, NODES.map((n) => `tcp://${n.address}:2376`), 'the manager lists the engines for Capsule (GET /nodes is allowed)');
+
+    // Capsule: ready, tokens from the secret, profiles from the configs, its engine reached through the proxy.
+    const base = `http://${manager.address}:${port}`;
+    t.is((await fetch(`${base}/readyz`)).status, 200);
+    t.is((await fetch(`${base}/v1/runs/run_x`)).status, 401, 'a token is required');
+    const { call, client } = await httpClient(new URL(`${base}/mcp`), { authorization: `Bearer ${token}` });
+    try {
+      const r = await call<{ stdout: string }>('run_command', { command: 'echo through the swarm' });
+      t.is(r.s.stdout, 'through the swarm\n', r.text);
+      const info = await call<{ engine: { endpoint: string } }>('system_info', {});
+      t.is(info.s.engine.endpoint, `tcp://${manager.address}:2376`);
+      const profiles = await call<{ profiles: Array<{ name: string }> }>('list_profiles', {});
+      t.deepEqual(profiles.s.profiles.map((p) => p.name).sort(), ['build', 'default', 'strict'], 'the profiles are the Swarm configs');
+    } finally {
+      await client.close();
+    }
+    const pool = await manager.docker(['ps', '-q', '--filter', `label=capsule.instance=${instance}`]);
+    t.true(pool.trim().length > 0, 'its warm pool lives on the manager engine');
+  } finally {
+    // Capsule first, as README.md says: on its SIGTERM it removes its pool through the proxy, which a
+    // plain `stack rm` would stop at the same time.
+    await manager.docker(['service', 'rm', `${STACK}_capsule`]);
+    await until('Capsule stopped', 60_000, async () => ((await manager.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${STACK}_capsule`])).trim() ? undefined : true));
+    await manager.docker(['stack', 'rm', STACK]);
+  }
+  // stack rm returns at once; the tasks stop afterwards.
+  for (const e of set.engines) {
+    await until(`${e.name} empty after stack rm`, 60_000, async () => ((await e.docker(['ps', '-aq'])).trim() === '' ? true : undefined));
+  }
+  for (const e of set.engines) t.is((await e.docker(['ps', '-aq', '--filter', `label=capsule.instance=${instance}`])).trim(), '', `no sandbox left on ${e.name}`);
+  t.is((await manager.docker(['service', 'ls', '-q'])).trim(), '');
+});
