@@ -77,6 +77,31 @@ test.after.always(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** `docker stack config` of the shipped file: the file as Swarm reads it, after interpolation. */
+function stackConfig(env: Record<string, string>): Promise<{ ok: boolean; out: string }> {
+  return new Promise((resolve) =>
+    execFile('docker', ['stack', 'config', '-c', join(projectRoot, 'deploy/swarm/stack.yaml')], { env: { ...process.env, ...env } }, (err, out, stderr) =>
+      resolve({ ok: !err, out: err ? stderr : out })));
+}
+
+test('docker stack config accepts the file, names each required variable that is missing, and keeps the proxy TLS-only on the host network', async (t) => {
+  const missing = await stackConfig({ CAPSULE_ALLOWED_HOSTS: 'capsule.test' });
+  t.false(missing.ok);
+  t.regex(missing.out, /CAPSULE_SWARM_MANAGER/);
+  t.regex((await stackConfig({ CAPSULE_SWARM_MANAGER: 'tcp://127.0.0.99:2376' })).out, /CAPSULE_ALLOWED_HOSTS/);
+  const { ok, out } = await stackConfig({ CAPSULE_SWARM_MANAGER: 'tcp://127.0.0.99:2376', CAPSULE_ALLOWED_HOSTS: 'capsule.test' });
+  t.true(ok, out);
+  const proxy = out.slice(out.indexOf('\n  docker-proxy:'), out.indexOf('\nnetworks:'));
+  t.regex(proxy, /mode: global/);
+  t.regex(proxy, /CAPSULE_PROXY_TLS_BIND: :2376/, 'the proxy listens with TLS on every node address by default');
+  t.regex(proxy, /target: proxy-tls\/server\.pem/);
+  t.regex(out, /networks:\n  host:\n    name: host\n    external: true/);
+  t.regex(out, /DOCKER_TLS_VERIFY: "1"/);
+  t.regex(out, /CAPSULE_TOKENS_FILE: \/run\/secrets\/capsule_tokens/);
+  t.regex(out, /target: \/etc\/capsule\/profiles\/default\.yaml/);
+  t.regex(out, /node\.role == manager/);
+});
+
 test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per node reaching its own engine, Capsule ready and running through it', async (t) => {
   const manager = set.get('sw-m');
   const swarm = await set.startSwarm('sw-m', ['sw-w']);

@@ -11,8 +11,10 @@
  *   in the one host namespace, and the second fails ("error creating vxlan interface: file exists").
  *   So the `ingress` network (the routing mesh, which also needs IPVS, absent here) is removed right
  *   after init, before anyone joins; services use the host network (deploy/swarm/stack.yaml does).
- * - The ingress sandbox creates a `docker_gwbridge` bridge in the host namespace; it is removed with it,
- *   so no interface is left on the shared host and no second engine collides on its name.
+ * - The ingress sandbox needs a `docker_gwbridge` network, whose bridge would be an interface named
+ *   docker_gwbridge in the host namespace: two swarms starting at once (two test files) would share it.
+ *   So each manager gets its own first (interface capgw-<b>-<c>, subnet 10.199.<c>.0/24 for 127.0.b.c;
+ *   nothing is attached to it but the ingress sandbox, and no traffic crosses it), removed with ingress.
  * Nothing reaches an outside address: cluster traffic (2377, gossip on 7946) stays on 127.0.0.x.
  * `docker service create`/`stack deploy` must be told not to resolve images (--no-resolve-image,
  * --resolve-image never): they would otherwise ask a registry for the image's digest.
@@ -88,11 +90,23 @@ export async function swarmState(host: string): Promise<{ state: string; nodeId:
   return { state, nodeId };
 }
 
-/** Leave any swarm (forced: a lone manager may leave) and remove the bridge its ingress sandbox made. */
+/** Leave any swarm (forced: a lone manager may leave) and remove the bridge its ingress sandbox used. */
 export async function leaveSwarm(host: string): Promise<void> {
   if ((await swarmState(host)).state !== 'inactive') await docker(host, ['swarm', 'leave', '--force']);
+  await removeGwbridge(host);
+}
+
+async function removeGwbridge(host: string): Promise<void> {
   const networks = await docker(host, ['network', 'ls', '--format', '{{.Name}}']);
   if (networks.split('\n').includes('docker_gwbridge')) await docker(host, ['network', 'rm', 'docker_gwbridge']);
+}
+
+/** The manager's docker_gwbridge, made before init so that its interface name and subnet are its own. */
+async function ownGwbridge(member: SwarmMember): Promise<void> {
+  const [, , b, c] = member.address.split('.');
+  await docker(member.host, ['network', 'create', '--driver', 'bridge', '--subnet', `10.199.${c}.0/24`,
+    '--opt', `com.docker.network.bridge.name=capgw-${b}-${c}`, '--opt', 'com.docker.network.bridge.enable_icc=false',
+    '--opt', 'com.docker.network.bridge.enable_ip_masquerade=false', 'docker_gwbridge']);
 }
 
 export class Swarm {
@@ -106,6 +120,7 @@ export class Swarm {
     const swarm = new Swarm(manager, [manager]);
     try {
       await Promise.all([manager, ...workers].map((m) => leaveSwarm(m.host)));
+      await ownGwbridge(manager);
       await docker(manager.host, ['swarm', 'init', '--advertise-addr', manager.address, '--listen-addr', `${manager.address}:2377`, '--dispatcher-heartbeat', '1s']);
       await swarm.dropIngress();
       for (const worker of workers) await swarm.join(worker);
@@ -192,11 +207,6 @@ export class Swarm {
       return names.includes('ingress') ? undefined : true;
     });
     // The ingress sandbox goes asynchronously; its bridge can be removed once nothing is attached.
-    await until('docker_gwbridge removed', 20_000, () => leaveGwbridge(this.manager.host).then(() => true, () => undefined));
+    await until('docker_gwbridge removed', 20_000, () => removeGwbridge(this.manager.host).then(() => true, () => undefined));
   }
-}
-
-async function leaveGwbridge(host: string): Promise<void> {
-  const networks = await docker(host, ['network', 'ls', '--format', '{{.Name}}']);
-  if (networks.split('\n').includes('docker_gwbridge')) await docker(host, ['network', 'rm', 'docker_gwbridge']);
 }

@@ -88,7 +88,7 @@ test.serial('a two-node swarm: both Ready, named after their engines, labelled a
   t.is((await set.get('sw-c').docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'inactive', 'sw-c stays out');
   // The routing mesh is gone (it cannot span engines on one host) and left no bridge on the host.
   t.false((await set.get('sw-a').docker(['network', 'ls', '--format', '{{.Name}}'])).split('\n').includes('ingress'));
-  t.false((await exec('ip', ['-br', 'link'])).stdout.includes('docker_gwbridge'));
+  t.false(/^(docker_gwbridge|capgw-0-2)\s/m.test((await exec('ip', ['-br', 'link'])).stdout));
 });
 
 test.serial('drain, pause and active show in docker node ls and node inspect', async (t) => {
@@ -134,5 +134,5 @@ test.serial('teardown leaves no dockerd, no swarm, no listener, no mounts and no
   const { stdout: listeners } = await exec('ss', ['-Htln']);
   t.false(/127\.0\.0\.[234]:(2376|2377|7946)\b/.test(listeners), listeners);
   t.false(existsSync(pkiDir), `${pkiDir} deleted`);
-  t.false((await exec('ip', ['-br', 'link'])).stdout.includes('docker_gwbridge'));
+  t.false(/^(docker_gwbridge|capgw-0-[234])\s/m.test((await exec('ip', ['-br', 'link'])).stdout));
 });
