@@ -12,7 +12,8 @@
  *   loaded only when missing: `docker save` once to a temp tar, then `docker load` into every engine
  *   that lacks it, in parallel (the sandbox image took ~12 s cold per engine one at a time).
  * - Every engine of a set is wholly the harness's: at start its leftover containers and volumes (from
- *   a crashed run) are removed, and it gets its own host name (= its name; Swarm names nodes after it).
+ *   a crashed run) are removed, and it gets its own host name (its name unless given; Swarm names
+ *   nodes after it).
  * - Addresses are loopback (127.0.0.0/8 all answer on Linux without configuration); TCP is TLS-only,
  *   with a CA made for the set in a temp folder (test/helpers/engine-tls.ts). No plain TCP, ever.
  * - Swarm needs no dockerd flag beyond private-engine.ts's (--bridge=none --iptables=false
@@ -44,6 +45,8 @@ export interface EngineDef {
   name: string;
   /** Loopback IPv4 address for its TLS listener and its swarm traffic, e.g. 127.0.0.2. */
   address: string;
+  /** Its host name (the Swarm node's hostname); default: its name. Give two the same to test a collision. */
+  hostname?: string;
 }
 
 export interface HarnessEngine extends SwarmMember {
@@ -196,13 +199,21 @@ class Engines implements EngineSet {
   }
 }
 
+async function tempPki(defs: EngineDef[]): Promise<TestPki> {
+  const dir = mkdtempSync(join(tmpdir(), `capsule-engines-pki-${process.pid}-`));
+  return makeTestPki(dir, defs).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+}
+
 /**
  * Start the engines `defs` (names as private-engine.ts allows; addresses distinct loopback IPv4) with
  * `images` loaded (default: the sandbox image), each with a TLS listener on <address>:2376 when `tls`.
  */
 export async function startEngines(defs: EngineDef[], options: { tls?: boolean; images?: string[] } = {}): Promise<EngineSet> {
   if (new Set(defs.map((d) => d.address)).size !== defs.length) throw new Error('two engines share an address');
-  const pki = options.tls ? await makeTestPki(mkdtempSync(join(tmpdir(), `capsule-engines-pki-${process.pid}-`)), defs) : null;
+  const pki = options.tls ? await tempPki(defs) : null;
   mkdirSync(RUN_BASE, { recursive: true });
   const watchdog = spawn('sh', ['-c', WATCHDOG, 'capsule-engines-watchdog', String(process.pid), pki?.dir ?? '-', ...defs.map((d) => d.name)], { detached: true, stdio: 'ignore' });
   watchdog.unref();
@@ -213,7 +224,7 @@ export async function startEngines(defs: EngineDef[], options: { tls?: boolean; 
       const tls = pki?.serverFiles(def.name);
       const dockerdArgs = tls ? ['-H', `tcp://${def.address}:${TLS_PORT}`, '--tlsverify', `--tlscacert=${tls.ca}`, `--tlscert=${tls.cert}`, `--tlskey=${tls.key}`] : [];
       writeFileSync(marker(def.name), JSON.stringify({ pid: process.pid, pki: pki?.dir ?? null }));
-      const engine = await startPrivateEngine(def.name, { images: [], hostname: def.name, dockerdArgs });
+      const engine = await startPrivateEngine(def.name, { images: [], hostname: def.hostname ?? def.name, dockerdArgs });
       started.push(harnessEngine(def, engine, pki));
       await emptyEngine(engine.host);
     }));

@@ -53,6 +53,13 @@ export interface PrivateEngine {
   restart(): Promise<void>;
 }
 
+export interface EngineOptions {
+  /** The engine's host name (its own UTS namespace); Swarm names the node after it. */
+  hostname?: string;
+  /** More dockerd flags, e.g. a TLS listener: ['-H', 'tcp://127.0.0.2:2376', '--tlsverify', ...]. */
+  dockerdArgs?: string[];
+}
+
 const running = new Map<string, { pid: number; socket: string }>();
 let exitHookInstalled = false;
 
@@ -259,12 +266,6 @@ class Engine implements PrivateEngine {
   }
 }
 
-export interface EngineOptions {
-  /** The engine's host name (its own UTS namespace); Swarm names the node after it. */
-  hostname?: string;
-  /** More dockerd flags, e.g. a TLS listener: ['-H', 'tcp://127.0.0.2:2376', '--tlsverify', ...]. */
-  dockerdArgs?: string[];
-}
 
 /**
  * Start (or reuse the data root of) the private engine `name` and load `images` into it (default: the
@@ -297,13 +298,9 @@ export async function stopPrivateEngine(name: string): Promise<boolean> {
 /** SIGTERM every private engine found by its pid file, and wait for each to exit. */
 export async function stopAllPrivateEngines(): Promise<string[]> {
   if (!existsSync(RUN_BASE)) return [];
-  const names = readdirSync(RUN_BASE).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4));
   const stopped: string[] = [];
-  for (const name of names) {
-    const engine = new Engine(name);
-    if (engine.pid() === null) continue;
-    await engine.stop();
-    stopped.push(name);
+  for (const name of readdirSync(RUN_BASE).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4))) {
+    if (await stopPrivateEngine(name)) stopped.push(name);
   }
   return stopped;
 }

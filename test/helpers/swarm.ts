@@ -1,10 +1,14 @@
 /**
  * A real Docker Swarm over private engines on loopback addresses (test/helpers/engines.ts starts them).
- * Measured here (Docker 20.10, engines with --bridge=none --iptables=false: neither flag blocks
- * swarm init or join): init ~1 s, a join ~0.3 s, a node that left is `down` on the manager ~3 s later.
+ * Measured here (Docker 20.10, engines with --bridge=none --iptables=false --ip-masq=false: none of
+ * them blocks swarm init or join): init ~1 s, a join ~0.3 s.
  *
- *   manager  swarm init --advertise-addr A --listen-addr A:2377
+ *   manager  swarm init --advertise-addr A --listen-addr A:2377 --dispatcher-heartbeat 1s
  *   worker   swarm join --advertise-addr W --listen-addr W:2377 --token <worker token> A:2377
+ *
+ * The 1 s heartbeat (default 5 s) makes a node that left or died `down` on the manager ~2-4 s after,
+ * instead of ~12 s. The manager reports a worker's Status.Addr as 127.0.0.1 (where its connection came
+ * from), whatever it advertises: an engine's endpoint comes from its label, never from that address.
  *
  * What one host's shared network namespace does not allow, and what is done about it:
  * - Overlay networks cannot span two engines here: each creates its VXLAN device (same VNI, UDP 4789)
