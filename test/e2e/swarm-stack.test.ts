@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { newToken } from '../../server/auth/tokens.js';
 import { CAPSULE_VERSION, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
 import { makeTestPki, type TestPki } from '../helpers/engine-tls.js';
@@ -77,29 +78,56 @@ test.after.always(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** `docker stack config` of the shipped file: the file as Swarm reads it, after interpolation. */
-function stackConfig(env: Record<string, string>): Promise<{ ok: boolean; out: string }> {
+/** Run a command with the stack's variables from `env`; its stdout, or its stderr when it fails. */
+function run(command: string, args: string[], env: Record<string, string>): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) =>
-    execFile('docker', ['stack', 'config', '-c', join(projectRoot, 'deploy/swarm/stack.yaml')], { env: { ...process.env, ...env } }, (err, out, stderr) =>
-      resolve({ ok: !err, out: err ? stderr : out })));
+    execFile(command, args, { env: { ...process.env, ...env } }, (err, out, stderr) => resolve({ ok: !err, out: err ? stderr : out })));
 }
 
-test('docker stack config accepts the file, names each required variable that is missing, and keeps the proxy TLS-only on the host network', async (t) => {
+/**
+ * The shipped file as Swarm reads it, after interpolation: `docker stack config`, or, with a docker CLI
+ * that lacks it (Debian's 20.10), `docker-compose config`, which validates the same v3.8 schema.
+ */
+async function stackConfig(env: Record<string, string>): Promise<{ ok: boolean; out: string }> {
+  const file = join(projectRoot, 'deploy/swarm/stack.yaml');
+  const hasStackConfig = (await run('docker', ['stack', 'config', '--help'], {})).out.includes('--compose-file');
+  return hasStackConfig ? run('docker', ['stack', 'config', '-c', file], env) : run('docker-compose', ['-f', file, 'config'], env);
+}
+
+interface StackFile {
+  services: Record<string, {
+    environment: Record<string, string>;
+    deploy: { mode?: string; placement?: { constraints: string[] } };
+    networks: Record<string, unknown>;
+    secrets: Array<{ source: string; target: string }>;
+    configs?: Array<{ source: string; target: string }>;
+    volumes: Array<{ type: string; source?: string; target: string; read_only?: boolean }>;
+  }>;
+  networks: Record<string, { name: string; external: boolean }>;
+}
+
+test('the stack file validates, names each required variable that is missing, and keeps the proxy TLS-only on the host network', async (t) => {
   const missing = await stackConfig({ CAPSULE_ALLOWED_HOSTS: 'capsule.test' });
   t.false(missing.ok);
   t.regex(missing.out, /CAPSULE_SWARM_MANAGER/);
   t.regex((await stackConfig({ CAPSULE_SWARM_MANAGER: 'tcp://127.0.0.99:2376' })).out, /CAPSULE_ALLOWED_HOSTS/);
   const { ok, out } = await stackConfig({ CAPSULE_SWARM_MANAGER: 'tcp://127.0.0.99:2376', CAPSULE_ALLOWED_HOSTS: 'capsule.test' });
   t.true(ok, out);
-  const proxy = out.slice(out.indexOf('\n  docker-proxy:'), out.indexOf('\nnetworks:'));
-  t.regex(proxy, /mode: global/);
-  t.regex(proxy, /CAPSULE_PROXY_TLS_BIND: :2376/, 'the proxy listens with TLS on every node address by default');
-  t.regex(proxy, /target: proxy-tls\/server\.pem/);
-  t.regex(out, /networks:\n  host:\n    name: host\n    external: true/);
-  t.regex(out, /DOCKER_TLS_VERIFY: "1"/);
-  t.regex(out, /CAPSULE_TOKENS_FILE: \/run\/secrets\/capsule_tokens/);
-  t.regex(out, /target: \/etc\/capsule\/profiles\/default\.yaml/);
-  t.regex(out, /node\.role == manager/);
+  const stack = parse(out) as StackFile;
+  const proxy = stack.services['docker-proxy']!;
+  const capsule = stack.services['capsule']!;
+  t.is(proxy.deploy.mode, 'global');
+  t.is(proxy.environment['CAPSULE_PROXY_TLS_BIND'], ':2376', 'TLS on every node address by default');
+  t.deepEqual(proxy.secrets.map((s) => s.target).sort(), ['proxy-tls/ca.pem', 'proxy-tls/server.pem']);
+  t.like(proxy.volumes[0], { type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: true });
+  t.like(stack.networks['host'], { name: 'host', external: true });
+  for (const service of [proxy, capsule]) t.deepEqual(Object.keys(service.networks), ['host']);
+  t.like(capsule.environment, {
+    CAPSULE_SWARM_MANAGER: 'tcp://127.0.0.99:2376', DOCKER_HOST: 'tcp://127.0.0.99:2376', DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: '/run/secrets/engine-tls', CAPSULE_TOKENS_FILE: '/run/secrets/capsule_tokens', CAPSULE_PROFILES_DIR: '/etc/capsule/profiles',
+  });
+  t.deepEqual(capsule.deploy.placement?.constraints, ['node.role == manager']);
+  t.deepEqual(capsule.configs?.map((c) => c.target).sort(), ['build', 'default', 'strict'].map((p) => `/etc/capsule/profiles/${p}.yaml`));
 });
 
 test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per node reaching its own engine, Capsule ready and running through it', async (t) => {
