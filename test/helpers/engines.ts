@@ -227,6 +227,8 @@ export async function startEngines(defs: EngineDef[], options: { tls?: boolean; 
       const engine = await startPrivateEngine(def.name, { images: [], hostname: def.hostname ?? def.name, dockerdArgs });
       started.push(harnessEngine(def, engine, pki));
       await emptyEngine(engine.host);
+      // A run killed during a swarm init can leave the manager's gateway bridge behind.
+      await leaveSwarm(engine.host);
     }));
     started.sort((a, b) => defs.findIndex((d) => d.name === a.name) - defs.findIndex((d) => d.name === b.name));
     await loadImages(started.map((e) => e.host), options.images ?? [process.env['CAPSULE_SANDBOX_IMAGE'] || DEFAULT_SANDBOX_IMAGE]);
