@@ -1,14 +1,13 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { newToken } from '../../server/auth/tokens.js';
 import { CAPSULE_VERSION, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
-import { makeTestPki, type TestPki } from '../helpers/engine-tls.js';
+import type { TestPki } from '../helpers/engine-tls.js';
 import { type EngineSet, loadImages, startEngines } from '../helpers/engines.js';
 import { freePort } from '../helpers/free-port.js';
 import { httpClient } from '../helpers/mcp-client.js';
@@ -18,7 +17,8 @@ import { docker } from '../helpers/swarm.js';
 // engines (no registry: images reach both nodes with docker save | docker load). Both nodes share this
 // host's network namespace, so each proxy binds its own node's loopback address (a Swarm template made
 // from the node list) and mounts its own node's socket; a real cluster keeps the defaults (:2376 and
-// /var/run/docker.sock on every machine). ~35 s warm; the first run loads the images (~40 s more).
+// /var/run/docker.sock on every machine). The CA is the harness's, deleted with the engines on every
+// path. ~35 s warm; the first run loads the images (~40 s more).
 
 const NODES = [
   { name: 'sw-m', address: '127.0.0.12' },
@@ -27,13 +27,15 @@ const NODES = [
 const STACK = 'capsule-swt';
 const SERVER_IMAGE = `capsule/server:${CAPSULE_VERSION}`;
 const PROXY_IMAGE = `capsule/docker-proxy:${CAPSULE_VERSION}`;
+// Not 2376: the engines' own TLS listeners (the harness's CA, which the proxies use too) are there.
+const PROXY_PORT = 2386;
 
 /** GET `path` from a proxy over TLS with the client certificate (or without one: then null). */
 function viaProxy(address: string, path: string, pki: TestPki, withCert: boolean): Promise<{ status: number; body: string } | null> {
   const client = pki.clientCertPath(NODES[0]!.name);
   const tls = withCert ? { cert: readFileSync(join(client, 'cert.pem')), key: readFileSync(join(client, 'key.pem')) } : {};
   return new Promise((resolve) => {
-    const req = request(`https://${address}:2376${path}`, { ca: pki.caPem, ...tls, timeout: 5000 }, (res) => {
+    const req = request(`https://${address}:${PROXY_PORT}${path}`, { ca: pki.caPem, ...tls, timeout: 5000 }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -62,20 +64,17 @@ function stackDeploy(host: string, env: Record<string, string>): Promise<void> {
 
 let set: EngineSet;
 let pki: TestPki;
-let dir: string;
 
 test.before(async () => {
   const proxyCfg = await docker(process.env['DOCKER_HOST'] || 'unix:///var/run/docker.sock', ['run', '--rm', '--network', 'none', PROXY_IMAGE, 'cat', '/etc/haproxy/capsule.cfg']);
   if (proxyCfg !== readFileSync(join(projectRoot, 'images/docker-proxy/haproxy.cfg'), 'utf8')) throw new Error(`${PROXY_IMAGE} is stale: run bash images/build.sh docker-proxy`);
-  dir = mkdtempSync(join(tmpdir(), 'capsule-swarm-stack-'));
-  pki = await makeTestPki(join(dir, 'pki'), NODES);
-  set = await startEngines(NODES, { images: [DEFAULT_SANDBOX_IMAGE, PROXY_IMAGE] });
+  set = await startEngines(NODES, { tls: true, images: [DEFAULT_SANDBOX_IMAGE, PROXY_IMAGE] });
+  pki = set.pki!;
   // Capsule runs on managers only: only the manager needs the server image.
   await loadImages([set.get('sw-m').host], [SERVER_IMAGE]);
 });
 test.after.always(async () => {
   await set?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Run a command with the stack's variables from `env`; its stdout, or its stderr when it fails. */
@@ -133,7 +132,7 @@ test('the stack file validates, names each required variable that is missing, an
 test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per node reaching its own engine, Capsule ready and running through it', async (t) => {
   const manager = set.get('sw-m');
   const swarm = await set.startSwarm('sw-m', ['sw-w']);
-  await swarm.labelEngines((m) => `tcp://${m.address}:2376`);
+  await swarm.labelEngines((m) => `tcp://${m.address}:${PROXY_PORT}`);
   const { token, line } = newToken('swarm-test');
   const secrets: Record<string, string> = {
     capsule_tokens: `${line}\n`,
@@ -147,8 +146,8 @@ test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per 
   const instance = `capsule-swt-${randomBytes(3).toString('hex')}`;
   const byHostname = NODES.map((n, i) => `${i ? '{{else if' : '{{if'} eq .Node.Hostname "${n.name}"}}${n.address}`).join('');
   const env = {
-    CAPSULE_SWARM_MANAGER: `tcp://${manager.address}:2376`,
-    CAPSULE_PROXY_BIND: `${byHostname}{{end}}:2376`,
+    CAPSULE_SWARM_MANAGER: `tcp://${manager.address}:${PROXY_PORT}`,
+    CAPSULE_PROXY_BIND: `${byHostname}{{end}}:${PROXY_PORT}`,
     CAPSULE_ENGINE_SOCKET: '/var/run/docker-{{.Node.Hostname}}.sock',
     CAPSULE_BIND_HOST: manager.address,
     CAPSULE_PORT: String(port),
@@ -177,7 +176,7 @@ test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per 
     }
     const nodes = await viaProxy(manager.address, '/v1.41/nodes', pki, true);
     const listed = (JSON.parse(nodes!.body) as Array<{ Spec: { Labels: Record<string, string> } }>).map((n) => n.Spec.Labels['capsule.engine']).sort();
-    t.deepEqual(listed, NODES.map((n) => `tcp://${n.address}:2376`), 'the manager lists the engines for Capsule (GET /nodes is allowed)');
+    t.deepEqual(listed, NODES.map((n) => `tcp://${n.address}:${PROXY_PORT}`), 'the manager lists the engines for Capsule (GET /nodes is allowed)');
 
     // Capsule: ready, tokens from the secret, profiles from the configs, its engine reached through the proxy.
     const base = `http://${manager.address}:${port}`;
@@ -188,7 +187,7 @@ test('docker stack deploy of deploy/swarm/stack.yaml converges: a TLS proxy per 
       const r = await call<{ stdout: string }>('run_command', { command: 'echo through the swarm' });
       t.is(r.s.stdout, 'through the swarm\n', r.text);
       const info = await call<{ engine: { endpoint: string } }>('system_info', {});
-      t.is(info.s.engine.endpoint, `tcp://${manager.address}:2376`);
+      t.is(info.s.engine.endpoint, `tcp://${manager.address}:${PROXY_PORT}`);
       const profiles = await call<{ profiles: Array<{ name: string }> }>('list_profiles', {});
       t.deepEqual(profiles.s.profiles.map((p) => p.name).sort(), ['build', 'default', 'strict'], 'the profiles are the Swarm configs');
     } finally {
