@@ -11,6 +11,9 @@
  *
  * Two engines never collide: each containerd gets its own root, state dir and socket (dockerd writes
  * them under its data and exec roots), runc its own --root, and shims are keyed by the containerd address.
+ * An engine may get its own host name (a UTS namespace of its own: Swarm names a node after it) and
+ * extra dockerd flags (a TLS listener on a loopback address: test/helpers/engines.ts). A swarm left in a
+ * kept data root by an earlier run is forgotten at start, so an engine never rejoins an old swarm.
  *
  * An engine never outlives the test process: an exit hook SIGTERMs it, and a detached watchdog does the
  * same within a second when the process dies without exit hooks (SIGKILL, ava's timeout SIGTERM).
@@ -19,7 +22,7 @@
  *   npx tsx test/helpers/private-engine.ts remove-data NAME  stop NAME and delete its data root
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -48,6 +51,13 @@ export interface PrivateEngine {
   /** SIGKILL to dockerd (its containerd dies with it; container shims live on until the next start). */
   kill(): Promise<void>;
   restart(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** The engine's host name (its own UTS namespace); Swarm names the node after it. */
+  hostname?: string;
+  /** More dockerd flags, e.g. a TLS listener: ['-H', 'tcp://127.0.0.2:2376', '--tlsverify', ...]. */
+  dockerdArgs?: string[];
 }
 
 const running = new Map<string, { pid: number; socket: string }>();
@@ -97,10 +107,11 @@ async function waitGone(pid: number, child: ChildProcess | null, ms: number): Pr
   if (alive(pid)) throw new Error(`process ${pid} did not exit within ${ms} ms`);
 }
 
-/** Mount points at or under `dir`. */
+/** Mount points at or under `dir` (/proc/mounts names /var/run/... as /run/...). */
 function mountsUnder(dir: string): string[] {
+  const real = existsSync(dir) ? realpathSync(dir) : dir;
   const points = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
-  return points.filter((m) => m === dir || m.startsWith(`${dir}/`));
+  return points.filter((m) => m === real || m.startsWith(`${real}/`));
 }
 
 function installExitHook(): void {
@@ -128,7 +139,10 @@ class Engine implements PrivateEngine {
   private child: ChildProcess | null = null;
   private watchdog: ChildProcess | null = null;
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    private readonly options: EngineOptions = {},
+  ) {
     this.socket = `/var/run/docker-${name}.sock`;
     this.host = `unix://${this.socket}`;
     this.dataRoot = join(DATA_BASE, name);
@@ -165,9 +179,14 @@ class Engine implements PrivateEngine {
       '--ip-masq=false',
       // crun fails on this cgroup v1 host; the main engine uses runc too.
       '--default-runtime=runc',
+      ...(this.options.dockerdArgs ?? []),
     ];
+    // unshare execs sh, which execs dockerd: the child's pid stays dockerd's.
+    const [command, argv] = this.options.hostname
+      ? ['unshare', ['--uts', '--', 'sh', '-c', 'hostname "$0" && exec dockerd "$@"', this.options.hostname, ...args]]
+      : ['dockerd', args];
     // detached: its own process group, so a Ctrl-C to the test does not race the exit hook.
-    const child = spawn('dockerd', args, { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn(command, argv, { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
     this.child = child;
@@ -191,6 +210,9 @@ class Engine implements PrivateEngine {
 
   async stop(): Promise<void> {
     await this.signal('SIGTERM', 60_000);
+    // dockerd leaves the network namespaces of its host sandbox (any host-network container) and of a
+    // swarm's ingress mounted under its exec root; nothing runs in them once it has stopped its containers.
+    for (const netns of mountsUnder(join(this.execRoot, 'netns'))) await promisify(execFile)('umount', [netns]);
     // dockerd bind-mounts its data root onto itself (to make it shared) and undoes that when it shuts
     // down cleanly, but not after a SIGKILL, and a later start keeps the leftover for good: undo it
     // here once nothing (a container that outlived a killed dockerd) is mounted under it.
@@ -244,34 +266,41 @@ class Engine implements PrivateEngine {
   }
 }
 
+
 /**
  * Start (or reuse the data root of) the private engine `name` and load `images` into it (default: the
  * sandbox image, CAPSULE_SANDBOX_IMAGE when set, as the server under test also reads it). A dockerd of
- * that name left over from a crashed run is stopped first.
+ * that name left over from a crashed run is stopped first, and swarm state in its data root is dropped.
  */
-export async function startPrivateEngine(name: string, options: { images?: string[] } = {}): Promise<PrivateEngine> {
+export async function startPrivateEngine(name: string, options: EngineOptions & { images?: string[] } = {}): Promise<PrivateEngine> {
   if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(name)) throw new Error(`engine name "${name}": use 1-31 of a-z, 0-9, -`);
-  const engine = new Engine(name);
+  const engine = new Engine(name, options);
   const stale = engine.pid();
   if (stale !== null) {
     process.kill(stale, 'SIGTERM');
     await waitGone(stale, null, 60_000);
   }
+  // With dockerd stopped, deleting its swarm folder is how a node forgets a swarm (what `swarm leave` does).
+  rmSync(join(engine.dataRoot, 'swarm'), { recursive: true, force: true });
   await engine.start();
   await engine.loadImages(options.images ?? [process.env['CAPSULE_SANDBOX_IMAGE'] || DEFAULT_SANDBOX_IMAGE]);
   return engine;
 }
 
+/** SIGTERM the private engine `name` (found by its pid file) and wait for it to exit; false when it was not running. */
+export async function stopPrivateEngine(name: string): Promise<boolean> {
+  const engine = new Engine(name);
+  if (engine.pid() === null) return false;
+  await engine.stop();
+  return true;
+}
+
 /** SIGTERM every private engine found by its pid file, and wait for each to exit. */
 export async function stopAllPrivateEngines(): Promise<string[]> {
   if (!existsSync(RUN_BASE)) return [];
-  const names = readdirSync(RUN_BASE).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4));
   const stopped: string[] = [];
-  for (const name of names) {
-    const engine = new Engine(name);
-    if (engine.pid() === null) continue;
-    await engine.stop();
-    stopped.push(name);
+  for (const name of readdirSync(RUN_BASE).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4))) {
+    if (await stopPrivateEngine(name)) stopped.push(name);
   }
   return stopped;
 }
