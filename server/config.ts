@@ -94,7 +94,7 @@ export const configSchema = z.object({
   CAPSULE_TOKENS: z.string().optional()
     .describe('Bearer tokens as comma-separated name:token pairs (e.g. ci:s3cret,alice:t0k3n); the name is the owner.'),
   CAPSULE_TOKENS_FILE: z.string().optional()
-    .describe('File of `name sha256:<hex of the token>` lines (make one with `capsule hash-token`); used with or instead of CAPSULE_TOKENS.'),
+    .describe('File of `name sha256:<hex of the token>` lines (make one with `capsule new-token <name>`); used with or instead of CAPSULE_TOKENS.'),
   CAPSULE_ADMIN_OWNERS: z.string().default('').transform((v, ctx) => {
     const names = v.split(',').map((n) => n.trim()).filter(Boolean);
     const bad = names.find((n) => !/^[A-Za-z0-9_.-]{1,64}$/.test(n));
