@@ -73,18 +73,14 @@ export interface TmpfsMount {
   gid?: number;
 }
 
-/**
- * A check the engine runs inside the container every `intervalMs` (its verdict is ContainerState.health).
- * The first check runs one interval after the start; `retries` failures in a row make it unhealthy.
- */
+/** A check run in the container every intervalMs from one interval after the start (ContainerState.health). */
 export interface Healthcheck {
   /** The argv to run (no shell); exit 0 means healthy. */
   argv: string[];
   intervalMs: number;
   timeoutMs: number;
-  retries: number;
-  /** Failures in this window after the start do not count. */
-  startPeriodMs: number;
+  retries: number; // failures in a row that make it unhealthy
+  startPeriodMs: number; // failures in this window after the start do not count
 }
 
 /** Everything needed to create one sandbox container. */
@@ -109,6 +105,8 @@ export interface ContainerSpec {
   binds?: BindMount[];
   /** 'none' or the name of a network. */
   network: string;
+  /** Nameservers the engine's resolver forwards names it does not know to (Docker's --dns). */
+  dns?: string[];
   /** resolv.conf options (e.g. `timeout:1`, `attempts:1`): how long a name lookup may wait for an answer. */
   dnsOptions?: string[];
   /** A health check the engine runs (only Capsule's egress proxy has one); the image's own otherwise. */
@@ -162,13 +160,13 @@ export interface ContainerState {
   addresses: Record<string, string>;
 }
 
-/** A network to create: a bridge on the engine host. */
+/** A network to create (a bridge on the engine host). */
 export interface NetworkSpec {
   name: string;
   labels: Record<string, string>;
   /** No route off the network: members reach each other (and the host, through the gateway address). */
   internal: boolean;
-  /** IPv4 CIDR of the network; the engine picks one when omitted. */
+  /** IPv4 CIDR (the engine picks one when omitted), and its gateway address. */
   subnet?: string;
   gateway?: string;
   /** The part of the subnet handed out to members without a pinned address (a CIDR inside `subnet`). */

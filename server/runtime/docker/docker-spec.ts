@@ -59,6 +59,7 @@ export function createOptions(spec: ContainerSpec): Docker.ContainerCreateOption
     ...(spec.healthcheck ? { Healthcheck: healthcheck(spec) } : {}),
     HostConfig: {
       NetworkMode: spec.network,
+      ...(spec.dns?.length ? { Dns: spec.dns } : {}),
       ...(spec.dnsOptions?.length ? { DnsOptions: spec.dnsOptions } : {}),
       ReadonlyRootfs: spec.readOnlyRootfs,
       CapDrop: spec.capDrop,
