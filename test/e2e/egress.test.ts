@@ -35,9 +35,12 @@ const TEAM_B = `egress:
   allow: ["up-http:8000", "up-https:8443"]
   methods: [GET, HEAD]`;
 
+async function runWithText(profile: string, command: string, stdin?: string): Promise<{ s: Result; text: string }> {
+  return call<Result>('run_command', { profile, command, timeout_ms: 120_000, ...(stdin ? { stdin } : {}) });
+}
+
 async function run(profile: string, command: string, stdin?: string): Promise<Result> {
-  const { s } = await call<Result>('run_command', { profile, command, timeout_ms: 120_000, ...(stdin ? { stdin } : {}) });
-  return s;
+  return (await runWithText(profile, command, stdin)).s;
 }
 
 /** Requests through client.py (urllib with the proxy variables) in a sandbox of `profile`; one reply per request. */
@@ -112,13 +115,14 @@ test.serial('pip installs and npm views through the proxy from local upstreams; 
 });
 
 test.serial('a name or port not on the list is refused with 403 and shows in network.denied', async (t) => {
-  const r = await run('team-a', [
+  const { s: r, text } = await runWithText('team-a', [
     // (pip ignores a plain-HTTP index it was not told to trust: it asks nothing there.)
     'pip download -q --no-deps --retries 0 --timeout 5 -d /tmp/dl --index-url https://denied-host:8443/simple/ capsule-probe; echo "pip=$?"',
     'curl -s -o /dev/null -w "%{http_code}\\n" http://up-http:8001/hello.txt',
     'curl -s -o /dev/null -w "%{http_code}\\n" http://denied-host:8000/hello.txt',
   ].join('; '));
   t.regex(r.stdout, /^pip=[1-9]/m, r.stdout + r.stderr);
+  t.regex(text, /egress proxy refused: .*denied-host:8443 \(\d+x\)/, 'the text a model reads says it too');
   t.regex(r.stdout, /^403$/m);
   for (const [host, port] of [['denied-host', 8000], ['up-http', 8001], ['denied-host', 8443]] as const) {
     t.true(r.network!.denied.some((d) => d.host === host && d.port === port && d.attempts >= 1), `${host}:${port} in ${JSON.stringify(r.network)}`);
