@@ -144,13 +144,17 @@ export class EgressService {
   async sweep(): Promise<number> {
     const { runtime, instance, log } = this.deps;
     let removed = 0;
-    const stale = (labels: Record<string, string>) => labels[LABEL.boot] !== instance.bootId;
+    // A part this start took over (an outside network an earlier start made) is never stale, even
+    // while no container uses it (the proxy being re-created).
+    const world = await this.world?.catch(() => null);
+    const current = new Set(world ? [world.outside, world.internal, world.stateVolume, world.publicVolume] : []);
+    const stale = (labels: Record<string, string>, name: string) => labels[LABEL.boot] !== instance.bootId && !current.has(name);
     for (const n of await runtime.listNetworks(ofInstance(instance, { [LABEL.kind]: 'egress-network' }))) {
-      if (!stale(n.labels)) continue;
+      if (!stale(n.labels, n.name)) continue;
       removed += await runtime.removeNetwork(n.name).then(() => 1, (err: unknown) => (err instanceof NetworkInUseError ? 0 : Promise.reject(err)));
     }
     for (const v of await runtime.listVolumes(ofInstance(instance, { [LABEL.kind]: 'egress-volume' }))) {
-      if (!stale(v.labels)) continue;
+      if (!stale(v.labels, v.name)) continue;
       removed += await runtime.removeVolume(v.name).then(() => 1, (err: unknown) => (err instanceof VolumeInUseError ? 0 : Promise.reject(err)));
     }
     if (removed) log.info({ removed }, 'removed egress networks and volumes of an earlier start');

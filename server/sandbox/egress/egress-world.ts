@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { NetworkConflictError } from '../../runtime/runtime-errors.js';
-import { egressLabels, type InstanceIdentity } from '../container/labels.js';
+import { egressLabels, type InstanceIdentity, LABEL, ofInstance } from '../container/labels.js';
 import { egressNames, internalCandidates, type InternalPlan } from './egress-plan.js';
 
 /** The networks and volumes the egress proxy lives in; they outlive proxy re-creations. */
@@ -71,7 +71,11 @@ async function outsideNetwork(opts: WorldOptions, defaultName: string): Promise<
     }
     return { name: opts.outsideNetwork, created: false };
   }
-  if (await runtime.networkExists(defaultName)) return { name: defaultName, created: false };
+  if (await runtime.networkExists(defaultName)) {
+    // One an earlier start of this server made (still in use when it was swept) is this server's to remove.
+    const ours = await runtime.listNetworks(ofInstance(instance, { [LABEL.egress]: 'outside' }));
+    return { name: defaultName, created: ours.some((n) => n.name === defaultName) };
+  }
   try {
     await runtime.createNetwork({ name: defaultName, labels: egressLabels('outside', instance), internal: false });
     return { name: defaultName, created: true };
