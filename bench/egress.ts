@@ -7,7 +7,9 @@
  *                  intercepting leg (HTTP and HTTPS to a secret host), and mitmproxy alone (HTTP,
  *                  passthrough HTTPS) for the design comparison; rounds interleave the paths
  *   latency        one small request per new connection (urllib in the sandbox image), same paths
- * Run: npx tsx bench/egress.ts [--rounds N]   (the egress-proxy image must be built)
+ * Then the same through Capsule itself (bench/egress-capsule.ts): the per-run cost of an egress
+ * profile against the default, and a 100 MB download through Capsule's proxy against a plain bridge.
+ * Run: npx tsx bench/egress.ts [--rounds N] [--only engine|capsule]   (the egress-proxy image must be built)
  */
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
@@ -16,9 +18,12 @@ import { buildProxyConfig } from '../server/egress/proxy-config.js';
 import { registerRun, registryFile, sandboxEgressEnv } from '../server/egress/run-registration.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../server/version.js';
 import { docker as cli, EGRESS_IMAGE, EgressLab } from '../test/helpers/egress-lab.js';
+import { measureThroughCapsule } from './egress-capsule.js';
 import { summarize, table } from './stats.js';
 
-const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 5);
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const rounds = Number(arg('--rounds') || 5);
+const only = arg('--only');
 const engine = new Docker();
 const lab = new EgressLab();
 const spec = parseEgress({
@@ -136,6 +141,13 @@ async function main() {
   const run = registerRun(`run_${randomBytes(8).toString('hex')}`, 'bench', spec);
   await lab.startProxy(config, registryFile([run.registration]));
   const env = { ...sandboxEgressEnv({ proxyIp: await lab.proxyIp(), run }), TEST_CA: lab.pki.caPem };
+  console.log(`egress bench: ${rounds} rounds, 2 cores shared with whatever else runs here\n`);
+  if (only !== 'capsule') await engineLevel(env);
+  if (only !== 'engine') await measureThroughCapsule({ outside: lab.outside, caPem: lab.pki.caPem, instance: `bench-egress-${lab.id}` }, rounds);
+}
+
+/** The design comparison on the engine directly: per-run network setups, and every proxy path. */
+async function engineLevel(env: Record<string, string>) {
   const mitmIp = await startMitmAlone();
   const mitmUrl = `http://${mitmIp}:3128`;
   const mitmEnv = { HTTP_PROXY: mitmUrl, HTTPS_PROXY: mitmUrl, http_proxy: mitmUrl, https_proxy: mitmUrl, TEST_CA: lab.pki.caPem };
@@ -151,7 +163,6 @@ async function main() {
     { name: 'HTTPS, squid -> intercepted (secret host)', network: lab.internal, env, url: 'https://sec-https:8443/100m', proxy: px },
     { name: 'HTTPS, mitmproxy alone, passthrough', network: lab.internal, env: mitmEnv, url: 'https://up-https:8443/100m', proxy: mx },
   ];
-  console.log(`egress bench: ${rounds} rounds, 2 cores shared with whatever else runs here\n`);
   console.log('per-run cost, create + start (ms):');
   console.log(table(await perRunCost()));
   console.log('\n100 MB download (curl in a locked-down container; upstream: python http.server / ssl):');

@@ -7,7 +7,8 @@
 #   images/build.sh egress-proxy  build the egress proxy (squid + mitmproxy) for egress profiles
 #   FORCE=1 images/build.sh    rebuild even when the tagged image is up to date
 #
-# Tags come from package.json ("capsule.sandboxImage"; the server is capsule/server:<version>).
+# Tags come from package.json ("capsule.sandboxImage", "capsule.egressImage"; the server is
+# capsule/server:<version>).
 # An image whose label capsule.context-hash matches the hash of its inputs is up to date and skipped.
 # When BASE_IMAGE (default debian:bookworm-slim) is neither present nor pullable, a Debian
 # base is bootstrapped with debootstrap and imported as capsule/base:bookworm.
@@ -24,7 +25,7 @@ TARGET="${1:-sandbox}"
 SANDBOX_IMAGE="${CAPSULE_SANDBOX_IMAGE:-$(node -p "require('$ROOT/package.json').capsule.sandboxImage")}"
 SERVER_IMAGE="capsule/server:$(node -p "require('$ROOT/package.json').version")"
 PROXY_IMAGE="capsule/docker-proxy:$(node -p "require('$ROOT/package.json').version")"
-EGRESS_IMAGE="capsule/egress-proxy:$(node -p "require('$ROOT/package.json').version")"
+EGRESS_IMAGE="${CAPSULE_EGRESS_IMAGE:-$(node -p "require('$ROOT/package.json').capsule.egressImage")}"
 BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
 OFFLINE_BASE="capsule/base:bookworm"
 EXTRA_CA="${CAPSULE_EXTRA_CA:-${NODE_EXTRA_CA_CERTS:-}}"

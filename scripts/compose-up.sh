@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `docker compose up` for a local trial that works on any machine with an engine: with or without an
-# image registry, and behind a TLS-intercepting proxy (CAPSULE_EXTRA_CA=/path/ca.pem). The three images
+# image registry, and behind a TLS-intercepting proxy (CAPSULE_EXTRA_CA=/path/ca.pem). The four images
 # are built by images/build.sh (the debootstrap base when debian:bookworm-slim cannot be pulled; the
 # extra CA only in discarded build stages), then compose starts them without building again.
 # Extra arguments go to `compose up` (e.g. -d, or `--profile tracing` cannot be passed here: use
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for target in sandbox server docker-proxy; do bash images/build.sh "$target"; done
+for target in sandbox server docker-proxy egress-proxy; do bash images/build.sh "$target"; done
 # Kernel-enforced disk quotas need the btrfs volume root on the engine host (root, once); without it
 # Capsule runs and reports disk_quota.enforced false.
 if [[ "$(id -u)" == "0" ]]; then bash scripts/provision-volume-root.sh; else

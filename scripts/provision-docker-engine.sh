@@ -9,6 +9,23 @@ log() { printf '[provision-docker] %s\n' "$*" >&2; }
 # The btrfs filesystem whose quotas bound what sandboxes write (independent of dockerd; idempotent).
 bash "$(dirname "${BASH_SOURCE[0]}")/provision-volume-root.sh" || log "continuing: disk quotas will not be enforced (see above)"
 
+# Egress sandboxes sit on internal networks whose bridge (capsule-egr<N>, named by Capsule) carries
+# the network's gateway address on the host, so they could reach any host service on 0.0.0.0 or that
+# address (measured). Drop what enters the host from those bridges: traffic to the proxy and between
+# containers is bridged and never passes INPUT. Idempotent; not kept across reboots (re-run this).
+egress_firewall() {
+  local tool
+  for tool in iptables ip6tables; do
+    command -v "$tool" >/dev/null 2>&1 || continue
+    "$tool" -C INPUT -i capsule-egr+ -j DROP 2>/dev/null || "$tool" -I INPUT -i capsule-egr+ -j DROP
+  done
+}
+if [[ "$(id -u)" == "0" ]]; then
+  egress_firewall || log "could not add the egress host firewall rule (iptables -I INPUT -i capsule-egr+ -j DROP): egress sandboxes can reach host services"
+else
+  log "not root: add the egress host firewall rule yourself: iptables -I INPUT -i capsule-egr+ -j DROP"
+fi
+
 if docker info >/dev/null 2>&1; then
   log "engine reachable ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
   exit 0

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_SANDBOX_IMAGE, projectRoot } from './version.js';
+import { DEFAULT_EGRESS_IMAGE, DEFAULT_SANDBOX_IMAGE, projectRoot } from './version.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -54,6 +54,16 @@ export const configSchema = z.object({
     .describe('How often the reaper sweeps for orphaned containers (it also sweeps at start-up).'),
   CAPSULE_ALLOW_NETWORK_PROFILES: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
     .describe('Set to 1 to enable profiles that attach a network (otherwise listed as disabled).'),
+  CAPSULE_EGRESS_NETWORK: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a Docker network name').optional()
+    .describe('Docker network the egress proxy reaches the outside through; it must exist. Unset: Capsule creates `<CAPSULE_INSTANCE>-outside` (capsule-outside) and removes it at shutdown.'),
+  CAPSULE_EGRESS_IMAGE: z.string().min(1).default(DEFAULT_EGRESS_IMAGE)
+    .describe('Image of the egress proxy (default: package.json capsule.egressImage; build it with `images/build.sh egress-proxy`).'),
+  CAPSULE_EGRESS_SUBNET: z.string()
+    .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(1[6-9]|2[0-4])$/, 'an IPv4 CIDR from /16 to /24, e.g. 10.213.0.0/16')
+    .default('10.213.0.0/16')
+    .describe('Private IPv4 range the internal egress network is taken from: a free /22 of it (a /22 to /24 is used whole), one per server on an engine.'),
+  CAPSULE_EGRESS_UPSTREAM_CA: z.string().min(1).optional()
+    .describe('PEM file of extra root certificates for upstreams (an internal CA): the intercepting proxy trusts them, and sandboxes of egress profiles get them in their trust bundle.'),
   CAPSULE_DATA_DIR: z.string().min(1).default(resolve(projectRoot, 'data'))
     .describe('Folder of the run store (capsule.db, SQLite) and artifacts.'),
   CAPSULE_RESULT_TTL: duration.default(3_600_000)

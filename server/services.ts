@@ -11,6 +11,8 @@ import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { BoundedVolumes } from './sandbox/volumes/bounded-volumes.js';
+import { egressFromConfig } from './sandbox/egress/egress-from-config.js';
+import type { EgressService } from './sandbox/egress/egress-service.js';
 import type { InstanceIdentity } from './sandbox/container/labels.js';
 import { ProcessManager } from './sandbox/processes/process-manager.js';
 import { ProfileRegistry } from './sandbox/profiles/profiles.js';
@@ -31,6 +33,8 @@ export interface ServiceOverrides {
   instance?: InstanceIdentity;
   /** ':memory:' keeps the run store in memory (artifacts still go under CAPSULE_DATA_DIR). */
   storeDir?: string;
+  /** Where egress secrets' from_env values are read (default process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 /** Every service, built once; disposing it stops the runs, then closes the rest in reverse order of building. */
@@ -45,6 +49,8 @@ export interface Services extends AsyncDisposable {
   workspaces: WorkspaceService;
   artifacts: ArtifactStore;
   pool: WarmPool | undefined;
+  /** The egress proxy, when an egress profile is enabled. */
+  egress: EgressService | undefined;
   sandbox: SandboxService;
   processes: ProcessManager;
   reaper: Reaper;
@@ -87,6 +93,13 @@ export function buildServices(config: Config, runtime: ContainerRuntime, log: Lo
   const start = async () => {
     await startUp(core);
     if (drained) return;
+    if (core.egress) {
+      // What a crash of an earlier start left (its sandboxes, proxy, networks, volumes) goes first:
+      // the new world takes the same names and subnet.
+      await reaper.sweep().catch((err: unknown) => core.log.warn({ err: (err as Error).message }, 'reaper sweep failed'));
+      await core.egress.start();
+    }
+    if (drained) return;
     reaper.start();
     core.pool?.start();
     startRuntimeGauges(core.pool ? () => core.pool!.sizes() : undefined);
@@ -109,7 +122,11 @@ function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overr
   const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
   const pool = config.CAPSULE_POOL ? new WarmPool({ runtime, log, instance, profiles }) : undefined;
   const cache = new ResultCache(store.database, config.CAPSULE_RESULT_TTL);
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, volumes, ...(pool ? { pool } : {}) });
+  // Reads the egress secrets now: a missing one stops start-up here.
+  const egress = egressFromConfig({ config, runtime, log, instance, profiles, env: overrides.env ?? process.env });
+  // The proxy and its networks go after the runs (drain comes before every closer).
+  if (egress) closers.add(() => egress.close());
+  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, volumes, ...(pool ? { pool } : {}), ...(egress ? { egress } : {}) });
   const processes = new ProcessManager({ sandbox, log, retainBytes: config.CAPSULE_PROCESS_RETAIN_BYTES, resultTtlMs: config.CAPSULE_RESULT_TTL });
   const context = new ContextStore(store.database, {
     maxValueBytes: config.CAPSULE_CONTEXT_MAX_VALUE_BYTES,
@@ -118,7 +135,7 @@ function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overr
   });
   const calculator = new Calculator();
   closers.add(() => calculator.close());
-  return { config, log, runtime, instance, profiles, store, volumes, workspaces, artifacts, pool, cache, sandbox, processes, context, calculator };
+  return { config, log, runtime, instance, profiles, store, volumes, workspaces, artifacts, pool, egress, cache, sandbox, processes, context, calculator };
 }
 
 /** The reaper: containers no live object owns, and every TTL sweep. */
@@ -128,7 +145,8 @@ function buildReaper(c: Core): Reaper {
     runtime: c.runtime,
     log: c.log,
     instance: c.instance,
-    isOwned: (labels) => c.sandbox.ownsContainer(labels) || c.workspaces.ownsContainer(labels) || c.volumes.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false),
+    isOwned: (labels) =>
+      c.sandbox.ownsContainer(labels) || c.workspaces.ownsContainer(labels) || c.volumes.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false) || (c.egress?.ownsContainer(labels) ?? false),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
     extraSweeps: [
       async () => c.processes.sweepExpired(),
@@ -139,6 +157,7 @@ function buildReaper(c: Core): Reaper {
       async () => (pool ? pool.sweepIdle() : 0),
       async () => c.cache.purge(),
       async () => c.context.purgeExpired(),
+      async () => (c.egress ? c.egress.sweep() : 0),
     ],
   });
 }

@@ -16,10 +16,12 @@ export const projectRoot: string = (() => {
 
 const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
   version: string;
-  capsule: { sandboxImage: string };
+  capsule: { sandboxImage: string; egressImage: string };
 };
 
 /** Capsule's version, from package.json. */
 export const CAPSULE_VERSION: string = pkg.version;
 /** The sandbox image tag built by `make images`: the single place it is defined is package.json. */
 export const DEFAULT_SANDBOX_IMAGE: string = pkg.capsule.sandboxImage;
+/** The egress proxy image tag built by `images/build.sh egress-proxy` (package.json capsule.egressImage). */
+export const DEFAULT_EGRESS_IMAGE: string = pkg.capsule.egressImage;

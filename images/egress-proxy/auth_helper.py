@@ -22,7 +22,10 @@ _state = {"key": None, "runs": {}, "failed": False}
 def registry():
     try:
         st = os.stat(REGISTRY)
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        # ctime too: the server writes the file through the engine's archive API, which sets mtime from the
+        # tar header (whole seconds) and may reuse the inode, so two writes in one second with the same
+        # size looked unchanged (a new run's credentials refused with 407; found by test/e2e/egress.test.ts).
+        key = (st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
     except OSError:
         return {}
     if key != _state["key"] or _state["failed"]:

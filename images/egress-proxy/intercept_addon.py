@@ -36,7 +36,10 @@ class JsonFile:
             st = os.stat(self.path)
         except OSError:
             return self.value
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        # ctime too: the server writes the file through the engine's archive API, which sets mtime from the
+        # tar header (whole seconds) and may reuse the inode, so two writes in one second with the same
+        # size looked unchanged (a new run's credentials refused with 407; found by test/e2e/egress.test.ts).
+        key = (st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
         if key != self.key:
             try:
                 with open(self.path, encoding="utf-8") as f:

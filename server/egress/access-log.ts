@@ -24,6 +24,9 @@ export interface EgressLogEvent {
   secrets: string[];
 }
 
+/** Where a run's entries past the tally's limit are counted (its port is null). */
+export const OTHER_HOSTS = '(other hosts)';
+
 export interface NetworkSummary {
   allowed: { host: string; port: number | null; requests: number }[];
   denied: { host: string; port: number | null; attempts: number }[];
@@ -77,6 +80,12 @@ function decisionOf(raw: Record<string, unknown>, status: number | null): 'allow
 export class NetworkTally {
   private readonly runs = new Map<string, { allowed: Map<string, number>; denied: Map<string, number> }>();
 
+  /**
+   * `maxEntries`: distinct host:port entries kept per run and list; later ones are counted under
+   * OTHER_HOSTS, so a run that tries a million names cannot grow the server's memory or its result.
+   */
+  constructor(private readonly maxEntries = 100) {}
+
   add(event: EgressLogEvent): void {
     if (event.runId === null) return;
     if (event.source === 'intercept' && event.decision === 'allowed') return;
@@ -85,8 +94,9 @@ export class NetworkTally {
       run = { allowed: new Map(), denied: new Map() };
       this.runs.set(event.runId, run);
     }
-    const key = `${event.host}\n${event.port ?? ''}`;
     const map = event.decision === 'allowed' ? run.allowed : run.denied;
+    let key = `${event.host}\n${event.port ?? ''}`;
+    if (!map.has(key) && map.size >= this.maxEntries - 1) key = `${OTHER_HOSTS}\n`;
     map.set(key, (map.get(key) ?? 0) + 1);
   }
 

@@ -8,7 +8,8 @@ import type { LinuxCapability } from './capabilities.js';
  *
  * Errors an implementation throws: EngineUnavailableError (engine not reachable, or a request it did not
  * answer within the implementation's request timeout, naming the call), ImageMissingError (create with
- * an image the engine does not have), VolumeInUseError (runtime-errors.ts), RuntimeFailureError for
+ * an image the engine does not have), VolumeInUseError, NetworkInUseError and NetworkConflictError
+ * (runtime-errors.ts), RuntimeFailureError for
  * anything else, and the abort reason itself for a call whose `signal` was aborted. Policy (what to tell
  * a client, whether to retry) is the caller's.
  */
@@ -72,6 +73,16 @@ export interface TmpfsMount {
   gid?: number;
 }
 
+/** A check run in the container every intervalMs from one interval after the start (ContainerState.health). */
+export interface Healthcheck {
+  /** The argv to run (no shell); exit 0 means healthy. */
+  argv: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number; // failures in a row that make it unhealthy
+  startPeriodMs: number; // failures in this window after the start do not count
+}
+
 /** Everything needed to create one sandbox container. */
 export interface ContainerSpec {
   image: string;
@@ -94,6 +105,12 @@ export interface ContainerSpec {
   binds?: BindMount[];
   /** 'none' or the name of a network. */
   network: string;
+  /** Nameservers the engine's resolver forwards names it does not know to (Docker's --dns). */
+  dns?: string[];
+  /** resolv.conf options (e.g. `timeout:1`, `attempts:1`): how long a name lookup may wait for an answer. */
+  dnsOptions?: string[];
+  /** A health check the engine runs (only Capsule's egress proxy has one); the image's own otherwise. */
+  healthcheck?: Healthcheck;
   readOnlyRootfs: boolean;
   /** Capabilities removed from the engine's default set ('ALL': every one). */
   capDrop: Array<LinuxCapability | 'ALL'>;
@@ -137,6 +154,34 @@ export interface ContainerState {
   oomKilled: boolean;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The verdict of its health check ('starting' until the first one); null when it has none. */
+  health: 'starting' | 'healthy' | 'unhealthy' | null;
+  /** Network name → its IPv4 address there, for the networks it is on (addresses are given at start). */
+  addresses: Record<string, string>;
+}
+
+/** A network to create (a bridge on the engine host). */
+export interface NetworkSpec {
+  name: string;
+  labels: Record<string, string>;
+  /** No route off the network: members reach each other (and the host, through the gateway address). */
+  internal: boolean;
+  /** IPv4 CIDR (the engine picks one when omitted), and its gateway address. */
+  subnet?: string;
+  gateway?: string;
+  /** The part of the subnet handed out to members without a pinned address (a CIDR inside `subnet`). */
+  ipRange?: string;
+  /** Name of the host's bridge interface (at most 15 characters), so host firewall rules can name it. */
+  bridgeName?: string;
+}
+
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  internal: boolean;
+  /** Its IPv4 CIDR, null when it has none. */
+  subnet: string | null;
 }
 
 export interface ContainerSummary {
@@ -222,6 +267,20 @@ export interface ContainerRuntime {
   removeVolume(name: string, options?: CallOptions): Promise<void>;
   /** Volumes carrying every given label (value '' matches any value). */
   listVolumes(labels: Record<string, string>, options?: CallOptions): Promise<VolumeSummary[]>;
+  /**
+   * Create a network; returns its id. A name, subnet or bridge name another network has is
+   * NetworkConflictError (runtime-errors.ts) saying which.
+   */
+  createNetwork(spec: NetworkSpec, options?: CallOptions): Promise<string>;
+  /** Remove a network; a missing one is not an error; one a container is connected to is NetworkInUseError. */
+  removeNetwork(name: string, options?: CallOptions): Promise<void>;
+  /**
+   * Connect a container (created or running) to another network, at `ipv4Address` when given (inside
+   * the subnet, outside ipRange). It must have been created on a network, not 'none'.
+   */
+  connectNetwork(network: string, containerId: string, endpoint?: { ipv4Address?: string }, options?: CallOptions): Promise<void>;
+  /** Networks carrying every given label (value '' matches any value). */
+  listNetworks(labels: Record<string, string>, options?: CallOptions): Promise<NetworkInfo[]>;
   /** Attach to stdout/stderr (and stdin when opened); call before start so no output is missed. */
   attach(id: string, options?: CallOptions): Promise<AttachedIo>;
   start(id: string, options?: CallOptions): Promise<void>;

@@ -11,6 +11,29 @@ export class VolumeInUseError extends RuntimeFailureError {
   }
 }
 
+/** A network with members (containers connected to it) cannot be removed. */
+export class NetworkInUseError extends RuntimeFailureError {
+  constructor(readonly network: string, options?: { cause?: unknown }) {
+    super(`network ${network} has containers connected to it`, { ...options, details: { network } });
+  }
+}
+
+/** What another network already has: its name, an overlapping subnet, or the bridge interface name. */
+export type NetworkConflict = 'name' | 'subnet' | 'bridge';
+
+const CONFLICT_TEXT: Record<NetworkConflict, string> = {
+  name: 'the name is taken by another network',
+  subnet: "its subnet overlaps another network's",
+  bridge: 'its bridge name is taken by another network',
+};
+
+/** createNetwork asked for something another network has; `conflict` says what, so a caller can pick another. */
+export class NetworkConflictError extends RuntimeFailureError {
+  constructor(readonly network: string, readonly conflict: NetworkConflict, options?: { cause?: unknown }) {
+    super(`network ${network}: ${CONFLICT_TEXT[conflict]}`, { ...options, details: { network, conflict } });
+  }
+}
+
 /** "200 ms", "30 s". */
 function duration(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;

@@ -16,6 +16,8 @@ export interface EngineStatusDeps {
   volumes?: BoundedVolumes;
   /** Slots in use, waiting and available right now. */
   runs: () => { active: number; queued: number; max_concurrent: number };
+  /** The egress proxy: a note while it is down. */
+  egress?: { readinessNote(): string | null };
 }
 
 export type Readiness = ({ ready: true } | { ready: false; reason: string }) & { pool: Record<string, PoolProfileState>; notes: string[] };
@@ -94,7 +96,8 @@ export class EngineStatus {
   async readiness(): Promise<Readiness> {
     const pool = this.deps.pool?.state() ?? {};
     const ready = await this.engineReadiness();
-    return { ...ready, pool, notes: poolNotes(pool) };
+    const egress = this.deps.egress?.readinessNote();
+    return { ...ready, pool, notes: [...poolNotes(pool), ...(egress ? [egress] : [])] };
   }
 
   private async engineReadiness(): Promise<{ ready: true } | { ready: false; reason: string }> {

@@ -49,6 +49,14 @@ export const collectedFileObject = z.object({
   skipped: z.string().optional().describe('Why a matching path was not returned.'),
 });
 
+/** What an egress profile's run reached through the egress proxy, and what it was refused. */
+export const runNetworkObject = z
+  .object({
+    allowed: z.array(z.object({ host: z.string(), port: z.number().int().nullable(), requests: z.number().int().describe('HTTP requests, or CONNECT tunnels (one per HTTPS connection).') })),
+    denied: z.array(z.object({ host: z.string(), port: z.number().int().nullable(), attempts: z.number().int() })).describe('Requests the proxy refused (403): the name or port is not on the profile\'s list, a method is not allowed, or the address is one the proxy never reaches.'),
+  })
+  .describe('For runs of an egress profile: hosts and ports reached through the egress proxy, and refused ones (so a failed install says why).');
+
 /** The structured result of run_command and run_code (and the REST run result). */
 export const runResultShape = {
   run_id: z.string().describe('Identifier of this run (also the capsule.run_id container label).'),
@@ -68,6 +76,7 @@ export const runResultShape = {
   files: z.array(collectedFileObject).optional().describe('Files matched by collect.'),
   collect_error: z.string().optional().describe('Why collecting files or workspace usage after the run failed.'),
   stats: runStatsObject,
+  network: runNetworkObject.optional(),
   cached: z.boolean().optional().describe('With cache: true, whether this result was replayed from the cache.'),
 };
 export const runResultObject = z.object(runResultShape);

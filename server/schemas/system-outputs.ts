@@ -13,7 +13,15 @@ export const profileInfoObject = z.object({
   disabled_reason: z.string().optional().describe('Why the profile is disabled, when it is.'),
   runtime: z.string().describe('OCI runtime, or "engine default".'),
   seccomp: z.enum(['custom', 'docker default']),
-  network: z.string().describe('"none", or the Docker network a networked profile attaches.'),
+  network: z.string().describe('"none", the Docker network a networked profile attaches, or "egress proxy".'),
+  egress: z
+    .object({
+      allow: z.array(z.string()).describe('Hosts (name or *.suffix, optional :port) a run may reach through the proxy.'),
+      methods: z.array(z.string()).nullable().describe('The only HTTP methods allowed; null: any.'),
+      secrets: z.array(z.object({ name: z.string(), hosts: z.array(z.string()) })).describe('Env names that hold a per-run placeholder the proxy swaps for the real value, for these hosts only.'),
+    })
+    .optional()
+    .describe('For an egress profile: what its runs may reach through the egress proxy.'),
   memory_bytes: z.number(),
   memory: z.string().describe('memory_bytes in words, e.g. "512 MiB".'),
   cpus: z.number(),

@@ -13,6 +13,8 @@ export const capsuleMetrics = {
   containerStart: meter.createHistogram('capsule.container.start.duration', { unit: 'ms', description: 'From the decision to run to the program started (cold: create+start; pooled: job handed over).' }),
   timeouts: meter.createCounter('capsule.runs.timeouts', { description: 'Runs ended by their wall-time limit.' }),
   oomKills: meter.createCounter('capsule.runs.oom_kills', { description: 'Runs ended by the out-of-memory killer.' }),
+  egressDenied: meter.createCounter('capsule.egress.denied', { description: 'Requests the egress proxy refused, by profile and reason (not_allowed, method, destination, host_mismatch, not_http, auth).' }),
+  egressProxyRestarts: meter.createCounter('capsule.egress.proxy_restarts', { description: 'Times the egress proxy was re-created after it stopped or turned unhealthy.' }),
 };
 
 let gaugesStarted = false;

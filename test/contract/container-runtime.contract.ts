@@ -7,6 +7,7 @@ import { filesClauses } from './clauses/files.js';
 import { hardeningClauses } from './clauses/hardening.js';
 import { volumesClauses } from './clauses/volumes.js';
 import { cancellationClauses } from './clauses/cancellation.js';
+import { networksClauses } from './clauses/networks.js';
 import { engineFailuresClauses } from './clauses/engine-failures.js';
 import { contractCase, type ContractSuite } from './contract-case.js';
 
@@ -33,7 +34,8 @@ export interface ContractPrograms {
   sleep(): string[];
   /**
    * Prints `key=value` lines about its own process: uid, gid, no_new_privs (0|1), cap_eff (CapEff of
-   * /proc/self/status), root (ro|rw: the root mount), tmpfs (the /proc/mounts options of `tmpfsPath`).
+   * /proc/self/status), root (ro|rw: the root mount), tmpfs (the /proc/mounts options of `tmpfsPath`),
+   * dns_options (the `options` line of /etc/resolv.conf, absent without one).
    */
   report(tmpfsPath: string): string[];
 }
@@ -62,6 +64,7 @@ export function containerRuntimeContract(test: TestFn, makeRuntime: () => Contai
     const rt = makeRuntime();
     for (const c of await rt.list(options.labels)) await rt.remove(c.id);
     for (const v of await rt.listVolumes(options.labels)) await rt.removeVolume(v.name).catch(() => undefined);
+    for (const n of await rt.listNetworks(options.labels)) await rt.removeNetwork(n.name).catch(() => undefined);
   });
   containersClauses(suite);
   removalClauses(suite);
@@ -69,6 +72,7 @@ export function containerRuntimeContract(test: TestFn, makeRuntime: () => Contai
   filesClauses(suite);
   hardeningClauses(suite);
   volumesClauses(suite);
+  networksClauses(suite);
   cancellationClauses(suite);
   engineFailuresClauses(suite);
 }

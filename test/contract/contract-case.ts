@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { extract, pack, type Header } from 'tar-stream';
 import { LINUX_CAPABILITIES, type LinuxCapability } from '../../server/runtime/capabilities.js';
-import type { AttachedIo, ContainerRuntime, ContainerSpec, VolumeMount } from '../../server/runtime/container-runtime.js';
+import type { AttachedIo, ContainerRuntime, ContainerSpec, NetworkSpec, VolumeMount } from '../../server/runtime/container-runtime.js';
 import type { ContractOptions, ContractPrograms, OutputPiece } from './container-runtime.contract.js';
 
 // What the contract's clauses share: one case per test (its runtime, labels and clean-up), and helpers.
@@ -68,6 +68,11 @@ export interface ContractCase {
   createVolume(name: string, extra?: Record<string, string>, driverOptions?: Record<string, string>): Promise<void>;
   /** An anonymous volume at /data, labelled so the case can find it. */
   anonymousData: VolumeMount;
+  /**
+   * A network of the case's own (name, a /24 and a bridge name of its role, created with the case's
+   * labels), removed when the test ends; `overrides` replace fields (to provoke conflicts).
+   */
+  createNetwork(role: string, overrides?: Partial<NetworkSpec>): Promise<NetworkSpec>;
 }
 
 /** What a clause file registers its tests with. */
@@ -102,5 +107,17 @@ export function contractCase(t: ExecutionContext, makeRuntime: () => ContainerRu
       t.teardown(() => rt.removeVolume(name).catch(() => undefined));
     },
     anonymousData: { target: '/data', readOnly: false, labelsIfCreated: labels },
+    createNetwork: async (role, overrides = {}) => {
+      // 10.214.N.0/24, N from the case id and the role: cases of one run rarely share one, and a clash
+      // with another network is a conflict the engine names (the test log shows it).
+      const n = (parseInt(id.slice(0, 4), 16) + [...role].reduce((a, c) => a + c.charCodeAt(0), 0)) % 250;
+      const spec: NetworkSpec = {
+        name: `capsule-contract-${id}-${role}`, labels, internal: true, subnet: `10.214.${n}.0/24`, gateway: `10.214.${n}.1`,
+        ipRange: `10.214.${n}.128/25`, bridgeName: `capsule-ct${id.slice(0, 2)}${role.slice(0, 2)}`, ...overrides,
+      };
+      await rt.createNetwork(spec);
+      t.teardown(() => rt.removeNetwork(spec.name).catch(() => undefined));
+      return spec;
+    },
   };
 }

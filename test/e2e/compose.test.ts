@@ -2,7 +2,11 @@ import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { CAPSULE_VERSION, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CAPSULE_VERSION, DEFAULT_EGRESS_IMAGE, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
+import { profileYaml } from '../helpers/egress-upstreams.js';
 import { requireEngine, runtime } from '../helpers/engine.js';
 import { freePort } from '../helpers/free-port.js';
 import { httpClient } from '../helpers/mcp-client.js';
@@ -38,8 +42,8 @@ async function proxyStatuses(network: string, paths: Array<[string, string]>): P
   return JSON.parse(stdout) as number[];
 }
 
-test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs through the proxy (warm, cold, stdin), the proxy refuses exec and build, and down -v leaves nothing', async (t) => {
-  for (const [image, target] of [[`capsule/server:${CAPSULE_VERSION}`, 'server'], [`capsule/docker-proxy:${CAPSULE_VERSION}`, 'docker-proxy'], [DEFAULT_SANDBOX_IMAGE, 'sandbox']]) {
+test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs through the proxy (warm, cold, stdin, egress), the proxy refuses exec and build, and down -v leaves nothing', async (t) => {
+  for (const [image, target] of [[`capsule/server:${CAPSULE_VERSION}`, 'server'], [`capsule/docker-proxy:${CAPSULE_VERSION}`, 'docker-proxy'], [DEFAULT_SANDBOX_IMAGE, 'sandbox'], [DEFAULT_EGRESS_IMAGE, 'egress-proxy']]) {
     if (!(await runtime.inspectImage(image!))) throw new Error(`${image} is missing: run bash images/build.sh ${target} (make test does)`);
   }
   t.is(await runtime.inspectImage('jaegertracing/all-in-one:1.62.0'), null, 'this machine has no Jaeger image: compose must start without it');
@@ -47,7 +51,14 @@ test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs throu
   const project = `capsuletest${randomBytes(3).toString('hex')}`;
   const token = randomBytes(16).toString('hex');
   // CAPSULE_REQUIRE_DISK_QUOTA=1: the server only starts when its volume helpers work through the proxy.
-  const env = { CAPSULE_PUBLISH_PORT: String(port), CAPSULE_ALLOWED_HOSTS: '127.0.0.1', CAPSULE_TOKENS: `compose:${token}`, CAPSULE_INSTANCE: project, CAPSULE_REQUIRE_DISK_QUOTA: '1' };
+  // The shipped profiles plus an egress one: the server creates its proxy through the docker-proxy.
+  const profiles = mkdtempSync(join(tmpdir(), 'capsule-compose-profiles-'));
+  writeFileSync(join(profiles, 'default.yaml'), profileYaml('default', 'pool:\n  size: 2\n  max_idle_s: 300'));
+  writeFileSync(join(profiles, 'pkgs.yaml'), profileYaml('pkgs', 'egress:\n  allow: ["pkg.example:443"]'));
+  const env = {
+    CAPSULE_PUBLISH_PORT: String(port), CAPSULE_ALLOWED_HOSTS: '127.0.0.1', CAPSULE_TOKENS: `compose:${token}`, CAPSULE_INSTANCE: project, CAPSULE_REQUIRE_DISK_QUOTA: '1',
+    CAPSULE_PROFILES_HOST_DIR: profiles, CAPSULE_ALLOW_NETWORK_PROFILES: '1',
+  };
   const files = ['-p', project, '-f', 'compose.yaml'];
   // fetch() through the engine's port proxy can leave no active handle while it waits; keep the loop alive.
   const keepAlive = setInterval(() => undefined, 1000);
@@ -97,6 +108,10 @@ test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs throu
     t.is(scratch.s?.stdout, 'bounded', scratch.text);
     t.like(scratch.s.workspace, { workspace_id: null, over_quota: false });
     t.true(scratch.s.workspace.bytes > 0);
+    // An egress run: the proxy the server made through the docker-proxy refuses a name off the list.
+    const egress = await call<{ stdout: string; network: { denied: Array<{ host: string; port: number }> } }>('run_command', { profile: 'pkgs', command: 'curl -s -o /dev/null -w "%{http_code}" http://off-the-list.test/' });
+    t.is(egress.s.stdout, '403', egress.text);
+    t.like(egress.s.network.denied[0], { host: 'off-the-list.test', port: 80 });
     await client.close();
     const statuses = await proxyStatuses(`${project}_default`, [
       ['GET', '/_ping'],

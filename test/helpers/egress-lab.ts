@@ -6,7 +6,7 @@ import { pack } from 'tar-stream';
 import type { ProxyConfig } from '../../server/egress/proxy-config.js';
 import { PUBLIC_DIR, STATE_DIR } from '../../server/egress/proxy-config.js';
 import { SANDBOX_CA_DIR } from '../../server/egress/run-registration.js';
-import { projectRoot, DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
+import { projectRoot, DEFAULT_EGRESS_IMAGE, DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
 
 /**
  * A small world for egress tests and benchmarks, built with the docker CLI and removed by label:
@@ -15,7 +15,7 @@ import { projectRoot, DEFAULT_SANDBOX_IMAGE } from '../../server/version.js';
  * its state and public volumes. Nothing here talks to any address outside these containers.
  */
 
-export const EGRESS_IMAGE = `capsule/egress-proxy:${JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version}`;
+export const EGRESS_IMAGE = DEFAULT_EGRESS_IMAGE;
 const FIXTURES = join(projectRoot, 'test', 'fixtures', 'egress');
 const PROXY_UID = 10003;
 

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import type { ContainerSpec, OutputChunk, OutputStream } from '../../server/runtime/container-runtime.js';
 import type { FakeFilesystem } from './fake-filesystem.js';
-import type { FakeScript, LauncherState } from './fake-launcher.js';
-import type { FakeProcess, FakeProgram } from './fake-programs.js';
+import { launcherOutput, type FakeScript, type LauncherState } from './fake-launcher.js';
+import { FAKE_PROGRAMS, type FakeProcess, type FakeProgram } from './fake-programs.js';
 
 /** One container of the fake engine. */
 export interface FakeContainer extends LauncherState {
@@ -31,6 +31,8 @@ export interface FakeContainer extends LauncherState {
   attachments: PassThrough[];
   /** A volume helper's answer (its stdout is raw, not launcher frames). */
   helper?: { stdout: string; code: number };
+  /** The verdict of spec.healthcheck (null without one). */
+  health: 'starting' | 'healthy' | 'unhealthy' | null;
 }
 
 export function newContainer(fields: Pick<FakeContainer, 'id' | 'spec' | 'script' | 'fs' | 'volumeNames' | 'anonymousVolumes' | 'program' | 'helper'>): FakeContainer {
@@ -43,9 +45,32 @@ export function newContainer(fields: Pick<FakeContainer, 'id' | 'spec' | 'script
   return {
     ...fields,
     running: false, exitCode: null, oomKilled: false, startedAt: null, finishedAt: null, finish, exited, started, markStarted,
-    stdinData: [], stdinEnded: false, stdinWaiters: [], archives: [], attachments: [],
+    stdinData: [], stdinEnded: false, stdinWaiters: [], archives: [], attachments: [], health: null,
     launcherReports: true, terminatedBy: 0, waitsForJob: fields.spec.cmd.includes('--wait-job'), jobArrived, jobReceived,
   };
+}
+
+/**
+ * Run spec.healthcheck every interval while the container runs: a fake program of that argv gives the
+ * verdict by its exit code (any other argv passes), `retries` failures in a row make it unhealthy.
+ */
+export function startHealthcheck(c: FakeContainer): void {
+  const check = c.spec.healthcheck;
+  if (!check) return;
+  c.health = 'starting';
+  let failures = 0;
+  const timer = setInterval(() => {
+    if (!c.running) return clearInterval(timer);
+    const program = FAKE_PROGRAMS[check.argv[0] ?? ''];
+    void (program ? program({ ...processOf(c), argv: check.argv, write: () => undefined }) : Promise.resolve(0)).then((code) => {
+      failures = code === 0 ? 0 : failures + 1;
+      if (code === 0) c.health = 'healthy';
+      else if (failures >= check.retries) c.health = 'unhealthy';
+    });
+    // At most 100 ms apart: timing is not part of the contract, and unit tests should not wait for it.
+  }, Math.min(check.intervalMs, 100));
+  timer.unref();
+  void c.exited.then(() => clearInterval(timer));
 }
 
 /** Record what the attach's stdin carries, for the launcher (a job) or a program (its stdin). */
@@ -99,4 +124,20 @@ export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSi
   } finally {
     void it.return?.();
   }
+}
+
+/** What an attach reads: a volume helper's raw answer, a program's writes, or the scripted launcher's frames. */
+export function containerOutput(c: FakeContainer): AsyncIterable<OutputChunk> {
+  if (c.helper) {
+    const { stdout } = c.helper;
+    return (async function* raw(): AsyncGenerator<OutputChunk> {
+      if (stdout) yield { stream: 'stdout', data: Buffer.from(stdout) };
+      await c.exited;
+    })();
+  }
+  if (!c.program) return launcherOutput(c);
+  const channel = new PassThrough({ objectMode: true });
+  if (c.exitCode !== null) channel.end();
+  else c.attachments.push(channel);
+  return channel;
 }

@@ -46,6 +46,7 @@ function report(spec: ContainerSpec, tmpfsPath: string): string {
     `cap_eff=${capabilityMask(effectiveCapabilities(spec, Number(uid)))}`,
     `root=${spec.readOnlyRootfs ? 'ro' : 'rw'}`,
     ...(tmpfs ? [`tmpfs=${procMountOptions(tmpfs)}`] : []),
+    ...(spec.dnsOptions?.length ? [`dns_options=${spec.dnsOptions.join(' ')}`] : []),
     '',
   ].join('\n');
 }

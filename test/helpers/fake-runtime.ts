@@ -9,7 +9,8 @@ import type {
   ContainerSummary,
   EngineInfo,
   ImageInfo,
-  OutputChunk,
+  NetworkInfo,
+  NetworkSpec,
   PathStat,
   RuntimeCall,
   VolumeSummary,
@@ -17,10 +18,11 @@ import type {
 import { RequestSignal } from '../../server/runtime/request-signal.js';
 import { VolumeInUseError } from '../../server/runtime/runtime-errors.js';
 import { VOLUME_HELPER_PATH } from '../../server/sandbox/volumes/volume-helper.js';
-import { newContainer, processOf, recordStdin, untilAborted, type FakeContainer } from './fake-container.js';
+import { containerOutput, newContainer, processOf, recordStdin, startHealthcheck, untilAborted, type FakeContainer } from './fake-container.js';
 import { directory, FakeFilesystem, FakeTree, imageEntry } from './fake-filesystem.js';
-import { launcherOutput, type FakeScript } from './fake-launcher.js';
-import { FAKE_PROGRAMS } from './fake-programs.js';
+import type { FakeScript } from './fake-launcher.js';
+import { FakeNetworks } from './fake-networks.js';
+import { FAKE_PROGRAMS, type FakeProgram } from './fake-programs.js';
 import { FakeVolumeHelper } from './fake-volume-helper.js';
 
 export { FakeVolumeHelper, type FakeScript };
@@ -51,7 +53,11 @@ export class FakeRuntime implements ContainerRuntime {
   /** Volume name → labels; volumeOptions: its driver options. */
   readonly volumes = new Map<string, Record<string, string>>();
   readonly volumeOptions = new Map<string, Record<string, string>>();
+  /** Networks that exist without createNetwork (a networked profile's), and the ones created. */
   networks = new Set<string>();
+  readonly createdNetworks = new FakeNetworks();
+  /** What a container of an image runs when its spec gives no command (the image's entrypoint). */
+  readonly imagePrograms = new Map<string, FakeProgram>();
   private readonly volumeTrees = new Map<string, FakeTree>();
   private counter = 0;
 
@@ -76,7 +82,25 @@ export class FakeRuntime implements ContainerRuntime {
     return this.op('inspectImage', options, () => (this.absentImages.has(ref) ? null : { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} }));
   }
   networkExists(name: string, options?: CallOptions): Promise<boolean> {
-    return this.op('networkExists', options, () => this.networks.has(name));
+    return this.op('networkExists', options, () => this.networks.has(name) || this.createdNetworks.byName.has(name));
+  }
+  createNetwork(spec: NetworkSpec, options?: CallOptions): Promise<string> {
+    this.calls.push('createNetwork');
+    return this.op('createNetwork', options, () => this.createdNetworks.create(spec));
+  }
+  removeNetwork(name: string, options?: CallOptions): Promise<void> {
+    this.calls.push('removeNetwork');
+    return this.op('removeNetwork', options, () => this.createdNetworks.remove(name));
+  }
+  connectNetwork(network: string, containerId: string, endpoint: { ipv4Address?: string } = {}, options?: CallOptions): Promise<void> {
+    this.calls.push('connectNetwork');
+    return this.op('connectNetwork', options, () => {
+      if (this.get(containerId).spec.network === 'none') throw new RuntimeFailureError(`container ${containerId} was created with network none`);
+      if (!this.createdNetworks.connect(network, containerId, endpoint.ipv4Address)) this.notFound(`network ${network} not found`);
+    });
+  }
+  listNetworks(labels: Record<string, string>, options?: CallOptions): Promise<NetworkInfo[]> {
+    return this.op('listNetworks', options, () => this.createdNetworks.list((l) => matches(l, labels)));
   }
   listImages(_prefix: string, options?: CallOptions): Promise<ImageInfo[]> {
     return this.op('listImages', options, () => []);
@@ -111,8 +135,10 @@ export class FakeRuntime implements ContainerRuntime {
       const script = this.next;
       if (script.failAt === 'create') throw new Error('fake create failure');
       const id = `fake${++this.counter}`;
+      const onNetwork = spec.network !== 'none' && !this.networks.has(spec.network);
+      if (onNetwork && !this.createdNetworks.connect(spec.network, id)) this.notFound(`network ${spec.network} not found`);
       const helper = spec.cmd[0] === VOLUME_HELPER_PATH ? this.volumeHelper.run(spec.cmd) : undefined;
-      const program = FAKE_PROGRAMS[spec.cmd[0] ?? ''];
+      const program = FAKE_PROGRAMS[spec.cmd[0] ?? ''] ?? (spec.cmd.length === 0 ? this.imagePrograms.get(spec.image) : undefined);
       const { mounts, volumeNames, anonymousVolumes } = this.mount(id, spec);
       const fs = new FakeFilesystem(mounts);
       this.containers.set(id, newContainer({ id, spec, script: helper ? { exitCode: helper.code } : script, fs, volumeNames, anonymousVolumes, program, helper }));
@@ -142,7 +168,7 @@ export class FakeRuntime implements ContainerRuntime {
       const closed = Promise.race([c.exited.then(() => undefined), gone, ended]);
       const stdin = c.spec.openStdin && !c.helper ? new PassThrough() : null;
       if (stdin) recordStdin(c, stdin);
-      return { output: untilAborted(this.outputOf(c), options?.signal), stdin, closed, destroy: () => destroyed() };
+      return { output: untilAborted(containerOutput(c), options?.signal), stdin, closed, destroy: () => destroyed() };
     });
   }
   start(id: string, options?: CallOptions): Promise<void> {
@@ -153,6 +179,7 @@ export class FakeRuntime implements ContainerRuntime {
       c.running = true;
       c.startedAt = new Date().toISOString();
       c.markStarted();
+      startHealthcheck(c);
       if (c.program) {
         void c.program(processOf(c)).then((code) => this.exit(c, code));
         return;
@@ -171,7 +198,8 @@ export class FakeRuntime implements ContainerRuntime {
   inspect(id: string, options?: CallOptions): Promise<ContainerState> {
     return this.op('inspect', options, () => {
       const c = this.get(id);
-      return { running: c.running, exitCode: c.exitCode, oomKilled: c.oomKilled || (c.script.oomKilled ?? false), startedAt: c.startedAt, finishedAt: c.finishedAt };
+      const addresses = c.startedAt ? this.createdNetworks.addressesOf(id) : {};
+      return { running: c.running, exitCode: c.exitCode, oomKilled: c.oomKilled || (c.script.oomKilled ?? false), startedAt: c.startedAt, finishedAt: c.finishedAt, health: c.health, addresses };
     });
   }
   kill(id: string, signal: string, options?: CallOptions): Promise<void> {
@@ -193,6 +221,7 @@ export class FakeRuntime implements ContainerRuntime {
       c.launcherReports = false;
       this.exit(c, 137);
       this.containers.delete(id);
+      this.createdNetworks.leave(id);
       this.removed.push(id);
       c.anonymousVolumes.forEach((name) => this.dropVolume(name));
     });
@@ -206,9 +235,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
   /** The spec of the most recently created container. */
   lastSpec(): ContainerSpec {
-    const spec = this.specs.at(-1);
-    if (!spec) throw new Error('no container was created');
-    return spec;
+    return this.specs.at(-1) ?? (() => { throw new Error('no container was created'); })();
   }
 
   /** Every call: the engine's availability, the caller's signal and the request timeout (none for wait). */
@@ -220,20 +247,6 @@ export class FakeRuntime implements ContainerRuntime {
       if (this.silent) await new Promise<never>(() => undefined);
       return fn();
     });
-  }
-  private outputOf(c: FakeContainer): AsyncIterable<OutputChunk> {
-    if (c.helper) {
-      const { stdout } = c.helper;
-      return (async function* raw(): AsyncGenerator<OutputChunk> {
-        if (stdout) yield { stream: 'stdout', data: Buffer.from(stdout) };
-        await c.exited;
-      })();
-    }
-    if (!c.program) return launcherOutput(c);
-    const channel = new PassThrough({ objectMode: true });
-    if (c.exitCode !== null) channel.end();
-    else c.attachments.push(channel);
-    return channel;
   }
   /** The container's volumes: a named one that does not exist is made (labelsIfCreated), an anonymous one always. */
   private mount(id: string, spec: ContainerSpec) {

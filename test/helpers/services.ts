@@ -17,7 +17,7 @@ import { silentLog, testProfile } from './fixtures.js';
  */
 export function servicesFor(rt: ContainerRuntime, env: Record<string, string>, profiles: Profile[], instance: string): Services {
   const config = loadConfig({ CAPSULE_DATA_DIR: mkdtempSync(join(tmpdir(), 'capsule-test-data-')), ...env });
-  return buildServices(config, rt, silentLog, { profiles: ProfileRegistry.fromProfiles(profiles), instance: { name: instance, bootId: 'test' }, storeDir: ':memory:' });
+  return buildServices(config, rt, silentLog, { profiles: ProfileRegistry.fromProfiles(profiles), instance: { name: instance, bootId: 'test' }, storeDir: ':memory:', env: { ...process.env, ...env } });
 }
 
 /** Unit tests: every service on a fake runtime, with small test profiles and a short kill grace. */

@@ -22,7 +22,8 @@ test.before(async () => {
 /** What `report` prints (see ContractPrograms.report), read from the kernel by the program itself. */
 const REPORT = `echo "uid=$(id -u)"; echo "gid=$(id -g)"
 sed -n -e 's/^NoNewPrivs:[[:space:]]*/no_new_privs=/p' -e 's/^CapEff:[[:space:]]*/cap_eff=/p' /proc/self/status
-awk -v p="$1" '$2 == "/" { split($4, o, ","); r = o[1] } $2 == p { t = $4 } END { print "root=" r; if (t != "") print "tmpfs=" t }' /proc/mounts`;
+awk -v p="$1" '$2 == "/" { split($4, o, ","); r = o[1] } $2 == p { t = $4 } END { print "root=" r; if (t != "") print "tmpfs=" t }' /proc/mounts
+sed -n 's/^options /dns_options=/p' /etc/resolv.conf`;
 
 const programs: ContractPrograms = {
   // Positional arguments carry the text, so nothing is quoted into the script. stdout and stderr are

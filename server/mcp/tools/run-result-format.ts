@@ -40,6 +40,12 @@ export function runToolResult(result: RunResult): CallToolResult {
     head.push(`${what} is over quota: ${w.bytes}/${w.quota_bytes} bytes, ${w.files}/${w.quota_files} entries${then}`);
   }
   if (result.collect_error) head.push(`collect failed: ${result.collect_error}`);
+  // An agent reading only the text should still see why an install failed.
+  const denied = result.network?.denied ?? [];
+  if (denied.length) {
+    const shown = denied.slice(0, 10).map((d) => `${d.host}${d.port ? `:${d.port}` : ''} (${d.attempts}x)`);
+    head.push(`egress proxy refused: ${shown.join(', ')}${denied.length > 10 ? ` and ${denied.length - 10} more` : ''} (see network.denied)`);
+  }
   const parts = [head.join('\n')];
   if (result.stdout) parts.push(`--- stdout ---\n${result.stdout}`);
   if (result.stderr) parts.push(`--- stderr ---\n${result.stderr}`);

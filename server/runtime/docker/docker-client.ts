@@ -16,9 +16,9 @@ const BULK_MS = 120_000;
  * caller, never how long a program runs (that is the run's wall timeout, a signal of its own). Measured
  * on this engine (20.10, 2 shared cores; `npx tsx bench/runtime-calls.ts`, n=20): queries p50 1-10 ms,
  * p99 under 35 ms; create 9 ms; start 75 ms; kill 36 ms; remove 7 ms; a 4 KiB putArchive 44 ms.
- * - Queries (info, images, networks, inspect, list, listVolumes, statPath) and the attach handshake:
+ * - Queries (info, images, networks, inspect, list, listVolumes, listNetworks, statPath) and the attach handshake:
  *   15 s, over 1000x their usual answer; a readiness probe on a hung engine answers within it.
- * - Changes (start, kill, remove, createVolume, removeVolume): 30 s. dockerd's SIGKILL path waits up to
+ * - Changes (start, kill, remove, createVolume, removeVolume, createNetwork, removeNetwork, connectNetwork): 30 s. dockerd's SIGKILL path waits up to
  *   10 s for the process to die before answering kill or a forced remove, and a remove also deletes
  *   the anonymous volumes' files.
  * - Bulk (create, putArchive, getArchive until its stream opens): 120 s. create may create named volumes;
@@ -35,6 +35,7 @@ export const DEFAULT_REQUEST_TIMEOUTS_MS: RequestTimeouts = {
   inspect: QUERY_MS,
   list: QUERY_MS,
   listVolumes: QUERY_MS,
+  listNetworks: QUERY_MS,
   statPath: QUERY_MS,
   attach: QUERY_MS,
   start: CHANGE_MS,
@@ -42,6 +43,9 @@ export const DEFAULT_REQUEST_TIMEOUTS_MS: RequestTimeouts = {
   remove: CHANGE_MS,
   createVolume: CHANGE_MS,
   removeVolume: CHANGE_MS,
+  createNetwork: CHANGE_MS,
+  removeNetwork: CHANGE_MS,
+  connectNetwork: CHANGE_MS,
   create: BULK_MS,
   putArchive: BULK_MS,
   getArchive: BULK_MS,

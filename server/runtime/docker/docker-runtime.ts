@@ -9,6 +9,8 @@ import type {
   ContainerSummary,
   EngineInfo,
   ImageInfo,
+  NetworkInfo,
+  NetworkSpec,
   PathStat,
   VolumeSummary,
 } from '../container-runtime.js';
@@ -16,6 +18,7 @@ import { getArchive, putArchive, statPath } from './docker-archive.js';
 import { attach } from './docker-attach.js';
 import { DockerClient, type DockerRuntimeOptions } from './docker-client.js';
 import { engineStatus } from './docker-errors.js';
+import { connectNetwork, createNetwork, listNetworks, removeNetwork } from './docker-networks.js';
 import { createOptions } from './docker-spec.js';
 import { createVolume, labelFilter, listVolumes, removeVolume } from './docker-volumes.js';
 
@@ -28,6 +31,11 @@ interface DockerodeSignalled {
     CgroupVersion?: string; Runtimes?: Record<string, unknown>;
   }>;
   version(options: { abortSignal: AbortSignal }): Promise<{ Version: string; ApiVersion: string }>;
+}
+
+/** Docker's health status ('none' or absent: no health check). */
+function healthOf(status: string | undefined): ContainerState['health'] {
+  return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : null;
 }
 
 /** Docker reports a time that never happened as year 1. */
@@ -144,6 +152,22 @@ export class DockerRuntime implements ContainerRuntime {
     return listVolumes(this.client, labels, options);
   }
 
+  createNetwork(spec: NetworkSpec, options?: CallOptions): Promise<string> {
+    return createNetwork(this.client, spec, options);
+  }
+
+  removeNetwork(name: string, options?: CallOptions): Promise<void> {
+    return removeNetwork(this.client, name, options);
+  }
+
+  connectNetwork(network: string, containerId: string, endpoint?: { ipv4Address?: string }, options?: CallOptions): Promise<void> {
+    return connectNetwork(this.client, network, containerId, endpoint, options);
+  }
+
+  listNetworks(labels: Record<string, string>, options?: CallOptions): Promise<NetworkInfo[]> {
+    return listNetworks(this.client, labels, options);
+  }
+
   attach(id: string, options?: CallOptions): Promise<AttachedIo> {
     return attach(this.client, id, options);
   }
@@ -168,6 +192,8 @@ export class DockerRuntime implements ContainerRuntime {
       oomKilled: s.OOMKilled,
       startedAt,
       finishedAt: timeOrNull(s.FinishedAt),
+      health: healthOf(s.Health?.Status),
+      addresses: Object.fromEntries(Object.entries(info.NetworkSettings?.Networks ?? {}).flatMap(([name, n]) => (n.IPAddress ? [[name, n.IPAddress]] : []))),
     };
   }
 

@@ -31,6 +31,15 @@ function mounts(spec: ContainerSpec): Docker.MountSettings[] {
   ];
 }
 
+/** The engine counts health-check times in nanoseconds. */
+const ns = (ms: number) => ms * 1e6;
+
+function healthcheck(spec: ContainerSpec): Docker.ContainerCreateOptions['Healthcheck'] {
+  const h = spec.healthcheck;
+  if (!h) return undefined;
+  return { Test: ['CMD', ...h.argv], Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), Retries: h.retries, StartPeriod: ns(h.startPeriodMs) };
+}
+
 /** ContainerSpec → the engine's create body. */
 export function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   return {
@@ -47,8 +56,11 @@ export function createOptions(spec: ContainerSpec): Docker.ContainerCreateOption
     StdinOnce: spec.openStdin,
     Tty: false,
     NetworkDisabled: spec.network === 'none',
+    ...(spec.healthcheck ? { Healthcheck: healthcheck(spec) } : {}),
     HostConfig: {
       NetworkMode: spec.network,
+      ...(spec.dns?.length ? { Dns: spec.dns } : {}),
+      ...(spec.dnsOptions?.length ? { DnsOptions: spec.dnsOptions } : {}),
       ReadonlyRootfs: spec.readOnlyRootfs,
       CapDrop: spec.capDrop,
       ...(spec.capAdd?.length ? { CapAdd: spec.capAdd } : {}),

@@ -3,6 +3,7 @@ import { JOB_DIR } from './languages.js';
 import { LABEL, recreatedWorkspaceLabels } from './labels.js';
 import { lockedDown, SANDBOX_USER } from './lockdown.js';
 import { launcherCommand } from './launcher-protocol.js';
+import type { EgressPlacement } from '../egress/egress-service.js';
 import type { Profile } from '../profiles/profiles.js';
 import type { EffectiveLimits } from '../runs/run-request.js';
 
@@ -17,6 +18,18 @@ export function workspaceVolumeMount(target: string, volume: string, workspaceId
   const labels = recreatedWorkspaceLabels(workspaceId, instance);
   if (!driverOptions) return { source: volume, target, readOnly: false, labelsIfCreated: labels };
   return { source: volume, target, readOnly: false, labelsIfCreated: { ...labels, [LABEL.quota]: 'btrfs' }, driverOptionsIfCreated: driverOptions };
+}
+
+/** The volumes of a run: /capsule for code files, /capsule-out, and what backs /workspace when not a tmpfs. */
+function runVolumes(input: Pick<Parameters<typeof buildContainerSpec>[0], 'withJobDir' | 'withOutputDir' | 'workspaceMount' | 'scratchMount' | 'labels'>): VolumeMount[] {
+  const volumes: VolumeMount[] = [];
+  if (input.withJobDir) volumes.push({ target: JOB_DIR, readOnly: false });
+  const scratch = (target: string): VolumeMount => input.scratchMount?.(target) ?? { target, readOnly: false };
+  if (input.withOutputDir) volumes.push(scratch(OUTPUT_DIR));
+  const ws = input.workspaceMount;
+  if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels[LABEL.instance] ?? '', ws.driverOptions));
+  else if (ws) volumes.push(scratch('/workspace'));
+  return volumes;
 }
 
 /** The locked-down container for one run of `argv` under `profile`. */
@@ -40,16 +53,14 @@ export function buildContainerSpec(input: {
   withOutputDir?: boolean;
   /** Quota'd scratch volumes (run-volumes.ts) that replace the anonymous /workspace and /capsule-out. */
   scratchMount?: (target: string) => VolumeMount | undefined;
+  /**
+   * An egress run's place: the internal network (no other way out), the proxy env (it wins over the
+   * caller's env), the proxy CA read-only, short DNS timeouts. Every other lockdown is unchanged.
+   */
+  egress?: EgressPlacement;
   labels: Record<string, string>;
 }): ContainerSpec {
-  const { profile } = input;
-  const volumes: ContainerSpec['volumes'] = [];
-  if (input.withJobDir) volumes.push({ target: JOB_DIR, readOnly: false });
-  const scratch = (target: string): VolumeMount => input.scratchMount?.(target) ?? { target, readOnly: false };
-  if (input.withOutputDir) volumes.push(scratch(OUTPUT_DIR));
-  const ws = input.workspaceMount;
-  if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels[LABEL.instance] ?? '', ws.driverOptions));
-  else if (ws) volumes.push(scratch('/workspace'));
+  const { profile, egress } = input;
   const tmpfs: ContainerSpec['tmpfs'] = { '/tmp': { sizeBytes: profile.tmpfsTmpBytes, mode: 0o1777 } };
   if (!input.workspaceMount) tmpfs['/workspace'] = { sizeBytes: profile.tmpfsWorkspaceBytes, uid: 10001, gid: 10001, mode: 0o755 };
   return lockedDown({
@@ -58,7 +69,7 @@ export function buildContainerSpec(input: {
     cmd: launcherCommand(input.argv, input.outputCap ?? null),
     user: SANDBOX_USER,
     workdir: input.workdir,
-    env: { ...profile.env, ...input.env },
+    env: { ...profile.env, ...input.env, ...egress?.env },
     labels: input.labels,
     openStdin: input.openStdin,
     memoryBytes: input.limits.memoryBytes,
@@ -66,8 +77,9 @@ export function buildContainerSpec(input: {
     pidsLimit: input.limits.pids,
     ulimits: profile.ulimits,
     tmpfs,
-    volumes,
-    network: profile.network,
+    volumes: [...runVolumes(input), ...(egress ? [egress.mount] : [])],
+    network: egress?.network ?? profile.network,
+    ...(egress ? { dns: egress.dns, dnsOptions: egress.dnsOptions } : {}),
     ...(profile.seccompJson ? { seccompProfile: profile.seccompJson } : {}),
     init: true,
     ...(profile.runtime ? { runtime: profile.runtime } : {}),

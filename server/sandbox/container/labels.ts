@@ -26,10 +26,15 @@ export const LABEL = {
   quota: 'capsule.quota',
   /** Where a scratch volume is mounted in its run. */
   mount: 'capsule.mount',
+  /** What a piece of the egress proxy's world is: proxy, internal, outside, state, public. */
+  egress: 'capsule.egress',
 } as const;
 
 /** What a labelled thing is: a run's container, a warm one, a helper, a volume. */
-export type Kind = 'run' | 'pool' | 'helper' | 'volume-helper' | 'workspace' | 'scratch' | 'egress-proxy';
+export type Kind = 'run' | 'pool' | 'helper' | 'volume-helper' | 'workspace' | 'scratch' | 'egress-proxy' | 'egress-network' | 'egress-volume';
+
+/** The parts of the egress proxy's world (server/sandbox/egress/): its container, networks and volumes. */
+export type EgressPart = 'proxy' | 'internal' | 'outside' | 'state' | 'public';
 
 /** The labels shared by everything this server creates. */
 function managed(kind: Kind, instance: InstanceIdentity): Record<string, string> {
@@ -82,6 +87,15 @@ export function recreatedWorkspaceLabels(workspaceId: string, instance: string):
 /** A run's scratch volume (its bounded /workspace or /capsule-out), removed with the run. */
 export function scratchLabels(input: { runId: string; owner: string; instance: InstanceIdentity; mount: string }): Record<string, string> {
   return { ...managed('scratch', input.instance), [LABEL.runId]: input.runId, [LABEL.owner]: input.owner, [LABEL.mount]: input.mount };
+}
+
+/**
+ * A part of the egress proxy's world. The proxy container's `capsule.run_id` is its generation
+ * (each re-creation gets a new one), so the reaper can tell the current proxy from a replaced one.
+ */
+export function egressLabels(part: EgressPart, instance: InstanceIdentity, generation?: string): Record<string, string> {
+  const kind: Kind = part === 'proxy' ? 'egress-proxy' : part === 'internal' || part === 'outside' ? 'egress-network' : 'egress-volume';
+  return { ...managed(kind, instance), [LABEL.egress]: part, ...(generation ? { [LABEL.runId]: generation } : {}) };
 }
 
 /** True when `labels` are of `kind` and name a run id in `live` (the reaper's "is this still owned?"). */

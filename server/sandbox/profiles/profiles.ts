@@ -2,10 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { egressSchema, type EgressSpec } from '../../egress/egress-schema.js';
 import { ConfigurationError, ForbiddenError, ProfileNotFoundError } from '../../errors.js';
 import type { Ulimit } from '../../runtime/container-runtime.js';
 import type { ProfileInfo } from '../../schemas/system-outputs.js';
 import { formatByteSize, parseByteSize } from './byte-size.js';
+import { checkEgressProfile, describeEgress } from './profile-egress.js';
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -51,6 +53,7 @@ export const profileFileSchema = z.strictObject({
   }),
   env: z.record(z.string().regex(ENV_NAME, 'env names must match [A-Za-z_][A-Za-z0-9_]*'), z.string()).default({}),
   pool: z.strictObject({ size: z.number().int().min(0).max(64), max_idle_s: positiveInt }).default({ size: 0, max_idle_s: 300 }),
+  egress: egressSchema.optional(),
 });
 
 /** A validated profile with everything resolved to plain numbers. */
@@ -61,11 +64,13 @@ export interface Profile {
   runtime?: string;
   /** 'none', or the Docker network a networked profile attaches. */
   network: string;
+  /** Controlled egress through Capsule's proxy (then `network` is 'none'); see server/egress/. */
+  egress?: EgressSpec;
   /** Seccomp profile JSON (Docker's default when absent). */
   seccompJson?: string;
   /** Env names (or NAME_* prefixes) a client may set; absent = any valid name. */
   envAllowlist?: string[];
-  /** False for networked profiles unless CAPSULE_ALLOW_NETWORK_PROFILES=1. */
+  /** False for networked and egress profiles unless CAPSULE_ALLOW_NETWORK_PROFILES=1. */
   enabled: boolean;
   disabledReason?: string;
   memoryBytes: number;
@@ -116,6 +121,7 @@ export function parseProfile(name: string, text: string, source: string, options
     throw new ConfigurationError(`profile ${source}: ${parsed.error.issues.map(describeIssue).join('; ')}`);
   }
   const p = parsed.data;
+  checkEgressProfile(source, p);
   const ulimits: Ulimit[] = [
     { name: 'nofile', soft: p.ulimits.nofile, hard: p.ulimits.nofile },
     { name: 'nproc', soft: p.ulimits.nproc, hard: p.ulimits.nproc },
@@ -131,7 +137,7 @@ export function parseProfile(name: string, text: string, source: string, options
       throw new ConfigurationError(`profile ${source}: seccomp: cannot load ${p.seccomp}: ${(err as Error).message}`);
     }
   }
-  const networked = p.network !== 'none';
+  const networked = p.network !== 'none' || p.egress !== undefined;
   const enabled = !networked || opts.allowNetwork;
   return {
     name,
@@ -139,6 +145,7 @@ export function parseProfile(name: string, text: string, source: string, options
     image: p.image ?? opts.defaultImage,
     ...(p.runtime ? { runtime: p.runtime } : {}),
     network: p.network,
+    ...(p.egress ? { egress: p.egress } : {}),
     ...(seccompJson ? { seccompJson } : {}),
     ...(p.env_allowlist ? { envAllowlist: p.env_allowlist } : {}),
     enabled,
@@ -238,7 +245,8 @@ export function describeProfile(p: Profile): ProfileInfo {
     ...(p.disabledReason ? { disabled_reason: p.disabledReason } : {}),
     runtime: p.runtime ?? 'engine default',
     seccomp: p.seccompJson ? 'custom' : 'docker default',
-    network: p.network,
+    network: p.egress ? 'egress proxy' : p.network,
+    ...(p.egress ? { egress: describeEgress(p.egress) } : {}),
     memory_bytes: p.memoryBytes,
     memory: formatByteSize(p.memoryBytes),
     cpus: p.cpus,

@@ -17,7 +17,7 @@ const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 export async function startThroughCache(job: PreparedRun, cache: ResultCache, runtime: ContainerRuntime, start: (job: PreparedRun) => Promise<RunHandle>): Promise<RunHandle> {
   if (job.mode === 'process') throw new InvalidInputError('cache is not available for background processes');
   if (job.workspace) throw new InvalidInputError('cache cannot be combined with workspace_id: a workspace changes between runs');
-  if (job.profile.network !== 'none') throw new InvalidInputError(`cache is not available for networked profile "${job.profile.name}": its results depend on the network`);
+  if (job.profile.network !== 'none' || job.profile.egress) throw new InvalidInputError(`cache is not available for networked profile "${job.profile.name}": its results depend on the network`);
   const image = await runtime.inspectImage(job.profile.image);
   if (!image) throw new ImageMissingError(`image ${job.profile.image} is not present on the engine: run \`make images\``);
   const key = ResultCache.key({

@@ -4,6 +4,7 @@ import type { AttachedIo, ContainerRuntime } from '../../runtime/container-runti
 import { withSpan } from '../../telemetry/tracing.js';
 import { buildContainerSpec } from '../container/container-spec.js';
 import { type InstanceIdentity, runLabels } from '../container/labels.js';
+import type { EgressPlacement } from '../egress/egress-service.js';
 import { JOB_DIR } from '../container/languages.js';
 import { encodeJob } from '../container/launcher-protocol.js';
 import { packTar } from '../container/tar.js';
@@ -49,9 +50,10 @@ export class ContainerRun implements AsyncDisposable {
 
   /**
    * Create the container (never started) and copy the job's files in; on failure nothing is left behind.
-   * `scratch`: the run's quota'd volumes (owned and removed by the caller, after this container).
+   * `scratch`: the run's quota'd volumes (owned and removed by the caller, after this container);
+   * `egress`: its place on the egress proxy's internal network (an egress profile's run).
    */
-  static async create(ctx: ContainerRunContext, job: PreparedRun, scratch: RunVolumes | null): Promise<ContainerRun> {
+  static async create(ctx: ContainerRunContext, job: PreparedRun, scratch: RunVolumes | null, egress: EgressPlacement | null = null): Promise<ContainerRun> {
     const spec = buildContainerSpec({
       profile: job.profile,
       limits: job.limits,
@@ -68,6 +70,7 @@ export class ContainerRun implements AsyncDisposable {
           ? { volume: null }
           : null,
       ...(scratch ? { scratchMount: (target: string) => scratch.mount(target) } : {}),
+      ...(egress ? { egress } : {}),
       labels: runLabels({ runId: job.runId, kind: 'run', profile: job.profile.name, owner: job.owner, instance: ctx.instance }),
     });
     const run = new ContainerRun(ctx, job, await ctx.runtime.create(spec));

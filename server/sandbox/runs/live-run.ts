@@ -26,6 +26,8 @@ export interface LiveRunOptions {
   afterExit: ((containerId: string) => Promise<{ extra: Partial<RunResult>; outputs: Map<string, Buffer> }>) | null;
   /** What follows the result before wait() resolves: records, container removal, releasing the slot. */
   settle: (result: RunResult) => Promise<void>;
+  /** An egress run's traffic, asked for once the program has ended (never rejects): the result's `network`. */
+  network?: () => Promise<NonNullable<RunResult['network']>>;
 }
 
 /**
@@ -143,6 +145,7 @@ export class LiveRun implements RunHandle {
 
   private async lifecycle(): Promise<RunResult> {
     const { job } = this.container;
+    let network: Promise<NonNullable<RunResult['network']>> | undefined;
     try {
       await withSpan('sandbox.wait', { 'capsule.run_id': job.runId }, async (span) => {
         await this.follow();
@@ -150,6 +153,7 @@ export class LiveRun implements RunHandle {
       });
       // The program has ended: a timeout or cancel from now on must not rewrite how it ended.
       this.settleControls();
+      network = this.options.network?.();
       await this.runAfterExit();
     } catch (err) {
       // After the start the partial output is the result.
@@ -160,6 +164,8 @@ export class LiveRun implements RunHandle {
       this.io.destroy();
       this.log.close();
     }
+    network ??= this.options.network?.();
+    if (network) this.outcome.extra = { ...this.outcome.extra, network: await network };
     return this.outcome.result();
   }
 

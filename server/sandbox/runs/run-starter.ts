@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { ShuttingDownError } from '../../errors.js';
+import { RuntimeFailureError, ShuttingDownError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import type { RunStore } from '../../store/run-store.js';
 import { capsuleMetrics } from '../../telemetry/metrics.js';
 import { activeTraceIds, withSpan } from '../../telemetry/tracing.js';
 import { type InstanceIdentity, ownedBy } from '../container/labels.js';
+import type { EgressLease, EgressService } from '../egress/egress-service.js';
 import { ConcurrencyLimiter } from '../limits/concurrency-limiter.js';
 import { OwnerLimits } from '../limits/owner-limits.js';
 import type { WarmContainer, WarmPool } from '../pool/warm-pool.js';
@@ -33,6 +34,8 @@ export interface RunStarterDeps {
   pool?: WarmPool;
   /** Quota'd volumes for the runs' scratch /workspace and /capsule-out; without them those are anonymous (unbounded). */
   volumes?: BoundedVolumes;
+  /** The egress proxy, when an egress profile is enabled. */
+  egress?: EgressService;
 }
 
 /**
@@ -149,25 +152,29 @@ export class RunStarter {
     const ctx: ContainerRunContext = { runtime: this.deps.runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval };
     let scratch: RunVolumes | null = null;
     let container: ContainerRun | null = null;
+    let lease: EgressLease | null = null;
     const createStarted = performance.now();
     try {
+      // Registered with the egress proxy before the sandbox exists, so its first request is known.
+      lease = await this.egressLease(job);
       scratch = warm ? null : await this.scratchVolumes(job);
       // On the warm path the container already exists: the span records taking it (capsule.warm=true).
       container = await withSpan('sandbox.create', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name, 'capsule.warm': warm !== null }, async () =>
-        warm ? ContainerRun.fromWarm(ctx, job, warm) : ContainerRun.create(ctx, job, scratch),
+        warm ? ContainerRun.fromWarm(ctx, job, warm) : ContainerRun.create(ctx, job, scratch, lease?.placement ?? null),
       );
       const run = container;
-      const held = scratch;
+      const held = { scratch, lease };
       const settle = async (result: RunResult) => {
         try {
           this.finished(job, run, warm !== null, result);
           await run[Symbol.asyncDispose]();
-          await held?.[Symbol.asyncDispose]();
+          await held.scratch?.[Symbol.asyncDispose]();
         } finally {
+          held.lease?.release();
           end();
         }
       };
-      const handle = await LiveRun.begin(run, this.liveOptions(job, options, signal, scratch, settle));
+      const handle = await LiveRun.begin(run, this.liveOptions(job, options, signal, held, settle));
       capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' });
       if (!warm) pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
       this.handles.set(job.runId, handle);
@@ -176,12 +183,14 @@ export class RunStarter {
       store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
       await container?.[Symbol.asyncDispose]();
       await scratch?.[Symbol.asyncDispose]();
+      lease?.release();
       end();
       throw err;
     }
   }
 
-  private liveOptions(job: PreparedRun, options: StartOptions, signal: AbortSignal, scratch: RunVolumes | null, settle: LiveRunOptions['settle']): LiveRunOptions {
+  private liveOptions(job: PreparedRun, options: StartOptions, signal: AbortSignal, held: { scratch: RunVolumes | null; lease: EgressLease | null }, settle: LiveRunOptions['settle']): LiveRunOptions {
+    const { scratch, lease } = held;
     const { runtime, workspaces, config } = this.deps;
     return {
       runtime,
@@ -190,6 +199,7 @@ export class RunStarter {
       stdinOpen: options.stdinOpen ?? false,
       retainBytes: options.retainBytes ?? job.profile.outputMaxBytesPerStream,
       afterExit: afterExitSteps({ runtime, ...(workspaces ? { workspaces } : {}), collectMaxBytes: config.CAPSULE_COLLECT_MAX_BYTES }, job, scratch, options.outputs?.maxBytes ?? null),
+      ...(lease ? { network: () => lease.summary() } : {}),
       settle,
     };
   }
@@ -203,6 +213,14 @@ export class RunStarter {
       'run finished',
     );
     this.deps.store?.recordFinished(result);
+  }
+
+  /** The run's registration with the egress proxy, for a profile with `egress` (null otherwise). */
+  private egressLease(job: PreparedRun): Promise<EgressLease | null> {
+    if (!job.profile.egress) return Promise.resolve(null);
+    const { egress } = this.deps;
+    if (!egress) return Promise.reject(new RuntimeFailureError(`profile ${job.profile.name} has egress, but this server runs no egress proxy`));
+    return withSpan('egress.register', { 'capsule.run_id': job.runId, 'capsule.profile': job.profile.name }, () => egress.lease(job.runId, job.profile));
   }
 
   /** The quota'd scratch volumes a cold run needs (null: none needed, or disk quotas not enforced). */
