@@ -135,7 +135,7 @@ export class RunStarter {
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
     // The trace of the call that started the run (the tool's or the HTTP request's span), for the dashboard's trace link.
     const trace_id = activeTraceIds().trace_id ?? null;
-    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display, trace_id });
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display, trace_id, task_id: options.taskId ?? null });
     const end = () => {
       if (warm) pool?.release(warm);
       this.liveRuns.delete(job.runId);
