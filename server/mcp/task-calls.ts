@@ -20,7 +20,7 @@ interface InFlight {
 
 export interface TaskCallsDeps {
   records: SqliteTaskStore;
-  sandbox: Pick<SandboxService, 'live'>;
+  sandbox: Pick<SandboxService, 'live' | 'removed'>;
   log: Logger;
   /** How long tasks/cancel and tasks/result wait for a stopped body to record its result (the kill grace and removal). */
   settleMs: number;
@@ -89,6 +89,8 @@ export class TaskCalls {
     this.inFlight.get(taskId)?.controller.abort(why);
     await killed;
     await this.settled(taskId);
+    // A warm run answers before its container is removed: the cancel answers once it is gone.
+    if (record.runId) await sandbox.removed(record.runId);
     this.deps.log.info({ task_id: taskId, run_id: record.runId, owner }, 'mcp task cancelled');
   }
 

@@ -16,6 +16,8 @@ export interface TaskLimits {
   maxUnfinishedPerOwner: number;
   /** The poll interval tasks suggest to clients (ms). */
   pollIntervalMs: number;
+  /** The clock (tests move it); default Date.now. */
+  now?: () => number;
 }
 
 /** A stored task: the protocol's Task, whose it is and the run it runs as (the newest, for tools that run several). */
@@ -106,18 +108,21 @@ function decodeCursor(cursor: string): [string, string] {
  * Results are the tool's CallToolResult as JSON (never the request's arguments).
  */
 export class SqliteTaskStore {
+  private readonly now: () => number;
+
   constructor(
     private readonly db: Database.Database,
     private readonly limits: TaskLimits,
   ) {
     db.exec(SCHEMA);
+    this.now = limits.now ?? Date.now;
   }
 
   /** A new `working` task of `owner`, or BusyError when the owner holds CAPSULE_OWNER_MAX_TASKS unfinished ones. */
   create(owner: string, tool: string, requested: CreateTaskOptions = {}): Task {
     const { maxTtlMs, maxUnfinishedPerOwner, pollIntervalMs, instance } = this.limits;
     const ttl = Math.min(Math.max(requested.ttl ?? maxTtlMs, MIN_TTL_MS), maxTtlMs);
-    const now = new Date().toISOString();
+    const now = new Date(this.now()).toISOString();
     const row: Row = { task_id: randomBytes(16).toString('hex'), owner, tool, status: 'working', status_message: null, run_id: null, ttl_ms: ttl, poll_interval_ms: requested.pollInterval ?? pollIntervalMs, created_at: now, updated_at: now };
     this.db.transaction(() => {
       const { n } = this.db.prepare(`SELECT count(*) AS n FROM tasks WHERE owner = ? AND ${UNFINISHED}`).get(owner) as { n: number };
@@ -135,7 +140,7 @@ export class SqliteTaskStore {
 
   /** One task of `owner` (null: missing, expired, or another owner's). */
   get(owner: string, taskId: string): TaskRecord | null {
-    const row = this.db.prepare(`SELECT * FROM tasks WHERE task_id = ? AND owner = ? AND ${LIVE}`).get(taskId, owner, Date.now()) as Row | undefined;
+    const row = this.db.prepare(`SELECT * FROM tasks WHERE task_id = ? AND owner = ? AND ${LIVE}`).get(taskId, owner, this.now()) as Row | undefined;
     return row ? { task: toTask(row), owner: row.owner, tool: row.tool, runId: row.run_id } : null;
   }
 
@@ -145,7 +150,7 @@ export class SqliteTaskStore {
     const page = after
       ? `AND (created_at < ? OR (created_at = ? AND task_id < ?))`
       : '';
-    const args: unknown[] = [owner, Date.now(), ...(after ? [after[0], after[0], after[1]] : []), PAGE + 1];
+    const args: unknown[] = [owner, this.now(), ...(after ? [after[0], after[0], after[1]] : []), PAGE + 1];
     const rows = this.db.prepare(`SELECT * FROM tasks WHERE owner = ? AND ${LIVE} ${page} ORDER BY created_at DESC, task_id DESC LIMIT ?`).all(...args) as Row[];
     const tasks = rows.slice(0, PAGE);
     return { tasks: tasks.map(toTask), ...(rows.length > PAGE ? { nextCursor: encodeCursor(tasks.at(-1)!) } : {}) };
@@ -153,7 +158,7 @@ export class SqliteTaskStore {
 
   /** Move an unfinished task to `status`; false when it is already terminal (or missing). */
   setStatus(owner: string, taskId: string, status: TaskStatus, message?: string): boolean {
-    const now = Date.now();
+    const now = this.now();
     const terminal = status === 'completed' || status === 'failed' || status === 'cancelled';
     return (
       this.db
@@ -176,13 +181,13 @@ export class SqliteTaskStore {
 
   /** The stored result, or null (unfinished, or ended without one: a restart, a cancel before the tool returned). */
   result(owner: string, taskId: string): Result | null {
-    const row = this.db.prepare(`SELECT result_json FROM tasks WHERE task_id = ? AND owner = ? AND ${LIVE}`).get(taskId, owner, Date.now()) as { result_json: string | null } | undefined;
+    const row = this.db.prepare(`SELECT result_json FROM tasks WHERE task_id = ? AND owner = ? AND ${LIVE}`).get(taskId, owner, this.now()) as { result_json: string | null } | undefined;
     return row?.result_json ? (JSON.parse(row.result_json) as Result) : null;
   }
 
   /** Fail this instance's unfinished tasks: the server stopped while they ran (start-up, after RunStore.markInterrupted). */
   markInterrupted(reason: string): number {
-    const now = Date.now();
+    const now = this.now();
     return this.db
       .prepare(`UPDATE tasks SET status = 'failed', status_message = ? || COALESCE(' (run ' || run_id || ')', ''), updated_at = ?, expires_at = ? + ttl_ms WHERE instance = ? AND ${UNFINISHED}`)
       .run(reason, new Date(now).toISOString(), now, this.limits.instance).changes;
@@ -190,7 +195,7 @@ export class SqliteTaskStore {
 
   /** Delete tasks past their ttl; returns how many. */
   purgeExpired(): number {
-    return this.db.prepare(`DELETE FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= ?`).run(Date.now()).changes;
+    return this.db.prepare(`DELETE FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= ?`).run(this.now()).changes;
   }
 
   /** The SDK's TaskStore for one owner's sessions: the session id the SDK passes is ignored, the owner decides. */

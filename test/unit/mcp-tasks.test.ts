@@ -197,3 +197,20 @@ test('progress and live output of a task reach the client as notifications that 
   t.true(progress.length > 0);
   t.is(progress.at(-1), 'two');
 });
+
+test('a task is a run: it counts against the owner\'s concurrency like any run', async (t) => {
+  const { runtime, catalog } = setup(t, { CAPSULE_OWNER_MAX_CONCURRENT: '1' });
+  const client = await connect(t, catalog.createServer());
+  runtime.next = { runMs: Infinity };
+  const task = await startTask(client, 'run_command', { command: 'sleep 60' });
+  await until(() => client.experimental.tasks.getTask(task.taskId), (x) => /, run /.test(x.statusMessage ?? ''));
+  const plain = (await client.callTool({ name: 'run_command', arguments: { command: 'echo' } })) as CallToolResult;
+  t.true(plain.isError);
+  t.regex((plain.content[0] as { text: string }).text, /^busy: owner "local" already has 1 runs in flight/);
+  const second = await startTask(client, 'run_command', { command: 'echo' });
+  const refused = (await client.experimental.tasks.getTaskResult(second.taskId, CallToolResultSchema)) as CallToolResult;
+  t.true(refused.isError, 'a task whose run is refused ends failed with the refusal a plain call gets');
+  t.regex((refused.content[0] as { text: string }).text, /^busy: /);
+  t.like(await client.experimental.tasks.getTask(second.taskId), { status: 'failed' });
+  await client.experimental.tasks.cancelTask(task.taskId);
+});
