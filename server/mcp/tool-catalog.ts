@@ -23,6 +23,7 @@ import {
   type ServerRequest,
   SetLevelRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { InternalError } from '../errors.js';
 import { SessionLogLevel } from './session-log-level.js';
 import { sessionContext, type SessionContext, type SessionState, withSession } from './session-state.js';
 import type { TaskCalls } from './task-calls.js';
@@ -79,8 +80,9 @@ async function listOnce(template: McpServer): Promise<ListToolsResult> {
  * once against a template McpServer; a session's McpServer re-registers the same (normalised) schemas
  * and handlers, answers tools/list with the list computed once, and shares one Ajv instance (the
  * server only uses it to check elicitation answers, which Capsule never asks for). Validation, error
- * results and output checks stay the SDK's own tools/call path. An idle session now costs ~30 KB of
- * heap, ~39 KB of RSS (bench/sessions.ts, 500 sessions on the real server).
+ * results and output checks stay the SDK's own tools/call path. An idle session now costs ~33 KB of
+ * heap, ~40 KB of RSS (bench/sessions.ts, 500 sessions on the real server; ~2.7 KB of it the task
+ * store view, task message queue and task request handlers each session's Protocol gets).
  */
 export class ToolCatalog {
   private readonly tools: CatalogTool[] = [];
@@ -114,7 +116,7 @@ export class ToolCatalog {
       registerToolTask: (name, config, cb) => {
         const handler = taskCapable(tasks, cb as AnyCallback, config.inputSchema !== undefined);
         // The template lists the tool with execution.taskSupport as the SDK does; sessions route its calls (task-routing.ts).
-        const tool = template.experimental.tasks.registerToolTask(name, config as Parameters<McpServer['registerTool']>[1] & typeof config, sdkTaskHandler(handler) as ToolTaskHandler<AnySchema>);
+        const tool = template.experimental.tasks.registerToolTask(name, config as typeof config & { inputSchema: AnySchema }, TEMPLATE_TASK_HANDLER);
         record(name, tool, handler, true);
         return tool;
       },
@@ -163,17 +165,12 @@ function registerOn(server: McpServer, r: CatalogResource): void {
   else server.registerResource(r.name, r.template, r.metadata, r.read);
 }
 
-/**
- * What the template registers for a task tool (it only answers tools/list, but the handler is a real
- * one): createTask starts the task; tasks/get and tasks/result are the session's task store's.
- */
-function sdkTaskHandler(handler: AnyCallback): ToolTaskHandler<AnySchema> {
-  return {
-    createTask: (args, extra) => handler(args, extra) as never,
-    getTask: (_args, extra) => extra.taskStore.getTask(extra.taskId),
-    getTaskResult: (_args, extra) => extra.taskStore.getTaskResult(extra.taskId) as Promise<never>,
-  };
-}
+/** The template only answers tools/list; its task tools are called on sessions, through their own handler. */
+const TEMPLATE_TASK_HANDLER: ToolTaskHandler<AnySchema> = {
+  createTask: () => Promise.reject(new InternalError('the catalog template serves tools/list only')),
+  getTask: () => Promise.reject(new InternalError('the catalog template serves tools/list only')),
+  getTaskResult: () => Promise.reject(new InternalError('the catalog template serves tools/list only')),
+};
 
 /** The shared handler, called with the session attached to its extra (the SDK calls it with args only when the tool has an input schema). */
 function bindToSession(tool: CatalogTool, state: SessionState): ToolCallback<AnySchema> {

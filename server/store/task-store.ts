@@ -68,6 +68,8 @@ BEGIN
 END;
 `;
 
+// Never result_json: a result can be megabytes (capped output, collected files), and only tasks/result reads it.
+const COLUMNS = 'task_id, owner, tool, status, status_message, run_id, ttl_ms, poll_interval_ms, created_at, updated_at';
 const UNFINISHED = `status IN ('working', 'input_required')`;
 const LIVE = `(expires_at IS NULL OR expires_at > ?)`;
 const PAGE = 50;
@@ -140,7 +142,7 @@ export class SqliteTaskStore {
 
   /** One task of `owner` (null: missing, expired, or another owner's). */
   get(owner: string, taskId: string): TaskRecord | null {
-    const row = this.db.prepare(`SELECT * FROM tasks WHERE task_id = ? AND owner = ? AND ${LIVE}`).get(taskId, owner, this.now()) as Row | undefined;
+    const row = this.db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE task_id = ? AND owner = ? AND ${LIVE}`).get(taskId, owner, this.now()) as Row | undefined;
     return row ? { task: toTask(row), owner: row.owner, tool: row.tool, runId: row.run_id } : null;
   }
 
@@ -151,7 +153,7 @@ export class SqliteTaskStore {
       ? `AND (created_at < ? OR (created_at = ? AND task_id < ?))`
       : '';
     const args: unknown[] = [owner, this.now(), ...(after ? [after[0], after[0], after[1]] : []), PAGE + 1];
-    const rows = this.db.prepare(`SELECT * FROM tasks WHERE owner = ? AND ${LIVE} ${page} ORDER BY created_at DESC, task_id DESC LIMIT ?`).all(...args) as Row[];
+    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE owner = ? AND ${LIVE} ${page} ORDER BY created_at DESC, task_id DESC LIMIT ?`).all(...args) as Row[];
     const tasks = rows.slice(0, PAGE);
     return { tasks: tasks.map(toTask), ...(rows.length > PAGE ? { nextCursor: encodeCursor(tasks.at(-1)!) } : {}) };
   }

@@ -2,8 +2,9 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult, CreateTaskResultSchema, LoggingMessageNotificationSchema, McpError, RELATED_TASK_META_KEY, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, type CallToolResult, CreateMessageRequestSchema, CreateTaskResultSchema, LoggingMessageNotificationSchema, McpError, RELATED_TASK_META_KEY, type Task } from '@modelcontextprotocol/sdk/types.js';
 import { containersLeft, requireEngine, runtime } from '../helpers/engine.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { startServer, type RunningServer } from '../helpers/server-process.js';
@@ -183,6 +184,35 @@ test('a server killed mid-task and started again (same data dir and instance) en
     const record = (await client.callTool({ name: 'get_run', arguments: { run_id: runId } })) as CallToolResult;
     t.like(record.structuredContent, { status: 'failed', task_id: task.taskId });
     t.is((await containersLeft({ 'capsule.run_id': runId }, 15_000)).length, 0, 'the reaper removed the orphaned container');
+  } finally {
+    await client.close();
+  }
+});
+
+test('generate_code as a task over HTTP: input_required while the client samples, the request delivered on tasks/result, then completed', async (t) => {
+  const client = new Client({ name: 'sampler', version: '1' }, { capabilities: { sampling: {} } });
+  let taskId = '';
+  const during: string[] = [];
+  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+    t.is((request.params._meta?.[RELATED_TASK_META_KEY] as { taskId?: string } | undefined)?.taskId, taskId, 'the request names its task');
+    during.push((await client.experimental.tasks.getTask(taskId)).status);
+    return { role: 'assistant', model: 'test-model', content: { type: 'text', text: '```python\ndef add(a, b):\n    return a + b\n```' } };
+  });
+  await client.connect(new StreamableHTTPClientTransport(server.url, { requestInit: { headers: ALICE } }));
+  await client.listTools();
+  try {
+    const statuses: string[] = [];
+    let result: CallToolResult | undefined;
+    const call = { name: 'generate_code', arguments: { task: 'Write add(a, b).', language: 'python', tests: 'assert add(2, 3) == 5', max_attempts: 1 } };
+    for await (const m of client.experimental.tasks.callToolStream(call, CallToolResultSchema, { task: { ttl: 600_000 } })) {
+      if (m.type === 'taskCreated') taskId = m.task.taskId;
+      if (m.type === 'taskStatus') statuses.push(m.task.status);
+      if (m.type === 'result') result = m.result as CallToolResult;
+    }
+    t.true(statuses.includes('input_required'), statuses.join(','));
+    t.deepEqual(during, ['input_required']);
+    t.like(result?.structuredContent, { passed: true, model_source: 'mcp_sampling' });
+    t.is((await client.experimental.tasks.getTask(taskId)).status, 'completed');
   } finally {
     await client.close();
   }
