@@ -63,10 +63,10 @@ export class TaskCalls {
   async start(call: ToolCall, extra: Extra): Promise<CreateTaskResult> {
     const taskStore = extra.taskStore;
     if (!taskStore) throw new Error('tasks need a task store (ToolCatalog sessions have one)');
-    const ttl = extra.taskRequestedTtl;
-    const task = await taskStore.createTask(ttl === undefined || ttl === null ? {} : { ttl });
     const session = sessionContext.of(extra);
     const { owner } = session;
+    const ttl = extra.taskRequestedTtl;
+    const task = await taskStore.createTask(ttl === undefined || ttl === null ? {} : { ttl });
     const controller = new AbortController();
     const body = this.bodyExtra(extra, taskStore, task.taskId, controller.signal);
     const done = this.run(owner, task.taskId, () => call(body), (n) => session.notify(n));
@@ -136,7 +136,9 @@ export class TaskCalls {
     const sendRequest: Extra['sendRequest'] = async (request, schema, options) => {
       try {
         // The type leaves relatedTask out (a request's extra relates to the request's own task); the SDK
-        // reads an explicit one first, which queues the request for tasks/result and moves the task to input_required.
+        // reads an explicit one first, which queues the request for tasks/result and moves the task to
+        // input_required. (SDK 1.32 leaves the timeout of a request answered that way running: it ends
+        // with the session, or fires a late notifications/cancelled the client ignores.)
         return await extra.sendRequest(request, schema, { ...options, relatedTask: { taskId } } as typeof options);
       } finally {
         await taskStore.updateTaskStatus(taskId, 'working').catch(() => undefined);
