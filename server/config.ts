@@ -48,6 +48,8 @@ export const configSchema = z.object({
     .describe('Most runs one owner (token) may have running or waiting at once (default: CAPSULE_MAX_CONCURRENT + CAPSULE_MAX_QUEUE).'),
   CAPSULE_OWNER_RUNS_PER_MINUTE: int(1, 1_000_000).default(600)
     .describe('Runs one owner may start per minute (token bucket; bursts up to this many).'),
+  CAPSULE_OWNER_MAX_TASKS: int(1, 100_000).default(32)
+    .describe('Most unfinished MCP tasks (tool calls made with `task`) one owner may hold; beyond it the call gets `busy` with retry_after_s.'),
   CAPSULE_INSTANCE: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/).default('capsule')
     .describe('Name of this server on its engine; the reaper removes containers of this name that no live run owns. Give each server sharing an engine its own name.'),
   CAPSULE_REAP_INTERVAL_MS: int(1000, 3_600_000).default(30_000)

@@ -154,9 +154,11 @@ export function toJsonRpcError(err: unknown, id: string | number | null = null):
 
 /**
  * The same, as the SDK's McpError, for handlers whose errors the SDK turns into JSON-RPC answers
- * (resources/read): the SDK sends an McpError's code, and -32603 for anything without one.
+ * (resources/read, tasks/*): the SDK sends an McpError's code, and -32603 for anything without one.
+ * `jsonRpcCode` replaces the registry's where the protocol fixes the code (MCP tasks: an unknown task
+ * id is -32602); the Capsule code still travels in `data.code`.
  */
-export function toMcpError(err: unknown): McpError {
+export function toMcpError(err: unknown, jsonRpcCode?: number): McpError {
   const e = asCapsuleError(err);
-  return new McpError(e.jsonRpcCode, e.message, payload(e));
+  return new McpError(jsonRpcCode ?? e.jsonRpcCode, e.message, payload(e));
 }

@@ -75,7 +75,7 @@ export async function serve(options: ServeOptions): Promise<void> {
 
 /** One client on stdin/stdout; its going away shuts the server down. */
 async function serveStdio(services: Services, onClosed: () => void): Promise<Transport> {
-  const server = createToolCatalog(services.tools).createServer();
+  const server = createToolCatalog(services.tools).createServer('local');
   const transport = new StdioServerTransport();
   transport.onclose = onClosed;
   process.stdin.once('end', onClosed);
@@ -86,7 +86,7 @@ async function serveStdio(services: Services, onClosed: () => void): Promise<Tra
 /** Streamable HTTP at /mcp, the REST API and the health routes. */
 async function serveHttp(config: Config, services: Services, telemetry: Telemetry | undefined, verifier: StaticTokenVerifier | undefined): Promise<{ transport: Transport; url: string }> {
   const catalog = createToolCatalog(services.tools);
-  const sessions = new McpSessions(() => catalog.createServer(), services.log, {
+  const sessions = new McpSessions((owner) => catalog.createServer(owner), services.log, {
     maxSessions: config.CAPSULE_MAX_SESSIONS,
     maxPerOwner: config.CAPSULE_OWNER_MAX_SESSIONS,
     idleMs: config.CAPSULE_SESSION_IDLE_TIMEOUT,

@@ -23,6 +23,8 @@ import { WorkspaceService } from './sandbox/workspaces/workspace-service.js';
 import { ArtifactStore } from './store/artifact-store.js';
 import { ResultCache } from './store/result-cache.js';
 import { RunStore } from './store/run-store.js';
+import { SqliteTaskStore } from './store/task-store.js';
+import { TaskCalls } from './mcp/task-calls.js';
 import { startRuntimeGauges } from './telemetry/metrics.js';
 
 /** What tests may replace; a server uses none of these. */
@@ -45,6 +47,8 @@ export interface Services extends AsyncDisposable {
   instance: InstanceIdentity;
   profiles: ProfileRegistry;
   store: RunStore;
+  /** MCP tasks, in the run store's database. */
+  taskStore: SqliteTaskStore;
   volumes: BoundedVolumes;
   workspaces: WorkspaceService;
   artifacts: ArtifactStore;
@@ -76,6 +80,9 @@ class Closers {
 
 type Core = Omit<Services, 'reaper' | 'tools' | 'start' | 'drain' | typeof Symbol.asyncDispose> & { cache: ResultCache; context: ContextStore; calculator: Calculator };
 
+// Tasks suggest polling once a second: the SDK's tasks/result also re-reads a task at its poll interval.
+const TASK_POLL_INTERVAL_MS = 1000;
+
 /** The composition of Capsule's services: the one place that decides who gets what. */
 export function buildServices(config: Config, runtime: ContainerRuntime, log: Logger, overrides: ServiceOverrides = {}): Services {
   const closers = new Closers(log);
@@ -86,7 +93,8 @@ export function buildServices(config: Config, runtime: ContainerRuntime, log: Lo
   const drain = () =>
     (drained ??= (async () => {
       reaper.stop();
-      await core.sandbox.shutdown();
+      // Tasks' bodies stop too (their runs end killed), and store their results before the database closes.
+      await Promise.all([core.sandbox.shutdown(), tools.tasks.drain(config.CAPSULE_SHUTDOWN_TIMEOUT_MS)]);
     })());
   let disposed: Promise<void> | null = null;
   const dispose = () => (disposed ??= drain().then(() => closers.closeAll()));
@@ -115,6 +123,14 @@ function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overr
   closers.add(() => store.close());
   const interrupted = store.markInterrupted('the server stopped while this run was in flight');
   if (interrupted) log.warn({ runs: interrupted }, 'marked runs of an earlier start as failed');
+  const taskStore = new SqliteTaskStore(store.database, {
+    instance: instance.name,
+    maxTtlMs: config.CAPSULE_RESULT_TTL,
+    maxUnfinishedPerOwner: config.CAPSULE_OWNER_MAX_TASKS,
+    pollIntervalMs: TASK_POLL_INTERVAL_MS,
+  });
+  const interruptedTasks = taskStore.markInterrupted('the server stopped while this task was in flight');
+  if (interruptedTasks) log.warn({ tasks: interruptedTasks }, 'marked MCP tasks of an earlier start as failed');
   const volumes = new BoundedVolumes({ runtime, log, instance, image: config.CAPSULE_SANDBOX_IMAGE, root: config.CAPSULE_VOLUME_ROOT, required: config.CAPSULE_REQUIRE_DISK_QUOTA });
   // Volume helpers still running (a reaper sweep, a usage read) finish and remove their containers.
   closers.add(() => volumes.close());
@@ -135,7 +151,7 @@ function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overr
   });
   const calculator = new Calculator();
   closers.add(() => calculator.close());
-  return { config, log, runtime, instance, profiles, store, volumes, workspaces, artifacts, pool, egress, cache, sandbox, processes, context, calculator };
+  return { config, log, runtime, instance, profiles, store, taskStore, volumes, workspaces, artifacts, pool, egress, cache, sandbox, processes, context, calculator };
 }
 
 /** The reaper: containers no live object owns, and every TTL sweep. */
@@ -151,6 +167,7 @@ function buildReaper(c: Core): Reaper {
     extraSweeps: [
       async () => c.processes.sweepExpired(),
       async () => c.store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
+      async () => c.taskStore.purgeExpired(),
       () => c.workspaces.sweepExpired(),
       () => c.volumes.sweep(),
       async () => c.artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
@@ -191,6 +208,7 @@ function toolDeps(c: Core): ToolDeps {
     devtools: new DevToolsService({ sandbox: c.sandbox, workspaces: c.workspaces }),
     codegen: new CodeGenerator(c.sandbox),
     modelClient,
+    tasks: new TaskCalls({ records: c.taskStore, sandbox: c.sandbox, log, settleMs: config.CAPSULE_KILL_GRACE_MS + 10_000 }),
     log,
     profileTools: config.CAPSULE_PROFILE_TOOLS,
   };

@@ -39,7 +39,8 @@ export class McpSessions {
   private readonly eventStore = new BoundedEventStore();
 
   constructor(
-    private readonly createServer: () => McpServer,
+    /** A session's McpServer; its task store is the owner's (tasks belong to the owner, not the session). */
+    private readonly createServer: (owner: string) => McpServer,
     private readonly log: Logger,
     limits: Omit<SessionLimits, 'maxStreamsPerSession'>,
   ) {
@@ -93,7 +94,7 @@ export class McpSessions {
   private async open(req: Request, res: Response): Promise<void> {
     const owner = ownerOf(req.auth);
     const slot = this.table.reserve(owner);
-    const server = this.createServer();
+    const server = this.createServer(owner);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // Resumability: a client reconnecting with Last-Event-ID receives the notifications it missed.

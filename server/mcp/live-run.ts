@@ -4,13 +4,15 @@ import { ownerOf } from '../auth/owner.js';
 import type { RunResult } from '../sandbox/runs/run-result.js';
 import type { CallOptions, RunHandle } from '../sandbox/sandbox-service.js';
 import { LiveOutput } from './live-output.js';
+import { taskIdOf } from './task-marks.js';
 import type { SessionContext } from './tool-context.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** The request's cancellation and owner, as a run takes them. */
-export function callOptions(extra: Extra): CallOptions {
-  return { signal: extra.signal, owner: ownerOf(extra.authInfo) };
+/** The call's cancellation (the request's, or its task's), owner and task, as a run takes them. */
+export function callOptions(extra: Extra): CallOptions & { owner: string } {
+  const taskId = taskIdOf(extra);
+  return { signal: extra.signal, owner: ownerOf(extra.authInfo), ...(taskId ? { taskId } : {}) };
 }
 
 /**

@@ -36,7 +36,7 @@ function isText(mime: string, data: Buffer): boolean {
 }
 
 /** Run artifacts (flame graphs, profiles) as MCP resources: capsule://runs/{run_id}/{name}. */
-export function registerArtifactResources(server: ToolHost, { artifacts }: ToolDeps): void {
+export function registerArtifactResources(server: Pick<ToolHost, 'registerResource'>, { artifacts }: ToolDeps): void {
   server.registerResource(
     'run-artifact',
     new ResourceTemplate(URI_TEMPLATES.runArtifact, { list: undefined }),
@@ -50,7 +50,7 @@ export function registerArtifactResources(server: ToolHost, { artifacts }: ToolD
 }
 
 /** Workspaces and their files as MCP resources: capsule://workspaces/{id} and capsule://workspaces/{id}/files/{path}. */
-export function registerWorkspaceResources(server: ToolHost, { workspaces }: ToolDeps): void {
+export function registerWorkspaceResources(server: Pick<ToolHost, 'registerResource'>, { workspaces }: ToolDeps): void {
   server.registerResource(
     'workspace',
     new ResourceTemplate(URI_TEMPLATES.workspace, {

@@ -25,7 +25,7 @@ export const RUN_VIEWER_TOOL_META = { ui: { resourceUri: RUN_VIEWER_URI }, [RESO
  * (tools/call for get_run, read_process_output, wait_process, container_stats, kill_process;
  * resources/read for a profile's profile.json).
  */
-export function registerRunViewer(host: ToolHost, file = RUN_VIEWER_FILE): void {
+export function registerRunViewer(host: Pick<ToolHost, 'registerResource'>, file = RUN_VIEWER_FILE): void {
   let html: Promise<string> | null = null;
   host.registerResource(
     'run-viewer',

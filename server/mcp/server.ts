@@ -64,7 +64,8 @@ const TOOLS: ToolRegistrar[] = [
 
 const INFO = { name: 'capsule', version: CAPSULE_VERSION };
 const OPTIONS = {
-  capabilities: { tools: {}, logging: {}, resources: {} },
+  // tasks: tools/call may be task-augmented (the run tools, see registerToolTask); tasks/list and tasks/cancel are served.
+  capabilities: { tools: {}, logging: {}, resources: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
   instructions:
     'Capsule runs each command or code block in its own fresh, locked-down Docker container (no network, ' +
     'non-root, resource limits) and removes it afterwards. Use run_command for shell commands and run_code for ' +
@@ -81,7 +82,7 @@ export function registerCapsule(host: ToolHost, deps: ToolDeps, session: Session
 
 /** Every Capsule tool and resource, registered once; `createServer()` gives each session its own cheap McpServer. */
 export function createToolCatalog(deps: ToolDeps): ToolCatalog {
-  return new ToolCatalog(INFO, OPTIONS, (host, session) => registerCapsule(host, deps, session));
+  return new ToolCatalog(INFO, OPTIONS, (host, session) => registerCapsule(host, deps, session), deps.tasks);
 }
 
 /** One MCP server with every Capsule tool (a catalog of its own: for one connection, such as stdio). */

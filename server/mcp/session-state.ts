@@ -7,9 +7,17 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** What one MCP session keeps for its tools: the client's logging/setLevel and what the client can do. */
 export interface SessionState {
+  /** Whose session it is (the token's name; "local" without tokens): the tasks it sees are this owner's. */
+  readonly owner: string;
   readonly logLevel: SessionLogLevel;
   /** The capabilities the client sent in initialize (sampling, elicitation, ...). */
   clientCapabilities(): ClientCapabilities | undefined;
+  /**
+   * A notification outside any request (Streamable HTTP: the session's GET stream, kept for replay
+   * when none is open): what a task sends once its tools/call has been answered. Rejects once the
+   * session is closed.
+   */
+  notify(notification: ServerNotification): Promise<void>;
 }
 
 /**

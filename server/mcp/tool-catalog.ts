@@ -1,3 +1,5 @@
+import { InMemoryTaskMessageQueue } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
+import type { ToolTaskHandler } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { ServerOptions } from '@modelcontextprotocol/sdk/server/index.js';
 import {
@@ -21,8 +23,11 @@ import {
   type ServerRequest,
   SetLevelRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { InternalError } from '../errors.js';
 import { SessionLogLevel } from './session-log-level.js';
 import { sessionContext, type SessionContext, type SessionState, withSession } from './session-state.js';
+import type { TaskCalls } from './task-calls.js';
+import { routeTaskCalls, taskCapable } from './task-routing.js';
 import type { ToolHost } from './tool-context.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -33,7 +38,12 @@ interface CatalogTool {
   /** As registerTool takes it, with the schemas already normalised by the SDK (raw shapes become z.object once). */
   config: { title?: string; description?: string; inputSchema?: AnySchema; outputSchema?: AnySchema; annotations?: RegisteredTool['annotations']; _meta?: Record<string, unknown> };
   handler: AnyCallback;
+  /** Registered with registerToolTask: may be called as an MCP task (handler is then taskCapable). */
+  task: boolean;
 }
+
+// Server-to-client requests a task queues for tasks/result (generate_code's sampling: one at a time).
+const MAX_TASK_QUEUE = 16;
 
 type CatalogResource =
   | { name: string; template: ResourceTemplate; metadata: ResourceMetadata; read: ReadResourceTemplateCallback }
@@ -70,28 +80,44 @@ async function listOnce(template: McpServer): Promise<ListToolsResult> {
  * once against a template McpServer; a session's McpServer re-registers the same (normalised) schemas
  * and handlers, answers tools/list with the list computed once, and shares one Ajv instance (the
  * server only uses it to check elicitation answers, which Capsule never asks for). Validation, error
- * results and output checks stay the SDK's own tools/call path. An idle session now costs ~30 KB of
- * heap, ~39 KB of RSS (bench/sessions.ts, 500 sessions on the real server).
+ * results and output checks stay the SDK's own tools/call path. An idle session now costs ~33 KB of
+ * heap, ~40 KB of RSS (bench/sessions.ts, 500 sessions on the real server; ~2.7 KB of it the task
+ * store view, task message queue and task request handlers each session's Protocol gets).
  */
 export class ToolCatalog {
   private readonly tools: CatalogTool[] = [];
   private readonly resources: CatalogResource[] = [];
   private readonly sessionOptions: ServerOptions;
   private readonly toolList: Promise<ListToolsResult>;
+  private readonly routes = new Map<string, { task: boolean }>();
 
   constructor(
     private readonly info: Implementation,
     options: ServerOptions,
     register: (host: ToolHost, session: SessionContext) => void,
+    private readonly tasks: TaskCalls,
   ) {
     const validator = new AjvJsonSchemaValidator();
-    this.sessionOptions = { ...options, jsonSchemaValidator: validator };
-    const template = new McpServer(info, this.sessionOptions);
+    // Without `tools` the SDK installs tools/call at the first registerTool, where routeTaskCalls wraps it.
+    const { tools: _tools, ...capabilities } = options.capabilities ?? {};
+    this.sessionOptions = { ...options, capabilities, jsonSchemaValidator: validator };
+    const template = new McpServer(info, { ...options, jsonSchemaValidator: validator });
+    const record = (name: string, tool: RegisteredTool, handler: AnyCallback, task: boolean) => {
+      const { title, description, inputSchema, outputSchema, annotations, _meta } = tool;
+      this.tools.push({ name, config: { title, description, inputSchema, outputSchema, annotations, _meta }, handler, task });
+      this.routes.set(name, { task });
+    };
     const host: ToolHost = {
       registerTool: (name, config, cb) => {
         const tool = template.registerTool(name, config, cb);
-        const { title, description, inputSchema, outputSchema, annotations, _meta } = tool;
-        this.tools.push({ name, config: { title, description, inputSchema, outputSchema, annotations, _meta }, handler: tool.handler as AnyCallback });
+        record(name, tool, tool.handler as AnyCallback, false);
+        return tool;
+      },
+      registerToolTask: (name, config, cb) => {
+        const handler = taskCapable(tasks, cb as AnyCallback, config.inputSchema !== undefined);
+        // The template lists the tool with execution.taskSupport as the SDK does; sessions route its calls (task-routing.ts).
+        const tool = template.experimental.tasks.registerToolTask(name, config as typeof config & { inputSchema: AnySchema }, TEMPLATE_TASK_HANDLER);
+        record(name, tool, handler, true);
         return tool;
       },
       registerResource: (name: string, target: ResourceTemplate | string, metadata: ResourceMetadata, read: ReadResourceTemplateCallback | ReadResourceCallback) => {
@@ -107,11 +133,21 @@ export class ToolCatalog {
     this.toolList.catch(() => undefined);
   }
 
-  /** A new McpServer for one session (or the stdio connection), with its own log level and client capabilities. */
-  createServer(): McpServer {
-    const mcp = new McpServer(this.info, this.sessionOptions);
-    const state: SessionState = { logLevel: new SessionLogLevel(), clientCapabilities: () => mcp.server.getClientCapabilities() };
+  /**
+   * A new McpServer for one session of `owner` (or the stdio connection), with its own log level,
+   * client capabilities and view of the owner's tasks.
+   */
+  createServer(owner = 'local'): McpServer {
+    const mcp = new McpServer(this.info, { ...this.sessionOptions, taskStore: this.tasks.storeFor(owner), taskMessageQueue: new InMemoryTaskMessageQueue(), maxTaskQueueSize: MAX_TASK_QUEUE });
+    const state: SessionState = {
+      owner,
+      logLevel: new SessionLogLevel(),
+      clientCapabilities: () => mcp.server.getClientCapabilities(),
+      notify: (notification) => mcp.server.notification(notification),
+    };
+    const routed = routeTaskCalls(mcp.server, this.routes);
     for (const tool of this.tools) mcp.registerTool(tool.name, tool.config, bindToSession(tool, state));
+    routed();
     for (const r of this.resources) registerOn(mcp, r);
     mcp.server.setRequestHandler(ListToolsRequestSchema, () => this.toolList);
     // The SDK keeps the level privately; Capsule keeps its own per session so live output can honour
@@ -128,6 +164,13 @@ function registerOn(server: McpServer, r: CatalogResource): void {
   if ('uri' in r) server.registerResource(r.name, r.uri, r.metadata, r.read);
   else server.registerResource(r.name, r.template, r.metadata, r.read);
 }
+
+/** The template only answers tools/list; its task tools are called on sessions, through their own handler. */
+const TEMPLATE_TASK_HANDLER: ToolTaskHandler<AnySchema> = {
+  createTask: () => Promise.reject(new InternalError('the catalog template serves tools/list only')),
+  getTask: () => Promise.reject(new InternalError('the catalog template serves tools/list only')),
+  getTaskResult: () => Promise.reject(new InternalError('the catalog template serves tools/list only')),
+};
 
 /** The shared handler, called with the session attached to its extra (the SDK calls it with args only when the tool has an input schema). */
 function bindToSession(tool: CatalogTool, state: SessionState): ToolCallback<AnySchema> {

@@ -1,5 +1,6 @@
-import type { McpServer, ReadResourceCallback, ReadResourceTemplateCallback, ResourceMetadata, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer, ReadResourceCallback, ReadResourceTemplateCallback, RegisteredTool, ResourceMetadata, ResourceTemplate, ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { type Attributes, SpanKind } from '@opentelemetry/api';
@@ -19,6 +20,7 @@ import type { ContextStore } from '../devtools/context-store.js';
 import type { DevToolsService } from '../devtools/devtools-service.js';
 import type { ModelClient } from '../devtools/model-client.js';
 import type { SessionContext } from './session-state.js';
+import type { TaskCalls } from './task-calls.js';
 
 export type { SessionContext, SessionState } from './session-state.js';
 
@@ -38,6 +40,8 @@ export interface ToolDeps {
   calculator: Calculator;
   /** The server's own model (CAPSULE_MODEL_URL/CAPSULE_MODEL), when configured. */
   modelClient: ModelClient | null;
+  /** Tool calls made as MCP tasks (tasks/get, tasks/result, tasks/list, tasks/cancel). */
+  tasks: TaskCalls;
   log: Logger;
   /** CAPSULE_PROFILE_TOOLS: record a server CPU profile of every tool call (when no other profile runs). */
   profileTools?: boolean;
@@ -49,6 +53,24 @@ export interface ToolDeps {
  */
 export interface ToolHost {
   registerTool: McpServer['registerTool'];
+  /**
+   * A tool that may also be called as an MCP task (`execution.taskSupport: 'optional'`): a plain call
+   * runs `cb` as registerTool's would; a call with `task` gets a task at once while `cb` runs on (see
+   * TaskCalls). `cb` is the tool's one body for both.
+   */
+  registerToolTask<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends undefined | ZodRawShapeCompat | AnySchema = undefined>(
+    name: string,
+    config: {
+      title?: string;
+      description?: string;
+      inputSchema?: InputArgs;
+      outputSchema?: OutputArgs;
+      annotations?: ToolAnnotations;
+      _meta?: Record<string, unknown>;
+      execution: { taskSupport: 'optional' };
+    },
+    cb: ToolCallback<InputArgs>,
+  ): RegisteredTool;
   registerResource(name: string, template: ResourceTemplate, metadata: ResourceMetadata, read: ReadResourceTemplateCallback): void;
   /** A resource at one fixed URI (the MCP App's ui:// page). */
   registerResource(name: string, uri: string, metadata: ResourceMetadata, read: ReadResourceCallback): void;

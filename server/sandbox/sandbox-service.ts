@@ -104,6 +104,11 @@ export class SandboxService {
     return this.starter.live(runId);
   }
 
+  /** Resolves once a finished run's container and scratch volumes are removed (warm runs return their result first). */
+  removed(runId: string): Promise<void> {
+    return this.starter.removed(runId);
+  }
+
   /** True when a container with these labels belongs to a run in flight here (the reaper's question). */
   ownsContainer(labels: Record<string, string>): boolean {
     return this.starter.ownsContainer(labels);

@@ -96,6 +96,7 @@ export const runRecordShape = {
   duration_ms: z.number().int().nullable(),
   error: z.string().nullable(),
   trace_id: z.string().nullable().describe('OpenTelemetry trace id of the call that started the run (its span is in the trace).'),
+  task_id: z.string().nullable().describe('The MCP task the run belongs to, when its tool call was made as a task (tasks/get, tasks/result).'),
 };
 export const runRecordSummaryObject = z.object(runRecordShape);
 

@@ -24,6 +24,8 @@ export interface RunRecord {
   error: string | null;
   /** The trace of the call that started the run (OpenTelemetry trace id), when there was one. */
   trace_id: string | null;
+  /** The MCP task the run belongs to (a tools/call made as a task), when it does. */
+  task_id: string | null;
   /** The full result (capped output included) once finished. */
   result: RunResult | null;
 }
@@ -47,7 +49,8 @@ CREATE TABLE IF NOT EXISTS runs (
   duration_ms INTEGER,
   error       TEXT,
   result_json TEXT,
-  trace_id    TEXT
+  trace_id    TEXT,
+  task_id     TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_owner_started ON runs (owner, started_at DESC);
 CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at);
@@ -85,7 +88,7 @@ export class RunStore {
     db.exec(SCHEMA);
     // A database made before the column existed (CREATE TABLE IF NOT EXISTS leaves it as it was).
     const columns = db.prepare(`PRAGMA table_info(runs)`).all() as Array<{ name: string }>;
-    if (!columns.some((c) => c.name === 'trace_id')) db.exec(`ALTER TABLE runs ADD COLUMN trace_id TEXT`);
+    for (const column of ['trace_id', 'task_id']) if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE runs ADD COLUMN ${column} TEXT`);
     return new RunStore(db, instance);
   }
 
@@ -99,13 +102,13 @@ export class RunStore {
   }
 
   /** Record a run as started (status running). */
-  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string; trace_id?: string | null }): void {
+  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string; trace_id?: string | null; task_id?: string | null }): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at, trace_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at, trace_id, task_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
       )
-      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString(), r.trace_id ?? null);
+      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString(), r.trace_id ?? null, r.task_id ?? null);
     this.writes++;
   }
 
@@ -181,6 +184,7 @@ function toRecord(row: Row): RunRecord {
     duration_ms: row.duration_ms,
     error: row.error,
     trace_id: row.trace_id ?? null,
+    task_id: row.task_id ?? null,
     result: row.result_json ? (JSON.parse(row.result_json) as RunResult) : null,
   };
 }

@@ -14,7 +14,7 @@ export interface RunFilter {
   before?: string | undefined;
 }
 
-const SUMMARY_COLUMNS = 'run_id, process_id, kind, owner, profile, summary, status, exit_code, started_at, finished_at, duration_ms, error, trace_id';
+const SUMMARY_COLUMNS = 'run_id, process_id, kind, owner, profile, summary, status, exit_code, started_at, finished_at, duration_ms, error, trace_id, task_id';
 
 /**
  * Read-only queries over the runs table for the dashboard: filtered lists, the values filters offer,

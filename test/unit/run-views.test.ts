@@ -28,7 +28,7 @@ test('lists one owner\'s runs or everyone\'s, newest first, filtered, without re
   t.deepEqual(views.list({ owner: 'bob', status: 'exited' }), []);
   const [row] = views.list({ owner: 'alice', limit: 1 });
   t.false('result' in row! || 'result_json' in row!, 'the list never carries results');
-  t.deepEqual(Object.keys(row!).sort(), ['duration_ms', 'error', 'exit_code', 'finished_at', 'kind', 'owner', 'process_id', 'profile', 'run_id', 'started_at', 'status', 'summary', 'trace_id']);
+  t.deepEqual(Object.keys(row!).sort(), ['duration_ms', 'error', 'exit_code', 'finished_at', 'kind', 'owner', 'process_id', 'profile', 'run_id', 'started_at', 'status', 'summary', 'task_id', 'trace_id']);
 });
 
 test('facets: the profiles of the visible runs, and the owners only across everyone', (t) => {

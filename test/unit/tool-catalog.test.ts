@@ -1,4 +1,7 @@
-import type { ToolDeps } from '../../server/mcp/tool-context.js';
+import type { ToolDeps, ToolHost } from '../../server/mcp/tool-context.js';
+import type { ToolTaskHandler } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
+import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
+import type { AnySchema } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { testServices } from '../helpers/services.js';
 import test from 'ava';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -39,10 +42,27 @@ async function client(server: McpServer, options: ConstructorParameters<typeof C
   return c;
 }
 
-/** The same registrations on a plain McpServer: what the SDK itself does with them. */
+/**
+ * The same registrations on a plain McpServer: what the SDK itself does with them. Task tools go
+ * through the SDK's own registerToolTask, over its in-memory task store, as its examples do.
+ */
 function plainServer(deps: ToolDeps): McpServer {
-  const plain = new McpServer({ name: 'capsule', version: 'x' }, { capabilities: { tools: {}, logging: {}, resources: {} } });
-  registerCapsule(plain, deps, sessionContext);
+  const plain = new McpServer({ name: 'capsule', version: 'x' }, { capabilities: { tools: {}, logging: {}, resources: {}, tasks: { requests: { tools: { call: {} } } } }, taskStore: new InMemoryTaskStore() });
+  const sdkStyle = (cb: (...a: unknown[]) => unknown): ToolTaskHandler<AnySchema> => ({
+    createTask: async (args, extra) => {
+      const task = await extra.taskStore.createTask({ pollInterval: 10 });
+      void Promise.resolve(cb(args, extra)).then((r) => extra.taskStore.storeTaskResult(task.taskId, 'completed', r as CallToolResult));
+      return { task };
+    },
+    getTask: (_args, extra) => extra.taskStore.getTask(extra.taskId),
+    getTaskResult: (_args, extra) => extra.taskStore.getTaskResult(extra.taskId) as Promise<CallToolResult>,
+  });
+  const host: ToolHost = {
+    registerTool: plain.registerTool.bind(plain),
+    registerResource: plain.registerResource.bind(plain) as ToolHost['registerResource'],
+    registerToolTask: (name, config, cb) => plain.experimental.tasks.registerToolTask(name, config as never, sdkStyle(cb as never)),
+  };
+  registerCapsule(host, deps, sessionContext);
   return plain;
 }
 

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { ownerOf } from '../../auth/owner.js';
 import { ANALYSIS_LANGUAGES } from '../../devtools/analysis-plan.js';
 import { analyzeCodeOutput } from '../../schemas/devtools-outputs.js';
+import { callOptions } from '../live-run.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerAnalyzeCode: ToolRegistrar = (server, deps) => {
   const { devtools } = deps;
-  server.registerTool(
+  server.registerToolTask(
     'analyze_code',
     {
       title: 'Analyze code (syntax, lint, metrics)',
@@ -23,9 +23,10 @@ export const registerAnalyzeCode: ToolRegistrar = (server, deps) => {
       },
       outputSchema: analyzeCodeOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
+      execution: { taskSupport: 'optional' },
     },
     guarded('analyze_code', deps, async (args, extra) => {
-      const r = await devtools.analyzeCode(args, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
+      const r = await devtools.analyzeCode(args, callOptions(extra));
       const text = r.diagnostics.length
         ? r.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.severity} ${d.rule}: ${d.message}`).join('\n')
         : 'no problems found';

@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { ownerOf } from '../../auth/owner.js';
 import { CODEGEN_LANGUAGES } from '../../devtools/code-generator.js';
 import { chooseModel } from '../model-sampling.js';
 import { generateCodeOutput } from '../../schemas/devtools-outputs.js';
+import { callOptions } from '../live-run.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerGenerateCode: ToolRegistrar = (server, deps, session) => {
   const { codegen, modelClient } = deps;
-  server.registerTool(
+  server.registerToolTask(
     'generate_code',
     {
       title: 'Generate code and check it by running it',
@@ -25,10 +25,11 @@ export const registerGenerateCode: ToolRegistrar = (server, deps, session) => {
       },
       outputSchema: generateCodeOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+      execution: { taskSupport: 'optional' },
     },
     guarded('generate_code', deps, async (args, extra) => {
       const { complete, source } = chooseModel(session, extra, modelClient);
-      const r = await codegen.generate(args, complete, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
+      const r = await codegen.generate(args, complete, callOptions(extra));
       const text = `${r.passed ? 'passed' : 'did not pass'} after ${r.attempts.length} attempt(s)\n\n${r.code ?? '(no code)'}`;
       return { ...structuredResult(generateCodeOutput, { ...r, model_source: source }, text), isError: !r.passed };
     }),

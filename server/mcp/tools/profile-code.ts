@@ -9,7 +9,7 @@ import { runToolResult } from './run-result-format.js';
 
 export const registerProfileCode: ToolRegistrar = (server, deps, session) => {
   const { profiling, sandbox } = deps;
-  server.registerTool(
+  server.registerToolTask(
     'profile_code',
     {
       title: 'Profile a code block and get a flame graph',
@@ -27,6 +27,7 @@ export const registerProfileCode: ToolRegistrar = (server, deps, session) => {
       },
       outputSchema: profileCodeOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      execution: { taskSupport: 'optional' },
       _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('profile_code', deps, async (args, extra) => {

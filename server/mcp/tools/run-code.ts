@@ -7,7 +7,7 @@ import { runToolResult } from './run-result-format.js';
 
 export const registerRunCode: ToolRegistrar = (server, deps, session) => {
   const { sandbox } = deps;
-  server.registerTool(
+  server.registerToolTask(
     'run_code',
     {
       title: 'Run a code block in a fresh sandbox',
@@ -20,6 +20,7 @@ export const registerRunCode: ToolRegistrar = (server, deps, session) => {
       inputSchema: runCodeInput,
       outputSchema: runResultObject,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      execution: { taskSupport: 'optional' },
       _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('run_code', deps, async (args, extra) =>

@@ -7,7 +7,7 @@ import { runToolResult } from './run-result-format.js';
 
 export const registerRunCommand: ToolRegistrar = (server, deps, session) => {
   const { sandbox } = deps;
-  server.registerTool(
+  server.registerToolTask(
     'run_command',
     {
       title: 'Run a shell command in a fresh sandbox',
@@ -20,6 +20,7 @@ export const registerRunCommand: ToolRegistrar = (server, deps, session) => {
       inputSchema: runCommandInput,
       outputSchema: runResultObject,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      execution: { taskSupport: 'optional' },
       _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('run_command', deps, async (args, extra) =>

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { RUN_VIEWER_TOOL_META } from '../run-viewer.js';
-import { ownerOf } from '../../auth/owner.js';
 import { runTestsOutput } from '../../schemas/devtools-outputs.js';
+import { callOptions } from '../live-run.js';
 import { guarded, structuredResult, type ToolRegistrar } from '../tool-context.js';
 
 export const registerRunTests: ToolRegistrar = (server, deps) => {
   const { devtools } = deps;
-  server.registerTool(
+  server.registerToolTask(
     'run_tests',
     {
       title: 'Run a test suite',
@@ -22,10 +22,11 @@ export const registerRunTests: ToolRegistrar = (server, deps) => {
       },
       outputSchema: runTestsOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+      execution: { taskSupport: 'optional' },
       _meta: RUN_VIEWER_TOOL_META,
     },
     guarded('run_tests', deps, async (args, extra) => {
-      const r = await devtools.runTests(args, { signal: extra.signal, owner: ownerOf(extra.authInfo) });
+      const r = await devtools.runTests(args, callOptions(extra));
       const failures = r.cases.filter((c) => c.status === 'failed').map((c) => `FAILED ${c.name}${c.message ? `: ${c.message.split('\n')[0]}` : ''}`);
       const text = [`${r.framework}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped in ${r.duration_ms} ms`, ...failures, ...(r.report_error ? [r.report_error] : [])].join('\n');
       const result = structuredResult(runTestsOutput, r, text);

@@ -49,4 +49,6 @@ export interface StartOptions {
   outputs?: { maxBytes: number };
   /** Bytes of output the run's log keeps for cursor readers; default the profile's output cap per stream. */
   retainBytes?: number;
+  /** The MCP task the run belongs to: recorded with the run (and the run on the task). */
+  taskId?: string;
 }

@@ -50,8 +50,8 @@ export class RunStarter {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Run ids registered before their container is created, so the reaper never takes a live one. */
   private readonly liveRuns = new Set<string>();
-  /** Removals done after the result is returned (warm containers, scratch volumes); shutdown waits for them. */
-  private readonly pendingRemovals = new Set<Promise<void>>();
+  /** Removals done after the result is returned (warm containers, scratch volumes), with their run ids; shutdown waits for them. */
+  private readonly pendingRemovals = new Map<Promise<void>, string>();
   private readonly handles = new Map<string, RunHandle>();
 
   constructor(private readonly deps: RunStarterDeps) {
@@ -113,10 +113,15 @@ export class RunStarter {
     }
   }
 
-  private deferRemoval = (removal: Promise<void>) => {
-    this.pendingRemovals.add(removal);
+  private deferRemoval = (runId: string) => (removal: Promise<void>) => {
+    this.pendingRemovals.set(removal, runId);
     void removal.finally(() => this.pendingRemovals.delete(removal));
   };
+
+  /** Resolves once what is removed after a run's result (its warm container, scratch volumes) is gone; at once when nothing is pending. */
+  async removed(runId: string): Promise<void> {
+    await Promise.allSettled([...this.pendingRemovals].filter(([, id]) => id === runId).map(([removal]) => removal));
+  }
 
   /** A warm container for this run when it can use one: no files, workspace, collect or narrowed limits. */
   private takeWarm(job: PreparedRun): WarmContainer | null {
@@ -141,7 +146,7 @@ export class RunStarter {
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
     // The trace of the call that started the run (the tool's or the HTTP request's span), for the dashboard's trace link.
     const trace_id = activeTraceIds().trace_id ?? null;
-    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display, trace_id });
+    store?.recordStarted({ run_id: job.runId, process_id: options.processId ?? null, kind: job.mode, owner: job.owner, profile: job.profile.name, summary: job.display, trace_id, task_id: options.taskId ?? null });
     const end = () => {
       if (warm) pool?.release(warm);
       this.liveRuns.delete(job.runId);
@@ -149,7 +154,7 @@ export class RunStarter {
       capsuleMetrics.runsActive.add(-1, { profile: job.profile.name });
       finished();
     };
-    const ctx: ContainerRunContext = { runtime: this.deps.runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval };
+    const ctx: ContainerRunContext = { runtime: this.deps.runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval(job.runId) };
     let scratch: RunVolumes | null = null;
     let container: ContainerRun | null = null;
     let lease: EgressLease | null = null;
@@ -227,7 +232,7 @@ export class RunStarter {
   private scratchVolumes(job: PreparedRun): Promise<RunVolumes | null> {
     const { volumes, config, instance, log } = this.deps;
     if (!volumes) return Promise.resolve(null);
-    const ctx = { volumes, instance, log, outputMaxBytes: config.CAPSULE_ARTIFACT_MAX_BYTES, workspaceMaxFiles: config.CAPSULE_WORKSPACE_MAX_FILES, deferRemoval: this.deferRemoval };
+    const ctx = { volumes, instance, log, outputMaxBytes: config.CAPSULE_ARTIFACT_MAX_BYTES, workspaceMaxFiles: config.CAPSULE_WORKSPACE_MAX_FILES, deferRemoval: this.deferRemoval(job.runId) };
     return RunVolumes.create(ctx, job);
   }
 
@@ -239,7 +244,7 @@ export class RunStarter {
     if (pending.length) this.deps.log.info({ runs: pending.length }, 'waiting for in-flight runs to be removed');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.config.CAPSULE_SHUTDOWN_TIMEOUT_MS)));
-    await Promise.race([Promise.allSettled(pending).then(() => Promise.allSettled([...this.pendingRemovals])), timeout]);
+    await Promise.race([Promise.allSettled(pending).then(() => Promise.allSettled([...this.pendingRemovals.keys()])), timeout]);
     clearTimeout(timer);
   }
 }

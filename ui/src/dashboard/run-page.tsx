@@ -178,6 +178,14 @@ function RecordFacts({ record, me }: { record: RunRecord; me: Whoami }) {
       <dd>
         <TraceLink traceId={record.trace_id} template={me.trace_url_template} />
       </dd>
+      {record.task_id ? (
+        <>
+          <dt>MCP task</dt>
+          <dd>
+            <code title="The tools/call was made as an MCP task: tasks/get and tasks/result take this id">{record.task_id}</code>
+          </dd>
+        </>
+      ) : null}
     </dl>
   );
 }
