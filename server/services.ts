@@ -139,6 +139,8 @@ function buildReaper(c: Core): Reaper {
       async () => (pool ? pool.sweepIdle() : 0),
       async () => c.cache.purge(),
       async () => c.context.purgeExpired(),
+      // Not a removal: profiles follow the engine's OCI runtimes (a runtime registered or removed while running).
+      () => c.sandbox.engine.refreshRuntimes().then(() => 0, () => 0),
     ],
   });
 }

@@ -28,6 +28,9 @@
  * 100 MB no longer pushes 100 MB through the engine's attach stream (the throughput bound measured in
  * bench/README.md).
  *
+ * A figure the launcher cannot read (no such cgroup file: gVisor's cgroupfs has cpuacct, memory and
+ * pids but no blkio, no memory peak and no OOM counter) is sent as -1, never as a made-up 0.
+ *
  * Why a launcher: the container's cgroup disappears the moment the container stops, so exact CPU
  * time and peak memory must be read from inside, right after the program ends; and the exit frame
  * gives the exit code ~100 ms before the engine reports the container's exit. The program cannot
@@ -157,9 +160,15 @@ static long long oom_kills(void) {
   return v >= 0 ? v : read_key("/sys/fs/cgroup/memory.events", "oom_kill");
 }
 static long long blkio(const char *v1key, const char *v2key) {
-  long long v = read_key("/sys/fs/cgroup/blkio/blkio.throttle.io_service_bytes", v1key);
-  if (v >= 0) return v;
-  /* v2 io.stat: "maj:min rbytes=N wbytes=N ..." */
+  /* v1: "maj:min Read N" lines (none yet when nothing was read: 0). v2 io.stat: "maj:min rbytes=N ...".
+   * Neither file is -1, unknown: gVisor's cgroupfs has no blkio controller (its I/O goes through the
+   * gofer, not a block device). */
+  static const char *v1 = "/sys/fs/cgroup/blkio/blkio.throttle.io_service_bytes";
+  if (access(v1, R_OK) == 0) {
+    long long v = read_key(v1, v1key);
+    return v >= 0 ? v : 0;
+  }
+  if (access("/sys/fs/cgroup/io.stat", R_OK) != 0) return -1;
   char buf[8192];
   if (!slurp("/sys/fs/cgroup/io.stat", buf, sizeof buf)) return 0;
   long long total = 0;

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { ResultCache } from '../store/result-cache.js';
 import { EngineStatus } from './engine-status.js';
-import { describeProfile, type ProfileRegistry } from './profiles/profiles.js';
+import type { ProfileRegistry } from './profiles/profiles.js';
 import { startThroughCache } from './runs/cached-run.js';
 import type { RunHandle, StartOptions } from './runs/run-handle.js';
 import {
@@ -114,9 +114,15 @@ export class SandboxService {
     return this.deps.profiles.get(profile).outputMaxBytesPerStream;
   }
 
-  /** The profiles and their effective limits. */
+  /** The profiles and their effective limits, availability and runtime as of the last engine check. */
   listProfiles() {
-    return this.deps.profiles.all().map(describeProfile);
+    return this.deps.profiles.describeAll();
+  }
+
+  /** listProfiles after reading the engine's OCI runtimes again (an engine that does not answer keeps the last reading). */
+  async currentProfiles() {
+    await this.engine.refreshRuntimes().catch(() => undefined);
+    return this.listProfiles();
   }
 
   /** Stop accepting runs, kill the ones in flight and wait (bounded) until their containers are removed. */

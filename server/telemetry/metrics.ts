@@ -13,6 +13,7 @@ export const capsuleMetrics = {
   containerStart: meter.createHistogram('capsule.container.start.duration', { unit: 'ms', description: 'From the decision to run to the program started (cold: create+start; pooled: job handed over).' }),
   timeouts: meter.createCounter('capsule.runs.timeouts', { description: 'Runs ended by their wall-time limit.' }),
   oomKills: meter.createCounter('capsule.runs.oom_kills', { description: 'Runs ended by the out-of-memory killer.' }),
+  policyDenials: meter.createCounter('capsule.policy.denials', { description: 'Commands and programs refused by a profile command policy, by profile, input (command, code) and rule (deny, allow, size).' }),
 };
 
 let gaugesStarted = false;
