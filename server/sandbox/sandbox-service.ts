@@ -143,6 +143,8 @@ export class SandboxService {
 
   private async prepareContext(input: WorkspaceRunInput, options: CallOptions): Promise<PrepareContext> {
     const ctx: PrepareContext = { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
+    // A run before any engine check (services never started, an engine down at start-up) learns the runtimes once.
+    if (!this.deps.profiles.engineRuntimes.known) await this.engine.refreshRuntimes().catch(() => undefined);
     if (input.workspace_id !== undefined) {
       if (!this.deps.workspaces) throw new InvalidInputError('workspaces are not available on this server');
       ctx.workspace = await this.deps.workspaces.volumeFor(options.owner ?? 'local', input.workspace_id);

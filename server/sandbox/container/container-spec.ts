@@ -51,6 +51,8 @@ export function buildContainerSpec(input: {
   if (ws?.volume) volumes.push(workspaceVolumeMount('/workspace', ws.volume, ws.workspaceId ?? '', input.labels[LABEL.instance] ?? '', ws.driverOptions));
   else if (ws) volumes.push(scratch('/workspace'));
   const tmpfs: ContainerSpec['tmpfs'] = { '/tmp': { sizeBytes: profile.tmpfsTmpBytes, mode: 0o1777 } };
+  // Last, so a caller's env cannot turn it off; the launcher removes it from the program's environment.
+  const guard: Record<string, string> = profile.memoryGuardHeadroomBytes ? { CAPSULE_MEMORY_GUARD: String(input.limits.memoryBytes) } : {};
   if (!input.workspaceMount) tmpfs['/workspace'] = { sizeBytes: profile.tmpfsWorkspaceBytes, uid: 10001, gid: 10001, mode: 0o755 };
   return lockedDown({
     image: profile.image,
@@ -58,10 +60,10 @@ export function buildContainerSpec(input: {
     cmd: launcherCommand(input.argv, input.outputCap ?? null),
     user: SANDBOX_USER,
     workdir: input.workdir,
-    env: { ...profile.env, ...input.env },
+    env: { ...profile.env, ...input.env, ...guard },
     labels: input.labels,
     openStdin: input.openStdin,
-    memoryBytes: input.limits.memoryBytes,
+    memoryBytes: input.limits.memoryBytes + (profile.memoryGuardHeadroomBytes ?? 0),
     nanoCpus: Math.round(input.limits.cpus * 1e9),
     pidsLimit: input.limits.pids,
     ulimits: profile.ulimits,

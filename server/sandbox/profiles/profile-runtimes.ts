@@ -28,6 +28,11 @@ export interface EngineRuntimeFacts {
 export class EngineRuntimes {
   private facts: EngineRuntimeFacts | null = null;
 
+  /** True once the engine's runtimes were read. */
+  get known(): boolean {
+    return this.facts !== null;
+  }
+
   /** Record what the engine offers now; returns the profiles whose availability changed. */
   observe(facts: EngineRuntimeFacts, profiles: RuntimeNeed[]): Array<{ name: string; available: boolean }> {
     const before = new Map(profiles.map((p) => [p.name, this.missing(p) === null]));

@@ -29,6 +29,8 @@ export const profileFileSchema = z.strictObject({
   // With `runtime`: when the engine lacks it, list the profile as disabled instead of stopping start-up.
   optional: z.boolean().default(false),
   policy: policyFileSchema.optional(),
+  // The launcher enforces limits.memory itself and the engine's limit is memory + headroom (gvisor.yaml says why).
+  memory_guard: z.strictObject({ headroom: byteSize }).optional(),
   network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/).default('none'),
   seccomp: z.string().min(1).optional(),
   env_allowlist: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'entries are env names, optionally ending in *')).optional(),
@@ -68,6 +70,8 @@ export interface Profile {
   optional?: boolean;
   /** Command policy checked before any container exists (profile-policy.ts); absent = none. */
   policy?: CommandPolicy;
+  /** With a memory guard: the engine's limit is the memory limit plus this, and the launcher kills at the limit. */
+  memoryGuardHeadroomBytes?: number;
   /** 'none', or the Docker network a networked profile attaches. */
   network: string;
   /** Seccomp profile JSON (Docker's default when absent). */
@@ -149,6 +153,7 @@ export function parseProfile(name: string, text: string, source: string, options
     ...(p.runtime ? { runtime: p.runtime } : {}),
     ...(p.optional ? { optional: true } : {}),
     ...(p.policy ? { policy: compilePolicy(p.policy) } : {}),
+    ...(p.memory_guard ? { memoryGuardHeadroomBytes: p.memory_guard.headroom } : {}),
     network: p.network,
     ...(seccompJson ? { seccompJson } : {}),
     ...(p.env_allowlist ? { envAllowlist: p.env_allowlist } : {}),
