@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make a Docker engine reachable, installing and starting one only when needed.
-# Idempotent: when `docker info` already answers, this does nothing.
+# Make a Docker engine reachable, installing and starting one only when needed, with gVisor's runsc
+# registered (provision-gvisor.sh: the `gvisor` profile). Idempotent: when `docker info` already
+# answers and lists runsc, this changes nothing.
 # Capsule's server never installs anything; this script is for CI and development machines.
 set -euo pipefail
 
@@ -26,9 +27,10 @@ else
   log "not root: add the egress host firewall rule yourself: iptables -I INPUT -i capsule-egr+ -j DROP"
 fi
 
+gvisor="$(dirname "${BASH_SOURCE[0]}")/provision-gvisor.sh"
 if docker info >/dev/null 2>&1; then
   log "engine reachable ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
-  exit 0
+  exec bash "$gvisor"
 fi
 
 if [[ "$(id -u)" != "0" ]]; then
@@ -47,6 +49,9 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get install -y -qq docker.io >/dev/null
 fi
 
+# Before the start, so dockerd reads the runtime from daemon.json and needs no reload.
+bash "$gvisor" --config-only
+
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   log "starting dockerd in the background (--bridge=none: sandboxes use no network)"
   mkdir -p /var/log
@@ -57,7 +62,7 @@ fi
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     log "engine up ($(docker version --format '{{.Server.Version}}'))"
-    exit 0
+    exec bash "$gvisor"
   fi
   sleep 1
 done

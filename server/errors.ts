@@ -17,6 +17,7 @@ export const ERRORS = {
   session_not_found: { http: 404, jsonRpc: -32001, what: 'the MCP session expired or the server restarted: initialize again' },
   unauthorized: { http: 401, jsonRpc: -32000, what: 'missing or wrong bearer token' },
   forbidden: { http: 403, jsonRpc: -32000, what: 'not allowed for this owner or profile' },
+  policy_denied: { http: 403, jsonRpc: -32000, what: "the profile's command policy refused the command or code; the message names the rule" },
   busy: { http: 429, jsonRpc: -32000, what: 'over a limit; retry after retry_after_s' },
   quota_exceeded: { http: 413, jsonRpc: -32000, what: 'a workspace, context or owner quota is full' },
   engine_unavailable: { http: 503, jsonRpc: -32000, what: 'the container engine does not answer' },
@@ -74,6 +75,10 @@ export class UnauthorizedError extends CapsuleError {
 }
 export class ForbiddenError extends CapsuleError {
   readonly code = 'forbidden';
+}
+/** A profile's command policy (profile-policy.ts) refused a command or program before any container existed. */
+export class PolicyDeniedError extends CapsuleError {
+  readonly code = 'policy_denied';
 }
 export class BusyError extends CapsuleError {
   readonly code = 'busy';

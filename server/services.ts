@@ -175,6 +175,8 @@ function buildReaper(c: Core): Reaper {
       async () => c.cache.purge(),
       async () => c.context.purgeExpired(),
       async () => (c.egress ? c.egress.sweep() : 0),
+      // Not a removal: profiles follow the engine's OCI runtimes (a runtime registered or removed while running).
+      () => c.sandbox.engine.refreshRuntimes().then(() => 0, () => 0),
     ],
   });
 }

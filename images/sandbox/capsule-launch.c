@@ -28,6 +28,15 @@
  * 100 MB no longer pushes 100 MB through the engine's attach stream (the throughput bound measured in
  * bench/README.md).
  *
+ * Memory guard (env CAPSULE_MEMORY_GUARD=N, set by Capsule for profiles with `memory_guard`, removed
+ * from the program's environment): every 10 ms, when the cgroup's memory use reaches N bytes, the
+ * program and everything it started get SIGKILL and the kill counts as an OOM kill. For gVisor, whose
+ * cgroupfs has no OOM counter and whose host-side OOM kills take the whole sandbox (and the engine
+ * loses about 1 in 4 of their records): the engine's limit is set N + headroom, as the backstop.
+ *
+ * A figure the launcher cannot read (no such cgroup file: gVisor's cgroupfs has cpuacct, memory and
+ * pids but no blkio, no memory peak and no OOM counter) is sent as -1, never as a made-up 0.
+ *
  * Why a launcher: the container's cgroup disappears the moment the container stops, so exact CPU
  * time and peak memory must be read from inside, right after the program ends; and the exit frame
  * gives the exit code ~100 ms before the engine reports the container's exit. The program cannot
@@ -157,15 +166,29 @@ static long long oom_kills(void) {
   return v >= 0 ? v : read_key("/sys/fs/cgroup/memory.events", "oom_kill");
 }
 static long long blkio(const char *v1key, const char *v2key) {
-  long long v = read_key("/sys/fs/cgroup/blkio/blkio.throttle.io_service_bytes", v1key);
-  if (v >= 0) return v;
-  /* v2 io.stat: "maj:min rbytes=N wbytes=N ..." */
+  /* v1: "maj:min Read N" lines (none yet when nothing was read: 0). v2 io.stat: "maj:min rbytes=N ...".
+   * Neither file is -1, unknown: gVisor's cgroupfs has no blkio controller (its I/O goes through the
+   * gofer, not a block device). */
+  static const char *v1 = "/sys/fs/cgroup/blkio/blkio.throttle.io_service_bytes";
+  if (access(v1, R_OK) == 0) {
+    long long v = read_key(v1, v1key);
+    return v >= 0 ? v : 0;
+  }
+  if (access("/sys/fs/cgroup/io.stat", R_OK) != 0) return -1;
   char buf[8192];
   if (!slurp("/sys/fs/cgroup/io.stat", buf, sizeof buf)) return 0;
   long long total = 0;
   size_t klen = strlen(v2key);
   for (char *p = strstr(buf, v2key); p; p = strstr(p + klen, v2key)) total += atoll(p + klen);
   return total;
+}
+
+/* The memory guard (see the header): 0 = off. */
+#define GUARD_EVERY_MS 10
+static long long mem_guard = 0, guard_kills = 0;
+static long long oom_count(void) {
+  long long k = oom_kills();
+  return guard_kills > k ? guard_kills : k;
 }
 
 struct sample { long long t_ms, cpu_ns, mem; };
@@ -194,7 +217,7 @@ static void emit_stats(int final) {
                    "{\"final\":%s,\"elapsed_ms\":%lld,\"cpu_ns\":%lld,\"memory_bytes\":%lld,\"memory_peak_bytes\":%lld,"
                    "\"pids\":%lld,\"pids_peak\":%lld,\"blkio_read_bytes\":%lld,\"blkio_write_bytes\":%lld,\"oom_kills\":%lld,\"samples\":[",
                    final ? "true" : "false", now_ms() - start_ms, c >= 0 ? c - cpu_start : -1, mem_now(), peak,
-                   pids_now(), pids_peak, blkio("Read", "rbytes="), blkio("Write", "wbytes="), oom_kills());
+                   pids_now(), pids_peak, blkio("Read", "rbytes="), blkio("Write", "wbytes="), oom_count());
   for (int i = 0; i < nsamples && n < (int)sizeof buf - 64; i++)
     n += snprintf(buf + n, sizeof buf - n, "%s[%lld,%lld,%lld]", i ? "," : "", samples[i].t_ms,
                   samples[i].cpu_ns >= 0 ? samples[i].cpu_ns - cpu_start : -1, samples[i].mem);
@@ -347,6 +370,11 @@ int main(int argc, char **argv) {
     return 126;
   }
 
+  const char *guard = getenv("CAPSULE_MEMORY_GUARD");
+  if (guard) {
+    mem_guard = atoll(guard);
+    unsetenv("CAPSULE_MEMORY_GUARD");
+  }
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) die("pipe");
 
@@ -407,6 +435,7 @@ int main(int argc, char **argv) {
   int stdin_open = 1, out_open = 1, err_open = 1, exited = 0, status = 0;
   next_sample_ms = start_ms;
   next_stats_ms = start_ms + 1000;
+  long long next_guard_ms = start_ms;
 
   while (!exited) {
     long long t = now_ms();
@@ -418,6 +447,16 @@ int main(int argc, char **argv) {
       emit_stats(0);
       next_stats_ms = t + 1000;
     }
+    if (mem_guard > 0 && !guard_kills && t >= next_guard_ms) {
+      long long m = mem_now();
+      if (m > mem_peak_seen) mem_peak_seen = m;
+      if (m >= mem_guard) {
+        guard_kills = 1;
+        kill(-child, SIGKILL);
+        kill(-1, SIGKILL); /* what left the program's group too: everything but init and this launcher */
+      }
+      next_guard_ms = t + GUARD_EVERY_MS;
+    }
     struct pollfd fds[5];
     int nf = 0, i_sig = -1, i_out = -1, i_err = -1, i_in = -1, i_pin = -1;
     fds[nf] = (struct pollfd){sfd, POLLIN, 0}; i_sig = nf++;
@@ -425,7 +464,7 @@ int main(int argc, char **argv) {
     if (err_open) { fds[nf] = (struct pollfd){err[0], POLLIN, 0}; i_err = nf++; }
     if (stdin_open && inlen == 0) { fds[nf] = (struct pollfd){0, POLLIN, 0}; i_in = nf++; }
     if (inlen > 0) { fds[nf] = (struct pollfd){in[1], POLLOUT, 0}; i_pin = nf++; }
-    long long wait = next_sample_ms - now_ms();
+    long long wait = (mem_guard > 0 && !guard_kills && next_guard_ms < next_sample_ms ? next_guard_ms : next_sample_ms) - now_ms();
     if (wait < 0) wait = 0;
     if (poll(fds, (nfds_t)nf, (int)wait) < 0 && errno != EINTR) die("poll");
 
@@ -484,7 +523,7 @@ int main(int argc, char **argv) {
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   char exitbuf[192];
   int n = snprintf(exitbuf, sizeof exitbuf, "{\"exit_code\":%d,\"signal\":%d,\"oom_kills\":%lld,\"elapsed_ms\":%lld,\"terminated_by\":%d}",
-                   code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, oom_kills(), now_ms() - start_ms, terminated_by);
+                   code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, oom_count(), now_ms() - start_ms, terminated_by);
   frame(F_EXIT, exitbuf, (size_t)n);
   return code;
 }

@@ -200,7 +200,10 @@ export interface EngineInfo {
   cpus: number;
   memoryBytes: number;
   cgroupVersion: string;
+  /** OCI runtimes the engine offers (e.g. runc, runsc); a container may name any of them. */
   runtimes: string[];
+  /** The one a container runs under when it names none. */
+  defaultRuntime: string;
   endpoint: string;
 }
 

@@ -1,6 +1,7 @@
+import type { Logger } from 'pino';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConfigurationError, ImageMissingError } from '../errors.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, EngineInfo } from '../runtime/container-runtime.js';
 import type { SystemInfo } from '../schemas/system-outputs.js';
 import type { PoolProfileState } from '../schemas/pool-state.js';
 import type { InstanceIdentity } from './container/labels.js';
@@ -14,6 +15,8 @@ export interface EngineStatusDeps {
   instance: InstanceIdentity;
   pool?: WarmPool;
   volumes?: BoundedVolumes;
+  /** Where a profile that gains or loses its OCI runtime is logged. */
+  log?: Logger;
   /** Slots in use, waiting and available right now. */
   runs: () => { active: number; queued: number; max_concurrent: number };
   /** The egress proxy: a note while it is down. */
@@ -81,9 +84,36 @@ export class EngineStatus {
 
   private engineFacts: { at: number; facts: ReturnType<EngineStatus['readEngineFacts']> } | null = null;
 
+  /**
+   * Read the engine's OCI runtimes again, so a profile follows its runtime (registered or removed while
+   * Capsule runs) without a restart; called on /readyz, system_info, list_profiles and every reaper sweep.
+   */
+  async refreshRuntimes(): Promise<void> {
+    this.observeRuntimes(await this.deps.runtime.info());
+  }
+
+  private observeRuntimes(engine: EngineInfo): void {
+    const { profiles, log } = this.deps;
+    for (const change of profiles.engineRuntimes.observe(engine, profiles.all())) {
+      if (change.available) this.deps.pool?.retryNow();
+      if (change.available) log?.info({ profile: change.name }, 'profile enabled: the engine now offers its OCI runtime');
+      else log?.warn({ profile: change.name, reason: profiles.disabledReason(profiles.get(change.name)) }, 'profile disabled: the engine does not offer its OCI runtime');
+    }
+  }
+
+  /** One line per profile disabled for want of its runtime, for /readyz. */
+  private runtimeNotes(): string[] {
+    const { profiles } = this.deps;
+    return profiles.all().flatMap((p) => {
+      const missing = p.enabled ? profiles.engineRuntimes.missing(p) : null;
+      return missing ? [`${missing}; the profile is disabled until then`] : [];
+    });
+  }
+
   private async readEngineFacts() {
     const { runtime, profiles } = this.deps;
     const engine = await runtime.info();
+    this.observeRuntimes(engine);
     const present = await Promise.all(profiles.images().map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
     return { engine, present };
   }
@@ -97,12 +127,13 @@ export class EngineStatus {
     const pool = this.deps.pool?.state() ?? {};
     const ready = await this.engineReadiness();
     const egress = this.deps.egress?.readinessNote();
-    return { ...ready, pool, notes: [...poolNotes(pool), ...(egress ? [egress] : [])] };
+    return { ...ready, pool, notes: [...poolNotes(pool), ...this.runtimeNotes(), ...(egress ? [egress] : [])] };
   }
 
   private async engineReadiness(): Promise<{ ready: true } | { ready: false; reason: string }> {
     try {
       const engine = await this.deps.runtime.info();
+      this.observeRuntimes(engine);
       const missingRuntime = this.deps.profiles.runtimes().find((r) => !engine.runtimes.includes(r));
       if (missingRuntime) return { ready: false, reason: `OCI runtime "${missingRuntime}" named by a profile is not configured in the engine` };
       for (const network of this.deps.profiles.networks()) {
@@ -122,8 +153,9 @@ export class EngineStatus {
   }
 
   /**
-   * Start-up checks that must stop the server: an OCI runtime or network a profile names but the engine
-   * lacks. An unreachable engine is not fatal (runs fail until it is back); it returns false.
+   * Start-up checks that must stop the server: an OCI runtime a required profile names, or a network a
+   * profile names, that the engine lacks (an `optional` profile's missing runtime only disables that
+   * profile). An unreachable engine is not fatal (runs fail until it is back); it returns false.
    */
   async verifyEngineSetup(): Promise<boolean> {
     let engine;
@@ -132,11 +164,8 @@ export class EngineStatus {
     } catch {
       return false;
     }
-    for (const runtime of this.deps.profiles.runtimes()) {
-      if (!engine.runtimes.includes(runtime)) {
-        throw new ConfigurationError(`profile runtime "${runtime}" is not configured in the engine (it has: ${engine.runtimes.join(', ')})`);
-      }
-    }
+    this.observeRuntimes(engine);
+    this.deps.profiles.engineRuntimes.requireFor(this.deps.profiles.all());
     for (const network of this.deps.profiles.networks()) {
       if (!(await this.deps.runtime.networkExists(network))) {
         throw new ConfigurationError(`network "${network}" named by a networked profile does not exist: docker network create ${network}`);

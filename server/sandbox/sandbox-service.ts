@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { ResultCache } from '../store/result-cache.js';
 import { EngineStatus } from './engine-status.js';
-import { describeProfile, type ProfileRegistry } from './profiles/profiles.js';
+import type { ProfileRegistry } from './profiles/profiles.js';
 import { startThroughCache } from './runs/cached-run.js';
 import type { RunHandle, StartOptions } from './runs/run-handle.js';
 import {
@@ -119,9 +119,15 @@ export class SandboxService {
     return this.deps.profiles.get(profile).outputMaxBytesPerStream;
   }
 
-  /** The profiles and their effective limits. */
+  /** The profiles and their effective limits, availability and runtime as of the last engine check. */
   listProfiles() {
-    return this.deps.profiles.all().map(describeProfile);
+    return this.deps.profiles.describeAll();
+  }
+
+  /** listProfiles after reading the engine's OCI runtimes again (an engine that does not answer keeps the last reading). */
+  async currentProfiles() {
+    await this.engine.refreshRuntimes().catch(() => undefined);
+    return this.listProfiles();
   }
 
   /** Stop accepting runs, kill the ones in flight and wait (bounded) until their containers are removed. */
@@ -142,6 +148,8 @@ export class SandboxService {
 
   private async prepareContext(input: WorkspaceRunInput, options: CallOptions): Promise<PrepareContext> {
     const ctx: PrepareContext = { ...(options.owner ? { owner: options.owner } : {}), ...(options.mode ? { mode: options.mode } : {}) };
+    // A run before any engine check (services never started, an engine down at start-up) learns the runtimes once.
+    if (!this.deps.profiles.engineRuntimes.known) await this.engine.refreshRuntimes().catch(() => undefined);
     if (input.workspace_id !== undefined) {
       if (!this.deps.workspaces) throw new InvalidInputError('workspaces are not available on this server');
       ctx.workspace = await this.deps.workspaces.volumeFor(options.owner ?? 'local', input.workspace_id);

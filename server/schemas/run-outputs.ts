@@ -13,16 +13,22 @@ export type RunStatus = z.infer<typeof runStatusEnum>;
 export const runStateEnum = z.enum(['running', ...runStatusEnum.options]);
 export type RunState = z.infer<typeof runStateEnum>;
 
+// A figure is null when the launcher could not read it: no reading at all (the container died before
+// its first report), or a runtime that does not expose it (gVisor's cgroupfs has no blkio controller).
+const figure = (what: string) => z.number().int().nullable().describe(`${what}; null when the runtime does not expose it or no reading arrived.`);
+
 /** What a run cost, read from its cgroup by the in-container launcher. */
 export const runStatsObject = z
   .object({
-    cpu_ms: z.number().int().describe('CPU time of every process in the container.'),
-    memory_peak_bytes: z.number().int(),
-    pids_peak: z.number().int(),
-    blkio_read_bytes: z.number().int(),
-    blkio_write_bytes: z.number().int(),
-    samples: z.array(z.object({ t_ms: z.number(), cpu_pct: z.number(), memory_bytes: z.number() })).describe('Every 100 ms (thinned for long runs), at most ~120.'),
-    final: z.boolean().describe('True when read at the program\'s exit; false when the last reading was periodic (killed).'),
+    cpu_ms: figure('CPU time of every process in the container'),
+    memory_peak_bytes: figure('Peak memory (the kernel\'s own peak under runc; under gVisor the highest 100 ms reading)'),
+    pids_peak: figure('Most processes at once (sampled)'),
+    blkio_read_bytes: figure('Bytes read from block devices'),
+    blkio_write_bytes: figure('Bytes written to block devices'),
+    samples: z
+      .array(z.object({ t_ms: z.number(), cpu_pct: z.number().nullable(), memory_bytes: z.number().nullable() }))
+      .describe('Every 100 ms (thinned for long runs), at most ~120; a value is null when unreadable.'),
+    final: z.boolean().describe('True when read at the program\'s exit; false when the last reading was periodic (killed) or none arrived.'),
   })
   .describe('What the run cost.');
 
@@ -71,6 +77,7 @@ export const runResultShape = {
   duration_ms: z.number().int().describe('Wall time from program start to exit.'),
   profile: z.string().describe('Sandbox profile used.'),
   image: z.string().describe('Container image used.'),
+  runtime: z.string().describe('OCI runtime the container ran under: runc (the host kernel), runsc (gVisor\'s user-space kernel), or another the engine offers.'),
   error: z.string().optional().describe('Why the run failed or was killed (engine error, cancellation, shutdown), when it was.'),
   workspace: workspaceUsageReportObject.optional(),
   files: z.array(collectedFileObject).optional().describe('Files matched by collect.'),

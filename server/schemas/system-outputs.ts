@@ -9,9 +9,13 @@ export const profileInfoObject = z.object({
   name: z.string(),
   description: z.string(),
   image: z.string(),
-  enabled: z.boolean().describe('False for a networked profile the operator has not allowed (CAPSULE_ALLOW_NETWORK_PROFILES).'),
+  enabled: z.boolean().describe('False for a networked profile the operator has not allowed (CAPSULE_ALLOW_NETWORK_PROFILES), or an optional profile whose OCI runtime the engine does not offer.'),
   disabled_reason: z.string().optional().describe('Why the profile is disabled, when it is.'),
-  runtime: z.string().describe('OCI runtime, or "engine default".'),
+  runtime: z.string().describe('OCI runtime its containers run under (e.g. runc, runsc): the profile\'s own, else the engine\'s default ("engine default" until the engine was reached).'),
+  policy: z
+    .object({ deny: z.array(z.string()), allow: z.array(z.string()).nullable(), max_input_bytes: z.number() })
+    .optional()
+    .describe('The command policy checked on commands and code before a run (defence in depth, not the boundary), when the profile has one.'),
   seccomp: z.enum(['custom', 'docker default']),
   network: z.string().describe('"none", the Docker network a networked profile attaches, or "egress proxy".'),
   egress: z

@@ -185,6 +185,11 @@ function toRecord(row: Row): RunRecord {
     error: row.error,
     trace_id: row.trace_id ?? null,
     task_id: row.task_id ?? null,
-    result: row.result_json ? (JSON.parse(row.result_json) as RunResult) : null,
+    // A result stored before results named their OCI runtime (kept for CAPSULE_RESULT_TTL) says "unknown".
+    result: row.result_json ? withRuntime(JSON.parse(row.result_json) as Partial<RunResult>) : null,
   };
+}
+
+function withRuntime(result: Partial<RunResult>): RunResult {
+  return { ...result, runtime: result.runtime ?? 'unknown' } as RunResult;
 }

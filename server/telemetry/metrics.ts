@@ -15,6 +15,7 @@ export const capsuleMetrics = {
   oomKills: meter.createCounter('capsule.runs.oom_kills', { description: 'Runs ended by the out-of-memory killer.' }),
   egressDenied: meter.createCounter('capsule.egress.denied', { description: 'Requests the egress proxy refused, by profile and reason (not_allowed, method, destination, host_mismatch, not_http, auth).' }),
   egressProxyRestarts: meter.createCounter('capsule.egress.proxy_restarts', { description: 'Times the egress proxy was re-created after it stopped or turned unhealthy.' }),
+  policyDenials: meter.createCounter('capsule.policy.denials', { description: 'Commands and programs refused by a profile command policy, by profile, input (command, code) and rule (deny, allow, size).' }),
 };
 
 let gaugesStarted = false;

@@ -43,9 +43,12 @@ export function realVolumes(instanceName = 'itest', env: Record<string, string> 
   return realServices({ instance: instanceName, env }).volumes;
 }
 
-/** The shipped default profile with some fields replaced (e.g. a small memory limit for OOM tests). */
-export function shippedProfile(overrides: Partial<Profile> = {}): Profile {
-  const source = join(projectRoot, 'sandbox-profiles', 'default.yaml');
+/**
+ * The shipped default profile with some fields replaced (e.g. a small memory limit for OOM tests); or
+ * another shipped file (`gvisor`) under the name default, so a test written for default runs on it.
+ */
+export function shippedProfile(overrides: Partial<Profile> = {}, file = 'default'): Profile {
+  const source = join(projectRoot, 'sandbox-profiles', `${file}.yaml`);
   return { ...parseProfile('default', readFileSync(source, 'utf8'), source, DEFAULT_SANDBOX_IMAGE), ...overrides };
 }
 

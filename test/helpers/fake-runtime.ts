@@ -58,6 +58,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly createdNetworks = new FakeNetworks();
   /** What a container of an image runs when its spec gives no command (the image's entrypoint). */
   readonly imagePrograms = new Map<string, FakeProgram>();
+  /** The OCI runtimes info() lists (an engine can gain or lose one while Capsule runs: a reload). */
+  runtimes = new Set<string>(['runc']);
   private readonly volumeTrees = new Map<string, FakeTree>();
   private counter = 0;
 
@@ -76,7 +78,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   info(options?: CallOptions): Promise<EngineInfo> {
-    return this.op('info', options, () => ({ version: 'fake', apiVersion: '1.41', os: 'fake', kernelVersion: 'fake', cpus: 2, memoryBytes: 1 << 30, cgroupVersion: '1', runtimes: ['runc'], endpoint: this.endpoint }));
+    return this.op('info', options, () => ({ version: 'fake', apiVersion: '1.41', os: 'fake', kernelVersion: 'fake', cpus: 2, memoryBytes: 1 << 30, cgroupVersion: '1', runtimes: [...this.runtimes], defaultRuntime: 'runc', endpoint: this.endpoint }));
   }
   inspectImage(ref: string, options?: CallOptions): Promise<ImageInfo | null> {
     return this.op('inspectImage', options, () => (this.absentImages.has(ref) ? null : { id: `sha256:${ref}`, tags: [ref], sizeBytes: 1, createdAt: new Date(0).toISOString(), labels: {} }));
@@ -131,6 +133,8 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push('create');
     return this.op('create', options, () => {
       if (this.absentImages.has(spec.image)) throw new ImageMissingError(`image ${spec.image} is not present on the engine: run \`make images\``);
+      // Docker answers 400 "Unknown runtime specified <name>".
+      if (spec.runtime && !this.runtimes.has(spec.runtime)) throw new RuntimeFailureError(`Unknown runtime specified ${spec.runtime}`);
       this.specs.push(spec);
       const script = this.next;
       if (script.failAt === 'create') throw new Error('fake create failure');

@@ -6,76 +6,87 @@ import { ProfilingService } from '../../server/profiling/profiling-service.js';
 import { ArtifactStore } from '../../server/store/artifact-store.js';
 import { silentLog } from '../helpers/fixtures.js';
 import { realServices, requireEngine } from '../helpers/engine.js';
+import { runtimeCases } from '../helpers/runtimes.js';
 
 test.before(requireEngine);
-const sandbox = realServices().sandbox;
-const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifacts-')), 64 << 20);
-const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 64 << 20 });
-const OWNER = 'prof-test';
+for (const rc of runtimeCases()) {
+  test.before(rc.ready);
+  const sandbox = realServices({ profiles: [rc.profile()] }).sandbox;
+  const artifacts = new ArtifactStore(mkdtempSync(join(tmpdir(), 'capsule-artifacts-')), 64 << 20);
+  const profiling = new ProfilingService({ sandbox, artifacts, log: silentLog, maxArtifactBytes: 64 << 20 });
+  const OWNER = 'prof-test';
 
-// fib(38) runs ~300 ms: long enough that fib outweighs Node's start-up and, for TypeScript, the
-// type stripper's own load (amaro's wasm), which took over the profile when fib ran only 30 ms.
-const FIB_JS = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nconsole.log(fib(38));';
+  // fib(38) runs ~300 ms: long enough that fib outweighs Node's start-up and, for TypeScript, the
+  // type stripper's own load (amaro's wasm), which took over the profile when fib ran only 30 ms.
+  const FIB_JS = 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nconsole.log(fib(38));';
 
-for (const language of ['javascript', 'typescript'] as const) {
-  test(`${language}: 0x finds fib among the top frames and keeps a flame graph`, async (t) => {
-    const code = language === 'typescript' ? FIB_JS.replace('fib(n)', 'fib(n: number): number') : FIB_JS;
-    const r = await profiling.profileCode({ language, code, timeout_ms: 120_000 }, { owner: OWNER });
+  for (const language of ['javascript', 'typescript'] as const) {
+    test(`[${rc.label}] ${language}: 0x finds fib among the top frames and keeps a flame graph`, async (t) => {
+      const code = language === 'typescript' ? FIB_JS.replace('fib(n)', 'fib(n: number): number') : FIB_JS;
+      const r = await profiling.profileCode({ language, code, timeout_ms: 120_000 }, { owner: OWNER });
+      t.is(r.status, 'exited', r.stderr);
+      t.is(r.stdout.trim(), '39088169');
+      t.is(r.profile.tool, '0x');
+      t.falsy(r.profile.error, r.profile.error);
+      t.true(r.profile.top.slice(0, 5).some((f) => f.function === 'fib'), JSON.stringify(r.profile.top.slice(0, 5)));
+      const html = artifacts.get(r.run_id, OWNER, 'flamegraph.html');
+      t.true(html.data.length > 10_000);
+      t.is(html.mimeType, 'text/html');
+      t.is(r.profile.flamegraph_uri, `capsule://runs/${r.run_id}/flamegraph.html`);
+    });
+  }
+
+  test(`[${rc.label}] python: cProfile finds fib and renders a flame graph with d3-flame-graph`, async (t) => {
+    const r = await profiling.profileCode(
+      { language: 'python', code: 'def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nprint(fib(25))', timeout_ms: 120_000 },
+      { owner: OWNER },
+    );
     t.is(r.status, 'exited', r.stderr);
-    t.is(r.stdout.trim(), '39088169');
-    t.is(r.profile.tool, '0x');
-    t.falsy(r.profile.error, r.profile.error);
-    t.true(r.profile.top.slice(0, 5).some((f) => f.function === 'fib'), JSON.stringify(r.profile.top.slice(0, 5)));
-    const html = artifacts.get(r.run_id, OWNER, 'flamegraph.html');
-    t.true(html.data.length > 10_000);
-    t.is(html.mimeType, 'text/html');
-    t.is(r.profile.flamegraph_uri, `capsule://runs/${r.run_id}/flamegraph.html`);
+    t.is(r.stdout, '75025\n');
+    t.is(r.profile.tool, 'cprofile');
+    const fib = r.profile.top.slice(0, 5).find((f) => f.function === 'fib');
+    t.truthy(fib, JSON.stringify(r.profile.top.slice(0, 5)));
+    t.true(fib!.self_pct > 30, JSON.stringify(fib));
+    const html = artifacts.get(r.run_id, OWNER, 'flamegraph.html').data.toString();
+    t.true(html.length > 10_000);
+    t.regex(html, /flamegraph/);
+    t.regex(html, /fib \(main\.py:1\)/);
+    t.true(artifacts.list(r.run_id, OWNER).includes('profile.pstats'));
   });
+
+  test(`[${rc.label}] a program that throws still returns its result, with a profile or a clear profile error`, async (t) => {
+    const py = await profiling.profileCode({ language: 'python', code: 'def boom():\n    raise ValueError("bad")\nboom()' }, { owner: OWNER });
+    t.is(py.exit_code, 1);
+    t.regex(py.stderr, /ValueError: bad/);
+    t.is(py.profile.tool, 'cprofile');
+    const js = await profiling.profileCode({ language: 'javascript', code: 'throw new Error("js boom")' }, { owner: OWNER });
+    t.not(js.exit_code, 0);
+    t.regex(js.stderr, /js boom/);
+    t.true(js.profile.error !== undefined || js.profile.flamegraph_uri !== null);
+  });
+
+  test(`[${rc.label}] stats: a 1 s busy loop reports cpu_ms within 25% of 1000; 200 MB held reports a peak of at least 200 MB`, async (t) => {
+    const busy = await sandbox.runCode({ language: 'python', code: 'import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass' });
+    t.is(busy.exit_code, 0);
+    t.true(busy.stats.final);
+    t.true(Math.abs((busy.stats.cpu_ms ?? -1) - 1000) <= 250, `cpu_ms ${busy.stats.cpu_ms}`);
+    t.true(busy.stats.samples.length >= 5);
+    t.true(busy.stats.samples.some((s) => (s.cpu_pct ?? 0) > 50));
+
+    // Held for 0.5 s: under gVisor the peak is the highest 100 ms reading (its cgroupfs has no peak file).
+    const mem = await sandbox.runCode({ language: 'python', code: 'import time\nx = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1\ntime.sleep(0.5)\nprint("held")' });
+    t.is(mem.stdout, 'held\n');
+    t.true((mem.stats.memory_peak_bytes ?? 0) >= 200 * 1024 * 1024, `peak ${mem.stats.memory_peak_bytes}`);
+    t.true((mem.stats.pids_peak ?? 0) >= 1);
+    if (rc.runtime === 'runsc') {
+      // gVisor's I/O goes through its gofer, not a block device: no blkio figures, and the result says so.
+      t.is(mem.stats.blkio_read_bytes, null);
+      t.is(mem.stats.blkio_write_bytes, null);
+    } else t.is(typeof mem.stats.blkio_read_bytes, 'number');
+
+    const quick = await sandbox.runCommand({ command: 'echo quick' });
+    t.true(quick.stats.final, 'a short run still gets exact accounting at exit');
+    t.true((quick.stats.cpu_ms ?? -1) >= 0 && (quick.stats.memory_peak_bytes ?? 0) > 0);
+  });
+
 }
-
-test('python: cProfile finds fib and renders a flame graph with d3-flame-graph', async (t) => {
-  const r = await profiling.profileCode(
-    { language: 'python', code: 'def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nprint(fib(25))', timeout_ms: 120_000 },
-    { owner: OWNER },
-  );
-  t.is(r.status, 'exited', r.stderr);
-  t.is(r.stdout, '75025\n');
-  t.is(r.profile.tool, 'cprofile');
-  const fib = r.profile.top.slice(0, 5).find((f) => f.function === 'fib');
-  t.truthy(fib, JSON.stringify(r.profile.top.slice(0, 5)));
-  t.true(fib!.self_pct > 30, JSON.stringify(fib));
-  const html = artifacts.get(r.run_id, OWNER, 'flamegraph.html').data.toString();
-  t.true(html.length > 10_000);
-  t.regex(html, /flamegraph/);
-  t.regex(html, /fib \(main\.py:1\)/);
-  t.true(artifacts.list(r.run_id, OWNER).includes('profile.pstats'));
-});
-
-test('a program that throws still returns its result, with a profile or a clear profile error', async (t) => {
-  const py = await profiling.profileCode({ language: 'python', code: 'def boom():\n    raise ValueError("bad")\nboom()' }, { owner: OWNER });
-  t.is(py.exit_code, 1);
-  t.regex(py.stderr, /ValueError: bad/);
-  t.is(py.profile.tool, 'cprofile');
-  const js = await profiling.profileCode({ language: 'javascript', code: 'throw new Error("js boom")' }, { owner: OWNER });
-  t.not(js.exit_code, 0);
-  t.regex(js.stderr, /js boom/);
-  t.true(js.profile.error !== undefined || js.profile.flamegraph_uri !== null);
-});
-
-test('stats: a 1 s busy loop reports cpu_ms within 25% of 1000; 200 MB held reports a peak of at least 200 MB', async (t) => {
-  const busy = await sandbox.runCode({ language: 'python', code: 'import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass' });
-  t.is(busy.exit_code, 0);
-  t.true(busy.stats.final);
-  t.true(Math.abs(busy.stats.cpu_ms - 1000) <= 250, `cpu_ms ${busy.stats.cpu_ms}`);
-  t.true(busy.stats.samples.length >= 5);
-  t.true(busy.stats.samples.some((s) => s.cpu_pct > 50));
-
-  const mem = await sandbox.runCode({ language: 'python', code: 'x = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint("held")' });
-  t.is(mem.stdout, 'held\n');
-  t.true(mem.stats.memory_peak_bytes >= 200 * 1024 * 1024, `peak ${mem.stats.memory_peak_bytes}`);
-  t.true(mem.stats.pids_peak >= 1);
-
-  const quick = await sandbox.runCommand({ command: 'echo quick' });
-  t.true(quick.stats.final, 'a short run still gets exact accounting at exit');
-  t.true(quick.stats.cpu_ms >= 0 && quick.stats.memory_peak_bytes > 0);
-});

@@ -9,7 +9,7 @@ import { EMPTY_STATS } from '../../server/sandbox/runs/run-stats.js';
 
 const result = (run_id: string): RunResult => ({
   run_id, status: 'exited', exit_code: 0, signal: null, stdout: 'out', stderr: '', stdout_bytes: 3, stderr_bytes: 0,
-  truncated: false, duration_ms: 5, profile: 'default', image: 'img', stats: EMPTY_STATS,
+  truncated: false, duration_ms: 5, profile: 'default', image: 'img', runtime: 'runc', stats: EMPTY_STATS,
 });
 
 test('records runs per owner; another owner sees nothing', (t) => {

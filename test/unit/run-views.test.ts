@@ -6,7 +6,7 @@ import { RunViews } from '../../server/store/run-views.js';
 
 const finished = (run_id: string, status: RunResult['status'], profile = 'default'): RunResult => ({
   run_id, status, exit_code: status === 'exited' ? 0 : null, signal: null, stdout: 'x'.repeat(1000), stderr: '', stdout_bytes: 1000, stderr_bytes: 0,
-  truncated: false, duration_ms: 5, profile, image: 'img', stats: EMPTY_STATS,
+  truncated: false, duration_ms: 5, profile, image: 'img', runtime: 'runc', stats: EMPTY_STATS,
 });
 
 function store() {

@@ -73,7 +73,7 @@ test('list_profiles returns every key its schema declares and no other (the drif
 test('structuredResult refuses, at compile time, a value with a key its schema lacks or without one it requires', (t) => {
   const run: RunResult = runResultObject.parse({
     run_id: 'run_1', status: 'exited', exit_code: 0, signal: null, stdout: '', stderr: '', stdout_bytes: 0, stderr_bytes: 0, truncated: false,
-    duration_ms: 1, profile: 'default', image: 'i', stats: { cpu_ms: 0, memory_peak_bytes: 0, pids_peak: 0, blkio_read_bytes: 0, blkio_write_bytes: 0, samples: [], final: true },
+    duration_ms: 1, profile: 'default', image: 'i', runtime: 'runc', stats: { cpu_ms: 0, memory_peak_bytes: 0, pids_peak: 0, blkio_read_bytes: 0, blkio_write_bytes: 0, samples: [], final: true },
   });
   t.is(structuredResult(runResultObject, run).structuredContent, run);
   // The lines below are checked by `tsc -p .` (test/ is in the project): each must be a type error.

@@ -17,7 +17,7 @@ export const registerContainerStats: ToolRegistrar = (server, deps) => {
     guarded('container_stats', deps, async (args, extra) => {
       const p = processes.get(ownerOf(extra.authInfo), args.process_id);
       const s = p.stats;
-      const text = s ? `${p.processId} ${p.state}: cpu ${s.cpu_ms} ms, memory peak ${s.memory_peak_bytes} bytes, ${s.pids_peak} processes at most` : `${p.processId} ${p.state}: no stats yet`;
+      const text = s ? `${p.processId} ${p.state}: cpu ${s.cpu_ms ?? 'unknown'} ms, memory peak ${s.memory_peak_bytes ?? 'unknown'} bytes, ${s.pids_peak ?? 'unknown'} processes at most` : `${p.processId} ${p.state}: no stats yet`;
       return structuredResult(containerStatsOutput, { process_id: p.processId, state: p.state, stats: s }, text);
     }),
   );

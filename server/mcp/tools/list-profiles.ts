@@ -18,10 +18,10 @@ export const registerListProfiles: ToolRegistrar = (server, deps) => {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     guarded('list_profiles', deps, async () => {
-      const profiles = sandbox.listProfiles();
+      const profiles = await sandbox.currentProfiles();
       const diskQuota = await sandbox.engine.diskQuota();
       const text = profiles
-        .map((p) => `${p.name}: ${p.description} (memory ${p.memory}, ${p.cpus} CPU, ${p.pids} pids, timeout ${p.timeout_default_ms}/${p.timeout_max_ms} ms)`)
+        .map((p) => `${p.name}: ${p.description} (runtime ${p.runtime}, memory ${p.memory}, ${p.cpus} CPU, ${p.pids} pids, timeout ${p.timeout_default_ms}/${p.timeout_max_ms} ms)${p.enabled ? '' : ` DISABLED: ${p.disabled_reason}`}`)
         .concat(diskQuotaLine(diskQuota))
         .join('\n');
       return structuredResult(listProfilesOutput, { profiles, disk_quota: diskQuota }, text);

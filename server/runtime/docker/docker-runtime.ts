@@ -28,7 +28,7 @@ export { DEFAULT_REQUEST_TIMEOUTS_MS, type DockerRuntimeOptions, type RequestTim
 interface DockerodeSignalled {
   info(options: { abortSignal: AbortSignal }): Promise<{
     OperatingSystem: string; OSType: string; Architecture: string; KernelVersion: string; NCPU: number; MemTotal: number;
-    CgroupVersion?: string; Runtimes?: Record<string, unknown>;
+    CgroupVersion?: string; Runtimes?: Record<string, unknown>; DefaultRuntime?: string;
   }>;
   version(options: { abortSignal: AbortSignal }): Promise<{ Version: string; ApiVersion: string }>;
 }
@@ -73,6 +73,7 @@ export class DockerRuntime implements ContainerRuntime {
       memoryBytes: info.MemTotal,
       cgroupVersion: String(info.CgroupVersion ?? '1'),
       runtimes: Object.keys(info.Runtimes ?? {}),
+      defaultRuntime: info.DefaultRuntime ?? 'runc',
       endpoint: this.endpoint,
     };
   }

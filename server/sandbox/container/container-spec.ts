@@ -62,6 +62,8 @@ export function buildContainerSpec(input: {
 }): ContainerSpec {
   const { profile, egress } = input;
   const tmpfs: ContainerSpec['tmpfs'] = { '/tmp': { sizeBytes: profile.tmpfsTmpBytes, mode: 0o1777 } };
+  // Last, so a caller's env cannot turn it off; the launcher removes it from the program's environment.
+  const guard: Record<string, string> = profile.memoryGuardHeadroomBytes ? { CAPSULE_MEMORY_GUARD: String(input.limits.memoryBytes) } : {};
   if (!input.workspaceMount) tmpfs['/workspace'] = { sizeBytes: profile.tmpfsWorkspaceBytes, uid: 10001, gid: 10001, mode: 0o755 };
   return lockedDown({
     image: profile.image,
@@ -69,10 +71,10 @@ export function buildContainerSpec(input: {
     cmd: launcherCommand(input.argv, input.outputCap ?? null),
     user: SANDBOX_USER,
     workdir: input.workdir,
-    env: { ...profile.env, ...input.env, ...egress?.env },
+    env: { ...profile.env, ...input.env, ...egress?.env, ...guard },
     labels: input.labels,
     openStdin: input.openStdin,
-    memoryBytes: input.limits.memoryBytes,
+    memoryBytes: input.limits.memoryBytes + (profile.memoryGuardHeadroomBytes ?? 0),
     nanoCpus: Math.round(input.limits.cpus * 1e9),
     pidsLimit: input.limits.pids,
     ulimits: profile.ulimits,

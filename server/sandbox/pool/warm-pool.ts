@@ -175,6 +175,13 @@ export class WarmPool {
   /** One container at a time per profile, so refills never starve the runs themselves. */
   private async fill(profile: Profile, slot: Slot): Promise<void> {
     while (!this.closed && slot.idle.length < profile.pool.size) {
+      // A profile whose OCI runtime the engine lacks (optional gvisor) waits quietly for it to appear.
+      const disabled = this.deps.profiles.disabledReason(profile);
+      if (disabled !== null) {
+        this.noteError(slot, disabled);
+        await this.pause(slot, this.retry.maxMs);
+        continue;
+      }
       let c: WarmContainer;
       try {
         c = await this.createWarm(profile);

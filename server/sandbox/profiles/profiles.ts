@@ -8,6 +8,8 @@ import type { Ulimit } from '../../runtime/container-runtime.js';
 import type { ProfileInfo } from '../../schemas/system-outputs.js';
 import { formatByteSize, parseByteSize } from './byte-size.js';
 import { checkEgressProfile, describeEgress } from './profile-egress.js';
+import { type CommandPolicy, compilePolicy, describePolicy, policyFileSchema } from './profile-policy.js';
+import { EngineRuntimes } from './profile-runtimes.js';
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -26,6 +28,11 @@ export const profileFileSchema = z.strictObject({
   description: z.string().min(1).max(300),
   image: z.string().min(1).optional(),
   runtime: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  // With `runtime`: when the engine lacks it, list the profile as disabled instead of stopping start-up.
+  optional: z.boolean().default(false),
+  policy: policyFileSchema.optional(),
+  // The launcher enforces limits.memory itself and the engine's limit is memory + headroom (gvisor.yaml says why).
+  memory_guard: z.strictObject({ headroom: byteSize }).optional(),
   network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/).default('none'),
   seccomp: z.string().min(1).optional(),
   env_allowlist: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'entries are env names, optionally ending in *')).optional(),
@@ -62,6 +69,12 @@ export interface Profile {
   description: string;
   image: string;
   runtime?: string;
+  /** True: a runtime the engine lacks disables this profile (listed, refused) instead of stopping start-up. */
+  optional?: boolean;
+  /** Command policy checked before any container exists (profile-policy.ts); absent = none. */
+  policy?: CommandPolicy;
+  /** With a memory guard: the engine's limit is the memory limit plus this, and the launcher kills at the limit. */
+  memoryGuardHeadroomBytes?: number;
   /** 'none', or the Docker network a networked profile attaches. */
   network: string;
   /** Controlled egress through Capsule's proxy (then `network` is 'none'); see server/egress/. */
@@ -144,6 +157,9 @@ export function parseProfile(name: string, text: string, source: string, options
     description: p.description,
     image: p.image ?? opts.defaultImage,
     ...(p.runtime ? { runtime: p.runtime } : {}),
+    ...(p.optional ? { optional: true } : {}),
+    ...(p.policy ? { policy: compilePolicy(p.policy) } : {}),
+    ...(p.memory_guard ? { memoryGuardHeadroomBytes: p.memory_guard.headroom } : {}),
     network: p.network,
     ...(p.egress ? { egress: p.egress } : {}),
     ...(seccompJson ? { seccompJson } : {}),
@@ -169,6 +185,9 @@ export function parseProfile(name: string, text: string, source: string, options
 
 /** The loaded profiles, by name. */
 export class ProfileRegistry {
+  /** The engine's OCI runtimes as last seen: which runtime-bound profiles can run now. */
+  readonly engineRuntimes = new EngineRuntimes();
+
   private constructor(private readonly profiles: Map<string, Profile>) {}
 
   /** Load every *.yaml / *.yml file of `dir`; the file name (without extension) is the profile name. */
@@ -210,8 +229,23 @@ export class ProfileRegistry {
   /** The named profile when it may be used; a disabled profile is ForbiddenError with the reason. */
   usable(name = 'default'): Profile {
     const profile = this.get(name);
-    if (!profile.enabled) throw new ForbiddenError(profile.disabledReason ?? `profile "${name}" is disabled`);
+    const reason = this.disabledReason(profile);
+    if (reason !== null) throw new ForbiddenError(reason);
     return profile;
+  }
+
+  /** Why a profile cannot be used now (not allowed, or its runtime missing from the engine), or null. */
+  disabledReason(profile: Profile): string | null {
+    if (!profile.enabled) return profile.disabledReason ?? `profile "${profile.name}" is disabled`;
+    return this.engineRuntimes.missing(profile);
+  }
+
+  /** Every profile as list_profiles shows it, with its availability and runtime as of the last engine check. */
+  describeAll(): ProfileInfo[] {
+    return this.all().map((p) => {
+      const reason = this.disabledReason(p);
+      return { ...describeProfile(p), enabled: reason === null, ...(reason === null ? {} : { disabled_reason: reason }), runtime: this.engineRuntimes.effective(p) };
+    });
   }
 
   /** Every profile, default first, then by name. */
@@ -224,9 +258,9 @@ export class ProfileRegistry {
     return [...new Set(this.all().filter((p) => p.enabled).map((p) => p.image))];
   }
 
-  /** Distinct OCI runtimes the enabled profiles name. */
+  /** Distinct OCI runtimes the enabled, required (not optional) profiles name: without them Capsule is not ready. */
   runtimes(): string[] {
-    return [...new Set(this.all().flatMap((p) => (p.enabled && p.runtime ? [p.runtime] : [])))];
+    return [...new Set(this.all().flatMap((p) => (p.enabled && !p.optional && p.runtime ? [p.runtime] : [])))];
   }
 
   /** Distinct Docker networks the enabled profiles attach. */
@@ -244,6 +278,7 @@ export function describeProfile(p: Profile): ProfileInfo {
     enabled: p.enabled,
     ...(p.disabledReason ? { disabled_reason: p.disabledReason } : {}),
     runtime: p.runtime ?? 'engine default',
+    ...(p.policy ? { policy: describePolicy(p.policy) } : {}),
     seccomp: p.seccompJson ? 'custom' : 'docker default',
     network: p.egress ? 'egress proxy' : p.network,
     ...(p.egress ? { egress: describeEgress(p.egress) } : {}),

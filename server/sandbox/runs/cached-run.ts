@@ -25,6 +25,7 @@ export async function startThroughCache(job: PreparedRun, cache: ResultCache, ru
     imageId: image.id,
     profile: job.profile.name,
     inputs: {
+      runtime: job.runtime,
       argv: job.argv,
       env: job.env,
       workdir: job.workdir,

@@ -125,7 +125,14 @@ export class ContainerRun implements AsyncDisposable {
   /** Exit code and OOM flag from the engine, for a run whose launcher could not report them. */
   async engineExit(): Promise<{ code: number; oomKilled: boolean }> {
     const code = await this.ctx.runtime.wait(this.id);
-    return { code, oomKilled: (await this.ctx.runtime.inspect(this.id)).oomKilled };
+    let { oomKilled } = await this.ctx.runtime.inspect(this.id);
+    // Under gVisor an OOM kill takes the whole sandbox, and the engine's OOM event can trail the exit
+    // (an inspect right after the exit read false once in a few tries here, after 100 ms never).
+    if (!oomKilled && code === 137) {
+      await new Promise((r) => setTimeout(r, 200));
+      ({ oomKilled } = await this.ctx.runtime.inspect(this.id));
+    }
+    return { code, oomKilled };
   }
 
   private async coldStart(): Promise<AttachedIo> {

@@ -5,6 +5,15 @@ import type { PreparedRun } from './run-request.js';
 import { type RunResult, type RunStatus, signalFromExitCode, signalName } from './run-result.js';
 import { EMPTY_STATS, toRunStats } from './run-stats.js';
 
+/** Why a run whose container ended with no exit report from its launcher, and no stop by Capsule, failed. */
+function launcherVanished(code: number, runtime: string): string {
+  const why =
+    runtime === 'runsc'
+      ? "gVisor's kernel (the Sentry) stopped: e.g. at the container's pids limit, which counts gVisor's own threads too"
+      : 'something other than Capsule killed the launcher (docker kill, or the program killed it)';
+  return `the container ended (engine exit code ${code}) without the launcher reporting how the program ended: ${why}`;
+}
+
 export type EndReason = { kind: 'timeout' } | { kind: 'cancelled'; why: string };
 
 /**
@@ -55,6 +64,9 @@ export class RunOutcome {
     } else if (this.failure !== null || this.stoppedOutside !== null) {
       status = 'failed';
       error = this.failure ?? this.stoppedOutside!;
+    } else if (!exit && engineExit) {
+      status = 'failed';
+      error = launcherVanished(engineExit.code, job.runtime);
     }
     const signal = exit && exit.signal > 0 ? signalName(exit.signal) : signalFromExitCode(exitCode) ?? (end ? 'SIGKILL' : null);
     return {
@@ -70,6 +82,7 @@ export class RunOutcome {
       duration_ms: exit ? exit.elapsed_ms : Date.now() - this.startedAt,
       profile: job.profile.name,
       image: job.profile.image,
+      runtime: job.runtime,
       stats: this.stats ? toRunStats(this.stats) : EMPTY_STATS,
       ...(error ? { error } : {}),
       ...this.extra,

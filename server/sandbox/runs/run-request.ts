@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { InvalidInputError } from '../../errors.js';
 import { type Language, LANGUAGES, languageCommand } from '../container/languages.js';
+import { enforcePolicy } from '../profiles/profile-policy.js';
 import type { Profile, ProfileRegistry } from '../profiles/profiles.js';
 import { type FileWrite, type PreparedFile, prepareFiles } from '../workspaces/workspace-files.js';
 import { workspaceRelative } from '../workspaces/workspace-paths.js';
@@ -85,6 +86,8 @@ export interface PreparedRun {
   /** Who asked for it (token name, or "local"); recorded as the capsule.owner label. */
   owner: string;
   profile: Profile;
+  /** The OCI runtime it runs under (the profile's, else the engine's default), as every result reports it. */
+  runtime: string;
   limits: EffectiveLimits;
   argv: string[];
   /** Code files, copied read-only into /capsule. */
@@ -161,12 +164,14 @@ export function prepareCommandRun(input: CommandRunInput, profiles: ProfileRegis
   const { owner = 'local', mode = 'run' } = ctx;
   const profile = profiles.usable(input.profile);
   const command = checkText('command', input.command, limits.CAPSULE_MAX_COMMAND_BYTES, false);
+  enforcePolicy(profile.policy, profile.name, 'command', input.command);
   return {
     runId: newRunId(),
     kind: 'command',
     mode,
     owner,
     profile,
+    runtime: profiles.engineRuntimes.effective(profile),
     limits: narrowLimits(input.limits, profile),
     argv: ['/bin/sh', '-c', input.command],
     jobFiles: [],
@@ -189,6 +194,7 @@ export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, l
   const language = input.language as Language;
   const profile = profiles.usable(input.profile);
   const code = checkText('code', input.code, limits.CAPSULE_MAX_CODE_BYTES, false);
+  enforcePolicy(profile.policy, profile.name, 'code', input.code);
   const args = input.args ?? [];
   if (args.length > limits.CAPSULE_MAX_ARGS) {
     throw new InvalidInputError(`args has ${args.length} items; the limit is ${limits.CAPSULE_MAX_ARGS}`);
@@ -201,6 +207,7 @@ export function prepareCodeRun(input: CodeRunInput, profiles: ProfileRegistry, l
     mode,
     owner,
     profile,
+    runtime: profiles.engineRuntimes.effective(profile),
     limits: narrowLimits(input.limits, profile),
     argv,
     jobFiles: [{ name: fileName, content: code, mode: 0o444 }],

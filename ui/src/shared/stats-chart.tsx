@@ -68,7 +68,7 @@ export function StatsChart({ stats, memoryLimit }: { stats: RunStats | null; mem
       <div ref={box} class="chart-canvas" data-samples={samples.length} />
       <figcaption>
         {samples.length === 0 ? 'No samples yet (the launcher reports about once a second).' : `${samples.length} samples`}
-        {stats ? ` · CPU ${stats.cpu_ms} ms · peak memory ${bytes(stats.memory_peak_bytes)}${memoryLimit ? ` of ${bytes(memoryLimit)}` : ''} · ${stats.pids_peak} processes at most` : ''}
+        {stats ? ` · CPU ${stats.cpu_ms ?? '–'} ms · peak memory ${bytes(stats.memory_peak_bytes)}${memoryLimit ? ` of ${bytes(memoryLimit)}` : ''} · ${stats.pids_peak ?? '–'} processes at most` : ''}
       </figcaption>
     </figure>
   );
