@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { LinuxCapability } from './capabilities.js';
+import type { NetworkInfo, NetworkSpec } from './network-types.js';
 
 /**
  * The narrow interface Capsule needs from a container engine. Only runtime/ implements it (Docker via
@@ -15,6 +16,7 @@ import type { LinuxCapability } from './capabilities.js';
  */
 
 export type { LinuxCapability } from './capabilities.js';
+export type { NetworkInfo, NetworkSpec } from './network-types.js';
 
 /** What every call takes last. */
 export interface CallOptions {
@@ -158,30 +160,6 @@ export interface ContainerState {
   health: 'starting' | 'healthy' | 'unhealthy' | null;
   /** Network name → its IPv4 address there, for the networks it is on (addresses are given at start). */
   addresses: Record<string, string>;
-}
-
-/** A network to create (a bridge on the engine host). */
-export interface NetworkSpec {
-  name: string;
-  labels: Record<string, string>;
-  /** No route off the network: members reach each other (and the host, through the gateway address). */
-  internal: boolean;
-  /** IPv4 CIDR (the engine picks one when omitted), and its gateway address. */
-  subnet?: string;
-  gateway?: string;
-  /** The part of the subnet handed out to members without a pinned address (a CIDR inside `subnet`). */
-  ipRange?: string;
-  /** Name of the host's bridge interface (at most 15 characters), so host firewall rules can name it. */
-  bridgeName?: string;
-}
-
-export interface NetworkInfo {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
-  internal: boolean;
-  /** Its IPv4 CIDR, null when it has none. */
-  subnet: string | null;
 }
 
 export interface ContainerSummary {
