@@ -2,7 +2,7 @@ import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CAPSULE_VERSION, DEFAULT_EGRESS_IMAGE, DEFAULT_SANDBOX_IMAGE, projectRoot } from '../../server/version.js';
@@ -53,6 +53,7 @@ test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs throu
   // CAPSULE_REQUIRE_DISK_QUOTA=1: the server only starts when its volume helpers work through the proxy.
   // The shipped profiles plus an egress one: the server creates its proxy through the docker-proxy.
   const profiles = mkdtempSync(join(tmpdir(), 'capsule-compose-profiles-'));
+  chmodSync(profiles, 0o755); // the server in its container is not root: mkdtemp's 0700 would hide it
   writeFileSync(join(profiles, 'default.yaml'), profileYaml('default', 'pool:\n  size: 2\n  max_idle_s: 300'));
   writeFileSync(join(profiles, 'pkgs.yaml'), profileYaml('pkgs', 'egress:\n  allow: ["pkg.example:443"]'));
   const env = {
@@ -128,6 +129,7 @@ test('make compose-up (shipped compose.yaml, no Jaeger image): ready, runs throu
     process.off('exit', downOnExit);
     clearInterval(keepAlive);
     await compose([...files, 'down', '-v', '--remove-orphans'], env).catch(() => undefined);
+    rmSync(profiles, { recursive: true, force: true });
   }
   const byProject = { 'com.docker.compose.project': project };
   t.deepEqual((await runtime.list(byProject)).map((c) => c.id), [], 'no compose containers left');

@@ -44,8 +44,10 @@ for (const rc of runtimeCases()) {
     await using run = await service.startCommand({ command: 'sleep 1' });
     const [c] = await runtime.list({ 'capsule.run_id': run.runId });
     const host = (controller: string, file: string) => readFileSync(`/sys/fs/cgroup/${controller}/docker/${c!.id}/${file}`, 'utf8').trim();
-    t.is(Number(host('memory', 'memory.limit_in_bytes')), 512 * 1024 * 1024);
-    t.is(Number(host('memory', 'memory.memsw.limit_in_bytes')), 512 * 1024 * 1024, 'memory + swap = memory: no swap');
+    // A memory guard (the gvisor profile) sets the engine's limit at memory + headroom: the launcher kills at memory.
+    const engineLimit = 512 * 1024 * 1024 + (rc.profile().memoryGuardHeadroomBytes ?? 0);
+    t.is(Number(host('memory', 'memory.limit_in_bytes')), engineLimit);
+    t.is(Number(host('memory', 'memory.memsw.limit_in_bytes')), engineLimit, 'memory + swap = memory: no swap');
     t.is(host('pids', 'pids.max'), String(rc.profile().pidsLimit));
     t.is(host('cpu', 'cpu.cfs_quota_us'), host('cpu', 'cpu.cfs_period_us'), 'one CPU');
     t.is((await run.wait()).status, 'exited');

@@ -24,7 +24,7 @@ function service(allowNetwork: boolean, dir = shipped) {
 
 test('the shipped profiles load; networked is listed as disabled by default', (t) => {
   const list = service(false).listProfiles();
-  t.deepEqual(list.map((p) => p.name), ['default', 'build', 'networked', 'strict']);
+  t.deepEqual(list.map((p) => p.name), ['default', 'build', 'gvisor', 'networked', 'strict']);
   const networked = list.find((p) => p.name === 'networked')!;
   t.false(networked.enabled);
   t.regex(networked.disabled_reason ?? '', /CAPSULE_ALLOW_NETWORK_PROFILES=1/);
@@ -63,7 +63,7 @@ test('start-up fails naming a runtime or network the engine lacks', async (t) =>
   writeFileSync(join(dir, 'default.yaml'), `runtime: runsc-missing\n${readFileSync(join(shipped, 'default.yaml'), 'utf8')}`);
   const runtimeMissing = await startServerExpectingFailure({ CAPSULE_PROFILES_DIR: dir });
   t.is(runtimeMissing.code, 1);
-  t.regex(runtimeMissing.stderr, /profile runtime "runsc-missing" is not configured in the engine/);
+  t.regex(runtimeMissing.stderr, /profile "default" needs the OCI runtime "runsc-missing", which the engine does not offer/);
 
   const netDir = mkdtempSync(join(tmpdir(), 'capsule-missing-net-'));
   writeFileSync(join(netDir, 'default.yaml'), readFileSync(join(shipped, 'default.yaml')));

