@@ -96,6 +96,29 @@ test.serial('a process started through MCP appears live, streams its output, dra
   t.deepEqual(uncaught(b), []);
 });
 
+test.serial('a run_command in flight appears live, and its output streams in on the run page while it runs', async (t) => {
+  const b = await withBrowser(t);
+  await signIn(b.page, TOKENS.alice);
+  await b.page.locator('section .toolbar h2', { hasText: 'Runs' }).waitFor();
+  const { client, call } = await mcp('alice');
+  t.teardown(() => client.close());
+  // Not awaited: the call returns when the run ends, and the page must show it before that.
+  const done = call<{ run_id: string; status: string; stdout: string }>('run_command', { command: 'for i in $(seq 1 12); do echo "line $i"; sleep 0.5; done' });
+  const row = b.page.locator('tr[data-status=running]', { hasText: 'line $i' });
+  await row.waitFor({ timeout: 20_000 });
+  const runId = await row.getAttribute('data-run-id');
+  await row.locator('a').click();
+  await b.page.waitForFunction(() => /line 2\n/.test(document.querySelector('pre[data-stream=stdout]')?.textContent ?? ''), null, { timeout: 20_000 });
+  t.is(await b.page.locator('section.run').getAttribute('data-status'), 'running', 'the output arrived while the run was still running');
+  const { s } = await done;
+  t.is(s.run_id, runId);
+  t.is(s.status, 'exited');
+  await b.page.locator('section.run[data-status=exited]').waitFor({ timeout: 20_000 });
+  await b.page.waitForFunction(() => /line 12\n$/.test(document.querySelector('pre[data-stream=stdout]')?.textContent ?? ''), null, { timeout: 10_000 });
+  t.is(await b.page.locator('pre[data-stream=stdout]').textContent(), s.stdout, 'every line once, as in the result');
+  t.deepEqual(uncaught(b), []);
+});
+
 test.serial('a run_command made by another client appears once it finishes, with its output and trace link', async (t) => {
   const b = await withBrowser(t);
   await signIn(b.page, TOKENS.alice);
