@@ -97,6 +97,8 @@ export const configSchema = z.object({
     .describe('OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1) generate_code uses when the client cannot sample.'),
   CAPSULE_MODEL: z.string().min(1).optional().describe('Model name for CAPSULE_MODEL_URL.'),
   CAPSULE_MODEL_API_KEY: z.string().optional().describe('API key for CAPSULE_MODEL_URL (sent as a bearer token; never logged).'),
+  CAPSULE_MAX_CONNECTIONS: int(16, 1_000_000).default(4096)
+    .describe('Most TCP connections the HTTP server holds at once (keep-alive and SSE streams included); beyond it new connections are closed at once.'),
   CAPSULE_MAX_SESSIONS: int(1, 1_000_000).default(1000)
     .describe('Most MCP sessions open at once, over all owners; beyond it `initialize` gets 429 with Retry-After.'),
   CAPSULE_OWNER_MAX_SESSIONS: int(1, 1_000_000).default(100)

@@ -106,6 +106,11 @@ async function serveHttp(config: Config, services: Services, telemetry: Telemetr
   const httpServer = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.CAPSULE_PORT, config.CAPSULE_HOST, () => resolve(s));
     s.once('error', reject);
+    s.maxConnections = config.CAPSULE_MAX_CONNECTIONS;
+    // Node's 5 s default races clients that reuse a socket after ~4 s (undici's default) on a loaded
+    // machine: the request meets a closed socket ("fetch failed", seen in CI). 30 s keeps that rare.
+    s.keepAliveTimeout = 30_000;
+    s.headersTimeout = 31_000;
   });
   let httpClosed: Promise<void> = Promise.resolve();
   const transport: Transport = {

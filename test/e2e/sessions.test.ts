@@ -171,3 +171,31 @@ test('one session holds at most 4 GET streams (standalone plus Last-Event-ID res
   for (const c of controllers) c.abort();
   t.is((await del(server, id)).status, 200);
 });
+
+test('connections beyond CAPSULE_MAX_CONNECTIONS are closed at once; the ones held keep working, and a closed one frees its place', async (t) => {
+  const server = await serve({ CAPSULE_MAX_CONNECTIONS: '16' });
+  const { port, hostname } = new URL(server.url);
+  const { connect } = await import('node:net');
+  /** A raw connection: resolves once connected; `closed` says whether the server hung up. */
+  const open = () => new Promise<import('node:net').Socket>((resolve, reject) => {
+    const s = connect(Number(port), hostname, () => resolve(s));
+    s.once('error', reject);
+  });
+  const closedWithin = (s: import('node:net').Socket, ms: number) => new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    s.once('close', () => { clearTimeout(timer); resolve(true); });
+  });
+  const held = await Promise.all(Array.from({ length: 16 }, open));
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  const extra = await open();
+  t.true(await closedWithin(extra, 3000), 'the 17th connection is closed by the server');
+  // A held connection still serves a request.
+  held[0]!.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
+  const answer = await new Promise<string>((resolve) => held[0]!.once('data', (d) => resolve(d.toString())));
+  t.regex(answer, /^HTTP\/1\.1 200/);
+  held.pop()!.destroy();
+  await sleep(200);
+  const again = await open();
+  t.false(await closedWithin(again, 1000), 'a freed place takes a new connection');
+  again.destroy();
+});
