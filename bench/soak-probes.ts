@@ -46,3 +46,24 @@ export async function leftovers(host: string, instance: string, serverUp: boolea
   const volumes = await runtime.listVolumes({ 'capsule.managed': 'true', 'capsule.instance': instance });
   return { containers: containers.length, volumes: volumes.length };
 }
+
+/**
+ * The server's heap after two full GCs, in MB, through bench/memory-probe.cjs (preloaded with
+ * NODE_OPTIONS, see MEMORY_PROBE_OPTIONS): live objects only, so growth here is a leak, while RSS
+ * growth with a flat heap is the allocator keeping freed pages (fragmentation).
+ */
+export async function heapAfterGc(pid: number, stderr: () => string): Promise<{ heap_used: number; rss: number } | null> {
+  const before = stderr().length;
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 50; i++) {
+    const line = /capsule-bench-memory (\{.*\})/.exec(stderr().slice(before))?.[1];
+    if (line) {
+      const m = JSON.parse(line) as { heapUsed: number; rss: number };
+      return { heap_used: Math.round(m.heapUsed / 2 ** 20), rss: Math.round(m.rss / 2 ** 20) };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}
+
+export const MEMORY_PROBE_OPTIONS = `--expose-gc --require ${new URL('./memory-probe.cjs', import.meta.url).pathname}`;

@@ -14,7 +14,7 @@ import { freePort } from '../test/helpers/free-port.js';
 import { startServer, type RunningServer } from '../test/helpers/server-process.js';
 import { soakEngine, type SoakEngine } from './soak-engine.js';
 import { caseFor, type SoakResult } from './soak-cases.js';
-import { RssSampler, openSessions, leftovers } from './soak-probes.js';
+import { MEMORY_PROBE_OPTIONS, RssSampler, heapAfterGc, openSessions, leftovers } from './soak-probes.js';
 import { table } from './stats.js';
 
 const { values } = parseArgs({
@@ -143,6 +143,7 @@ async function main(): Promise<void> {
     CAPSULE_DATA_DIR: mkdtempSync(join(tmpdir(), 'capsule-soak-')),
     CAPSULE_OWNER_RUNS_PER_MINUTE: '1000000',
     CAPSULE_LOG_LEVEL: 'error',
+    NODE_OPTIONS: MEMORY_PROBE_OPTIONS,
   };
   let server = await startServer(env);
   const rss = new RssSampler(() => server.child.pid!);
@@ -150,11 +151,15 @@ async function main(): Promise<void> {
   const tally = new Tally();
   let outage: Outage | null = null;
   let rssAfterWarmup = 0;
+  let heapAfterWarmup: Promise<{ heap_used: number; rss: number } | null> = Promise.resolve(null);
   const disrupt = values['kill-server'] ? 'kill-server' : values['engine-restart'] ? 'engine-restart' : null;
   let disruption: Promise<void> | null = null;
   const started = Date.now();
   const onRun = () => {
-    if (tally.done === WARMUP) rssAfterWarmup = rss.current();
+    if (tally.done === WARMUP) {
+      rssAfterWarmup = rss.current();
+      heapAfterWarmup = heapAfterGc(server.child.pid!, () => server.stderr());
+    }
     if (tally.done % 500 === 0) log(`${tally.done}/${RUNS} runs, ${tally.errors.length} errors, rss ${rss.current()} MB`);
     if (disrupt && !disruption && tally.done === Math.floor(RUNS / 2)) {
       disruption = (async () => {
@@ -177,6 +182,8 @@ async function main(): Promise<void> {
   const seconds = (Date.now() - started) / 1000;
   await sleep(5000); // idle: warm removals and refills settle, sessions are closed
   const rssEnd = rss.current();
+  const heapEnd = await heapAfterGc(server.child.pid!, () => server.stderr());
+  const heapWarm = await heapAfterWarmup;
   const sessions = await openSessions(server.base);
   const leftWhileUp = await leftovers(engine.host, env.CAPSULE_INSTANCE, true);
   const records = await lostRecords(server, tally);
@@ -205,6 +212,7 @@ async function main(): Promise<void> {
     leaked_while_up: leftWhileUp,
     leaked_after_stop: leftAfterStop,
     rss_mb: { after_warmup: rssAfterWarmup, peak: rss.peak, end: rssEnd, end_vs_warmup: rssAfterWarmup ? Math.round((rssEnd / rssAfterWarmup) * 100) / 100 : null },
+    heap_after_gc_mb: { after_warmup: heapWarm?.heap_used ?? null, end: heapEnd?.heap_used ?? null },
     open_sessions_at_end: sessions,
   };
   console.log(table([
@@ -218,6 +226,7 @@ async function main(): Promise<void> {
     { figure: 'leaked containers / volumes while up (pool excluded)', value: `${leftWhileUp.containers} / ${leftWhileUp.volumes}` },
     { figure: 'leaked containers / volumes after stop', value: `${leftAfterStop.containers} / ${leftAfterStop.volumes}` },
     { figure: 'server RSS MB after warm-up / peak / end', value: `${rssAfterWarmup} / ${rss.peak} / ${rssEnd}` },
+    { figure: 'server heap MB after full GC, after warm-up / end', value: `${heapWarm?.heap_used ?? '?'} / ${heapEnd?.heap_used ?? '?'}` },
     { figure: 'open sessions at end', value: String(sessions) },
   ]));
   if (summary.error_samples.length) console.log('error samples:\n  ' + summary.error_samples.join('\n  '));

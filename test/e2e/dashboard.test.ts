@@ -111,7 +111,7 @@ test.serial('a run_command in flight appears live, and its output streams in on 
   await b.page.waitForFunction(() => /line 2\n/.test(document.querySelector('pre[data-stream=stdout]')?.textContent ?? ''), null, { timeout: 20_000 });
   t.is(await b.page.locator('section.run').getAttribute('data-status'), 'running', 'the output arrived while the run was still running');
   const { s } = await done;
-  t.is(s.run_id, runId ?? undefined);
+  t.is(s.run_id, String(runId));
   t.is(s.status, 'exited');
   await b.page.locator('section.run[data-status=exited]').waitFor({ timeout: 20_000 });
   await b.page.waitForFunction(() => /line 12\n$/.test(document.querySelector('pre[data-stream=stdout]')?.textContent ?? ''), null, { timeout: 10_000 });
