@@ -24,6 +24,8 @@ const RUNTIMES = [{ label: 'runc', file: 'default' }, { label: 'gvisor', file: '
 type Label = (typeof RUNTIMES)[number]['label'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (...a: unknown[]) => console.error('[bench]', ...a);
+/** What failed calls said (first 200 characters each, deduplicated). */
+const errorTexts = new Set<string>();
 
 interface Result { run_id: string; exit_code: number | null; status: string; stdout: string; stdout_bytes: number; duration_ms: number; runtime: string; stats: { cpu_ms: number | null } }
 type Client = Awaited<ReturnType<typeof httpClient>>;
@@ -82,11 +84,14 @@ async function round(c: Client, url: URL, label: Label, acc: Record<string, numb
     const client = await httpClient(url);
     while (Date.now() < end) {
       const t = performance.now();
-      const res = await client.call<Result>('run_command', { profile: warm, command: 'echo hi' }).catch(() => null);
-      if (res?.s?.stdout === 'hi\n') {
+      const res = await client.call<Result>('run_command', { profile: warm, command: 'echo hi' }).catch((err: Error) => ({ s: null, text: err.message }));
+      if (res.s?.stdout === 'hi\n') {
         ok++;
         times.push(performance.now() - t);
-      } else push('tp_errors', 1);
+      } else {
+        push('tp_errors', 1);
+        errorTexts.add(res.text.slice(0, 200));
+      }
     }
     await client.client.close();
   }));
@@ -168,6 +173,7 @@ async function main() {
   console.log(`\n${ROUNDS} rounds, runtimes alternating; ${availableParallelism()} CPUs (${cpus()[0]?.model}); ${start.runsc}; runtimes seen: ${[...seen].join(', ')}`);
   console.log(`start ${start.at} load ${start.loadavg.join('/')} (${start.containers_running} containers running); end ${end.at} load ${end.loadavg.join('/')} (${end.containers_running})`);
   console.log(`warm hits (of 8 per round): runc ${acc['runc:warm_hits']?.join(', ')}; gvisor ${acc['gvisor:warm_hits']?.join(', ')}; throughput errors: runc ${acc['runc:tp_errors']?.length ?? 0}, gvisor ${acc['gvisor:tp_errors']?.length ?? 0}`);
+  if (errorTexts.size) console.log(`throughput errors said: ${[...errorTexts].join(' | ')}`);
   console.log(`per round: ${JSON.stringify(Object.fromEntries(Object.entries(acc).filter(([k]) => !/tp_ms|warm_ms|cold_ms/.test(k)).map(([k, v]) => [k, v.map(r1)])))}\n`);
   console.log(table(report(acc)));
 }
