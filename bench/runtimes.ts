@@ -165,6 +165,10 @@ async function main() {
       }
     }
     await c.client.close();
+  } catch (err) {
+    // What the server said before a failure (its exit code if it died): a bench failure is a finding.
+    log(`failed: server exit code ${server.child.exitCode} signal ${server.child.signalCode}; its stderr:\n${server.stderr().slice(-4000)}`);
+    throw err;
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
