@@ -11,6 +11,8 @@ export interface RuntimeCase {
   label: string;
   /** The OCI runtime results must report. */
   runtime: string;
+  /** The shipped profile file (sandbox-profiles/<file>.yaml) the case runs. */
+  file: 'default' | 'gvisor';
   /** The shipped profile of this case (named default), with some fields replaced. */
   profile(overrides?: Partial<Profile>): Profile;
   /** test.before: the engine, the image, disk quotas, and this case's runtime. */
@@ -26,8 +28,8 @@ async function requireRuntime(name: string): Promise<void> {
 }
 
 export const RUNTIME_CASES: RuntimeCase[] = [
-  { label: 'runc', runtime: 'runc', profile: (o) => shippedProfile(o), ready: requireEngine },
-  { label: 'gvisor', runtime: 'runsc', profile: (o) => shippedProfile(o, 'gvisor'), ready: () => requireRuntime('runsc') },
+  { label: 'runc', runtime: 'runc', file: 'default', profile: (o) => shippedProfile(o), ready: requireEngine },
+  { label: 'gvisor', runtime: 'runsc', file: 'gvisor', profile: (o) => shippedProfile(o, 'gvisor'), ready: () => requireRuntime('runsc') },
 ];
 
 /** The case selected by TEST_RUNTIMES (comma-separated labels; default: every case). */

@@ -1,11 +1,11 @@
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProfilingService } from '../../server/profiling/profiling-service.js';
 import { ArtifactStore } from '../../server/store/artifact-store.js';
 import { silentLog } from '../helpers/fixtures.js';
-import { realServices, requireEngine } from '../helpers/engine.js';
+import { realServices, requireEngine, runtime } from '../helpers/engine.js';
 import { runtimeCases } from '../helpers/runtimes.js';
 
 test.before(requireEngine);
@@ -89,4 +89,31 @@ for (const rc of runtimeCases()) {
     t.true((quick.stats.cpu_ms ?? -1) >= 0 && (quick.stats.memory_peak_bytes ?? 0) > 0);
   });
 
+  test(`[${rc.label}] stats in flight, then final: pids_peak counts the program's processes; the host's pids cgroup also counts gVisor's own tasks`, async (t) => {
+    await using run = await sandbox.startCommand({ command: 'for i in 1 2 3 4 5; do sleep 3 & done; python3 -c "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"; wait' });
+    const end = Date.now() + 15_000;
+    while ((run.stats?.samples.length ?? 0) < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    const live = run.stats!;
+    t.false(live.final, 'figures read while the program runs are not final');
+    t.is(typeof live.cpu_ms, 'number');
+    t.true(live.samples.length >= 4 && live.samples.every((s, i) => typeof s.memory_bytes === 'number' && (i === 0 || s.t_ms > live.samples[i - 1]!.t_ms)), JSON.stringify(live.samples));
+    const [c] = await runtime.list({ 'capsule.run_id': run.runId });
+    const hostPids = Number(readFileSync(`/sys/fs/cgroup/pids/docker/${c!.id}/pids.current`, 'utf8'));
+    const r = await run.wait();
+    t.true(r.stats.final);
+    t.true(r.stats.samples.length >= live.samples.length);
+    // sh, five sleeps, python, the launcher and the init: 9 here under both runtimes.
+    const peak = r.stats.pids_peak ?? -1;
+    t.true(peak >= 7 && peak <= 12, `pids_peak ${peak}`);
+    if (rc.runtime === 'runsc') {
+      // gVisor's cgroupfs counts the sandbox's processes; the host's pids cgroup (what limits.pids caps)
+      // also holds the Sentry's and gofer's threads, ~46 for an idle sandbox (gvisor.yaml).
+      t.true(hostPids > peak + 20, `host pids.current ${hostPids}, pids_peak ${peak}`);
+      t.is(r.stats.blkio_read_bytes, null);
+      t.is(r.stats.blkio_write_bytes, null);
+    } else {
+      t.true(hostPids <= peak, `host pids.current ${hostPids}, pids_peak ${peak}: the same cgroup`);
+      t.is(typeof r.stats.blkio_write_bytes, 'number');
+    }
+  });
 }
