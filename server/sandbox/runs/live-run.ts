@@ -43,6 +43,8 @@ export class LiveRun implements RunHandle {
   private readonly finished: Promise<RunResult>;
   private collected = new Map<string, Buffer>();
   private ended = false;
+  /** Set when the run's engine was marked down: the run ends failed with this, without asking the engine. */
+  private lostWith: Error | null = null;
   private timers: Array<NodeJS.Timeout | undefined> = [];
 
   private constructor(
@@ -101,6 +103,13 @@ export class LiveRun implements RunHandle {
     return this.finished;
   }
 
+  /** Its engine stopped answering (marked down): end the run now as failed with `why` (its engine named). */
+  lost(why: Error): void {
+    if (this.ended || this.lostWith) return;
+    this.lostWith = why;
+    this.io.destroy();
+  }
+
   signal(name: string): Promise<void> {
     return this.container.signal(name);
   }
@@ -157,7 +166,7 @@ export class LiveRun implements RunHandle {
       await this.runAfterExit();
     } catch (err) {
       // After the start the partial output is the result.
-      this.outcome.failure = await describeMidRunFailure(this.options.runtime, err);
+      this.outcome.failure = await describeMidRunFailure(this.options.runtime, this.lostWith ?? err);
       this.options.log.warn({ run_id: job.runId, container_id: this.container.id, err }, 'run failed mid-way');
     } finally {
       this.settleControls();
@@ -194,6 +203,7 @@ export class LiveRun implements RunHandle {
         break;
       }
     }
+    if (this.lostWith && !outcome.exit) throw this.lostWith;
     const by = outcome.exit?.terminated_by ?? 0;
     if (by > 0 && !outcome.end && !container.sentByCapsule(signalName(by))) outcome.stoppedOutside = await describeOutsideStop(this.options.runtime, signalName(by));
     if (!outcome.exit) {
