@@ -39,7 +39,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       `refusing to serve on ${config.CAPSULE_HOST} without authentication: set CAPSULE_TOKENS or CAPSULE_TOKENS_FILE, or bind a loopback address (CAPSULE_HOST=127.0.0.1)`,
     );
   }
-  const services = buildServices(config, new DockerRuntime(), log);
+  const services = buildServices(config, engineRuntimes(config), log);
   const transports: Transport[] = [];
   let stopping: Promise<void> | null = null;
   const shutdown = (why: string) => {
@@ -71,6 +71,16 @@ export async function serve(options: ServeOptions): Promise<void> {
   log.info({ ...identity, url, auth: tokens.length > 0 }, 'Capsule listening');
   // A line for humans and for tests that start the server on port 0.
   process.stderr.write(`Capsule ${CAPSULE_VERSION} listening on ${url}${tokens.length ? ' (bearer tokens required)' : ''}\n`);
+}
+
+/** The engines of CAPSULE_ENGINES, each with its own runtime (TLS from its cert folder); else the one of DOCKER_HOST. */
+function engineRuntimes(config: Config): DockerRuntime | Array<{ name: string; labels: Record<string, string>; runtime: DockerRuntime }> {
+  if (!config.CAPSULE_ENGINES) return new DockerRuntime();
+  return config.CAPSULE_ENGINES.map((e) => ({
+    name: e.name,
+    labels: e.labels,
+    runtime: new DockerRuntime({ dockerHost: e.endpoint, name: e.name, ...(e.certPath ? { certPath: e.certPath } : {}) }),
+  }));
 }
 
 /** One client on stdin/stdout; its going away shuts the server down. */

@@ -10,7 +10,10 @@ import type { ToolDeps } from './mcp/tool-context.js';
 import { ProfilingService } from './profiling/profiling-service.js';
 import { SelfProfiler } from './profiling/self-profiler.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
-import { BoundedVolumes } from './sandbox/volumes/bounded-volumes.js';
+import type { BoundedVolumes } from './sandbox/volumes/bounded-volumes.js';
+import type { Engine } from './sandbox/engines/engine.js';
+import { buildEngineParts, type EngineRuntime } from './sandbox/engines/engine-parts.js';
+import { EngineSet } from './sandbox/engines/engine-set.js';
 import { egressFromConfig } from './sandbox/egress/egress-from-config.js';
 import type { EgressService } from './sandbox/egress/egress-service.js';
 import type { InstanceIdentity } from './sandbox/container/labels.js';
@@ -18,8 +21,9 @@ import { ProcessManager } from './sandbox/processes/process-manager.js';
 import { ProfileRegistry } from './sandbox/profiles/profiles.js';
 import { Reaper } from './sandbox/reaper.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
-import { WarmPool } from './sandbox/pool/warm-pool.js';
-import { WorkspaceService } from './sandbox/workspaces/workspace-service.js';
+import type { WarmPool } from './sandbox/pool/warm-pool.js';
+import { WorkspaceRouter } from './sandbox/workspaces/workspace-router.js';
+import type { Workspaces } from './sandbox/workspaces/workspace-service.js';
 import { ArtifactStore } from './store/artifact-store.js';
 import { ResultCache } from './store/result-cache.js';
 import { RunStore } from './store/run-store.js';
@@ -43,20 +47,25 @@ export interface ServiceOverrides {
 export interface Services extends AsyncDisposable {
   config: Config;
   log: Logger;
+  /** The primary engine's runtime (the only one without CAPSULE_ENGINES). */
   runtime: ContainerRuntime;
+  /** Every engine: placement, health, and each engine's pool, volumes, workspaces and reaper. */
+  engines: EngineSet;
   instance: InstanceIdentity;
   profiles: ProfileRegistry;
   store: RunStore;
   /** MCP tasks, in the run store's database. */
   taskStore: SqliteTaskStore;
+  /** The primary engine's volumes and warm pool (each engine has its own: engines.all()[i].parts). */
   volumes: BoundedVolumes;
-  workspaces: WorkspaceService;
+  workspaces: Workspaces;
   artifacts: ArtifactStore;
   pool: WarmPool | undefined;
   /** The egress proxy, when an egress profile is enabled. */
   egress: EgressService | undefined;
   sandbox: SandboxService;
   processes: ProcessManager;
+  /** The primary engine's reaper, which also runs the sweeps of the store, tasks, caches and egress. */
   reaper: Reaper;
   /** What the MCP layer (tools and resources) may use: services only, never the runtime. */
   tools: ToolDeps;
@@ -84,15 +93,17 @@ type Core = Omit<Services, 'reaper' | 'tools' | 'start' | 'drain' | typeof Symbo
 const TASK_POLL_INTERVAL_MS = 1000;
 
 /** The composition of Capsule's services: the one place that decides who gets what. */
-export function buildServices(config: Config, runtime: ContainerRuntime, log: Logger, overrides: ServiceOverrides = {}): Services {
+export function buildServices(config: Config, runtime: ContainerRuntime | EngineRuntime[], log: Logger, overrides: ServiceOverrides = {}): Services {
   const closers = new Closers(log);
-  const core = buildCore(config, runtime, log, overrides, closers);
-  const reaper = buildReaper(core);
+  const core = buildCore(config, Array.isArray(runtime) ? runtime : [{ name: 'default', labels: {}, runtime }], log, overrides, closers);
+  const reapers = core.engines.all().map((e) => buildReaper(core, e));
+  const reaper = reapers[0]!;
   const tools = toolDeps(core);
   let drained: Promise<void> | null = null;
   const drain = () =>
     (drained ??= (async () => {
-      reaper.stop();
+      reapers.forEach((r) => r.stop());
+      core.engines.stop();
       // Tasks' bodies stop too (their runs end killed), and store their results before the database closes.
       await Promise.all([core.sandbox.shutdown(), tools.tasks.drain(config.CAPSULE_SHUTDOWN_TIMEOUT_MS)]);
     })());
@@ -108,14 +119,22 @@ export function buildServices(config: Config, runtime: ContainerRuntime, log: Lo
       await core.egress.start();
     }
     if (drained) return;
-    reaper.start();
-    core.pool?.start();
-    startRuntimeGauges(core.pool ? () => core.pool!.sizes() : undefined);
+    reapers.forEach((r) => r.start());
+    core.engines.start();
+    for (const e of core.engines.all()) e.parts.pool?.start();
+    startRuntimeGauges(core.pool ? () => poolSizes(core.engines) : undefined);
   };
   return { ...core, reaper, tools, start, drain, [Symbol.asyncDispose]: dispose };
 }
 
-function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overrides: ServiceOverrides, closers: Closers): Core {
+/** Idle warm containers per profile, over every engine (the capsule.pool.idle gauge). */
+function poolSizes(engines: EngineSet): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const e of engines.all()) for (const [k, n] of Object.entries(e.parts.pool?.sizes() ?? {})) sizes[k] = (sizes[k] ?? 0) + n;
+  return sizes;
+}
+
+function buildCore(config: Config, runtimes: EngineRuntime[], log: Logger, overrides: ServiceOverrides, closers: Closers): Core {
   const instance = overrides.instance ?? { name: config.CAPSULE_INSTANCE, bootId: randomBytes(6).toString('hex') };
   const profiles =
     overrides.profiles ?? ProfileRegistry.load(config.CAPSULE_PROFILES_DIR, { defaultImage: config.CAPSULE_SANDBOX_IMAGE, allowNetwork: config.CAPSULE_ALLOW_NETWORK_PROFILES });
@@ -131,18 +150,20 @@ function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overr
   });
   const interruptedTasks = taskStore.markInterrupted('the server stopped while this task was in flight');
   if (interruptedTasks) log.warn({ tasks: interruptedTasks }, 'marked MCP tasks of an earlier start as failed');
-  const volumes = new BoundedVolumes({ runtime, log, instance, image: config.CAPSULE_SANDBOX_IMAGE, root: config.CAPSULE_VOLUME_ROOT, required: config.CAPSULE_REQUIRE_DISK_QUOTA });
+  const many = runtimes.length > 1;
+  const parts = runtimes.map((e) => buildEngineParts(e, { config, log, instance, profiles, many }));
   // Volume helpers still running (a reaper sweep, a usage read) finish and remove their containers.
-  closers.add(() => volumes.close());
-  const workspaces = new WorkspaceService({ runtime, log, instance, config, volumes });
+  for (const p of parts) closers.add(() => p.volumes.close());
+  const engines = new EngineSet(parts, { log, checkIntervalMs: config.CAPSULE_ENGINE_CHECK_INTERVAL_MS });
+  const { runtime, volumes, pool } = parts[0]!;
+  const workspaces: Workspaces = many ? new WorkspaceRouter({ engines, instance, maxPerOwner: config.CAPSULE_MAX_WORKSPACES_PER_OWNER }) : parts[0]!.workspaces;
   const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
-  const pool = config.CAPSULE_POOL ? new WarmPool({ runtime, log, instance, profiles }) : undefined;
   const cache = new ResultCache(store.database, config.CAPSULE_RESULT_TTL);
   // Reads the egress secrets now: a missing one stops start-up here.
   const egress = egressFromConfig({ config, runtime, log, instance, profiles, env: overrides.env ?? process.env });
   // The proxy and its networks go after the runs (drain comes before every closer).
   if (egress) closers.add(() => egress.close());
-  const sandbox = new SandboxService({ runtime, profiles, config, log, instance, store, workspaces, cache, volumes, ...(pool ? { pool } : {}), ...(egress ? { egress } : {}) });
+  const sandbox = new SandboxService({ runtime, engines, profiles, config, log, instance, store, workspaces, cache, volumes, ...(pool ? { pool } : {}), ...(egress ? { egress } : {}) });
   const processes = new ProcessManager({ sandbox, log, retainBytes: config.CAPSULE_PROCESS_RETAIN_BYTES, resultTtlMs: config.CAPSULE_RESULT_TTL });
   const context = new ContextStore(store.database, {
     maxValueBytes: config.CAPSULE_CONTEXT_MAX_VALUE_BYTES,
@@ -151,41 +172,46 @@ function buildCore(config: Config, runtime: ContainerRuntime, log: Logger, overr
   });
   const calculator = new Calculator();
   closers.add(() => calculator.close());
-  return { config, log, runtime, instance, profiles, store, taskStore, volumes, workspaces, artifacts, pool, egress, cache, sandbox, processes, context, calculator };
+  return { config, log, runtime, engines, instance, profiles, store, taskStore, volumes, workspaces, artifacts, pool, egress, cache, sandbox, processes, context, calculator };
 }
 
-/** The reaper: containers no live object owns, and every TTL sweep. */
-function buildReaper(c: Core): Reaper {
-  const { config, pool } = c;
+/**
+ * An engine's reaper: containers no live object there owns, its expired workspaces, stale volumes and
+ * idle pool containers; the primary's also runs every TTL sweep that is not per engine.
+ */
+function buildReaper(c: Core, e: Engine): Reaper {
+  const { config } = c;
+  const { pool, volumes, workspaces } = e.parts;
+  const primary = e === c.engines.primary;
+  const egress = primary ? c.egress : undefined;
+  const perEngine = [() => workspaces?.sweepExpired() ?? Promise.resolve(0), () => volumes?.sweep() ?? Promise.resolve(0), async () => (pool ? pool.sweepIdle() : 0)];
+  const global = [
+    async () => c.processes.sweepExpired(),
+    async () => c.store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
+    async () => c.taskStore.purgeExpired(),
+    async () => c.artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
+    async () => c.cache.purge(),
+    async () => c.context.purgeExpired(),
+    async () => (egress ? egress.sweep() : 0),
+    // Not a removal: profiles follow the engine's OCI runtimes (a runtime registered or removed while running).
+    () => c.sandbox.engine.refreshRuntimes().then(() => 0, () => 0),
+  ];
   return new Reaper({
-    runtime: c.runtime,
-    log: c.log,
+    runtime: e.runtime,
+    log: c.engines.many ? c.log.child({ engine: e.name }) : c.log,
     instance: c.instance,
     isOwned: (labels) =>
-      c.sandbox.ownsContainer(labels) || c.workspaces.ownsContainer(labels) || c.volumes.ownsContainer(labels) || (pool?.ownsContainer(labels) ?? false) || (c.egress?.ownsContainer(labels) ?? false),
+      c.sandbox.ownsContainer(labels) || (workspaces?.ownsContainer(labels) ?? false) || (volumes?.ownsContainer(labels) ?? false) || (pool?.ownsContainer(labels) ?? false) || (egress?.ownsContainer(labels) ?? false),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
-    extraSweeps: [
-      async () => c.processes.sweepExpired(),
-      async () => c.store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
-      async () => c.taskStore.purgeExpired(),
-      () => c.workspaces.sweepExpired(),
-      () => c.volumes.sweep(),
-      async () => c.artifacts.purgeOlderThan(config.CAPSULE_RESULT_TTL),
-      async () => (pool ? pool.sweepIdle() : 0),
-      async () => c.cache.purge(),
-      async () => c.context.purgeExpired(),
-      async () => (c.egress ? c.egress.sweep() : 0),
-      // Not a removal: profiles follow the engine's OCI runtimes (a runtime registered or removed while running).
-      () => c.sandbox.engine.refreshRuntimes().then(() => 0, () => 0),
-    ],
+    extraSweeps: primary ? [...perEngine, ...global] : perEngine,
   });
 }
 
 /** Start-up checks: an engine setup that cannot work stops the server; an unreachable engine only warns. */
-async function startUp({ sandbox, volumes, runtime, log }: Core): Promise<void> {
+async function startUp({ sandbox, engines, runtime, log }: Core): Promise<void> {
   if (!(await sandbox.engine.verifyEngineSetup())) log.warn({ endpoint: runtime.endpoint }, 'Docker engine not reachable yet: runs fail until it is (no restart needed)');
-  // Warns when volumes are unbounded; with CAPSULE_REQUIRE_DISK_QUOTA=1 refuses to start.
-  await volumes.verify();
+  // Warns when volumes are unbounded; with CAPSULE_REQUIRE_DISK_QUOTA=1 refuses to start (an engine down now is probed later).
+  await Promise.all(engines.all().map((e) => e.parts.volumes?.verify()));
   const ready = await sandbox.engine.readiness();
   if (!ready.ready) log.warn({ reason: ready.reason }, 'not ready yet: runs fail until this is fixed (no restart needed)');
 }

@@ -14,7 +14,7 @@ import { OwnerLimits } from '../limits/owner-limits.js';
 import type { WarmContainer, WarmPool } from '../pool/warm-pool.js';
 import type { BoundedVolumes } from '../volumes/bounded-volumes.js';
 import { RunVolumes } from '../volumes/run-volumes.js';
-import type { WorkspaceService } from '../workspaces/workspace-service.js';
+import type { Workspaces } from '../workspaces/workspace-service.js';
 import { afterExitSteps } from './after-exit.js';
 import { ContainerRun, type ContainerRunContext } from './container-run.js';
 import { linkSignals } from './linked-signal.js';
@@ -31,7 +31,7 @@ export interface RunStarterDeps {
   /** Where every run is recorded; omitted in some unit tests. */
   store?: RunStore;
   /** Workspaces runs may mount; without it, workspace_id is refused. */
-  workspaces?: WorkspaceService;
+  workspaces?: Workspaces;
   /** Warm containers; without it every run takes the cold path. */
   pool?: WarmPool;
   /** Quota'd volumes for the runs' scratch /workspace and /capsule-out; without them those are anonymous (unbounded). */
