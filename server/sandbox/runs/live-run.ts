@@ -45,6 +45,7 @@ export class LiveRun implements RunHandle {
   private ended = false;
   /** Set when the run's engine was marked down: the run ends failed with this, without asking the engine. */
   private lostWith: Error | null = null;
+  private readonly lostSignal = new AbortController();
   private timers: Array<NodeJS.Timeout | undefined> = [];
 
   private constructor(
@@ -107,6 +108,7 @@ export class LiveRun implements RunHandle {
   lost(why: Error): void {
     if (this.ended || this.lostWith) return;
     this.lostWith = why;
+    this.lostSignal.abort(why);
     this.io.destroy();
   }
 
@@ -188,7 +190,7 @@ export class LiveRun implements RunHandle {
   private async follow(): Promise<void> {
     const { outcome, container } = this;
     let launched = false;
-    for await (const event of launcherEvents(this.io.output)) {
+    for await (const event of untilAborted(launcherEvents(this.io.output), this.lostSignal.signal)) {
       if (event.kind === 'started') launched = true;
       else if (event.kind === 'output') {
         outcome.output(event.chunk);
@@ -227,5 +229,21 @@ export class LiveRun implements RunHandle {
       log.warn({ run_id: job.runId, err }, 'collecting after the run failed');
       this.outcome.extra = { collect_error: (err as Error).message };
     }
+  }
+}
+
+/** `source` until `signal` aborts: then the loop throws its reason, even while the source waits (a hung engine's stream). */
+async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    void it.return?.()?.catch(() => undefined);
   }
 }

@@ -213,8 +213,10 @@ export class RunStarter {
       const settle = async (result: RunResult) => {
         try {
           this.finished(job, run, warm !== null, result);
-          await run[Symbol.asyncDispose]();
-          await held.scratch?.[Symbol.asyncDispose]();
+          const removal = run[Symbol.asyncDispose]().then(() => held.scratch?.[Symbol.asyncDispose]());
+          // On an engine marked down the result goes back now; the removal waits for the engine (or its reaper does it).
+          if (engine.facts.reachable || !this.engines.many) await removal;
+          else this.deferRemoval(job.runId)(removal);
         } finally {
           held.lease?.release();
           end();
