@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/config.js';
@@ -33,18 +33,23 @@ test('CAPSULE_ENGINES: each bad entry is named', (t) => {
   }
 });
 
-test('an explicit tcp:// endpoint uses TLS by the docker CLI conventions (today it was always plain HTTP)', (t) => {
+test('an explicit tcp:// endpoint always uses TLS with the docker CLI conventions (it was plain HTTP before)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'capsule-tls-'));
-  for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, f), `${f} contents`);
+  const write = (d: string, tag: string) => {
+    mkdirSync(d, { recursive: true });
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(d, f), `${tag} ${f}`);
+  };
+  write(dir, 'shared');
+  write(join(dir, 'b'), 'b');
+  write(join(dir, 'own'), 'own');
   t.deepEqual(modemOptions('unix:///var/run/docker-a.sock', undefined, {}), { socketPath: '/var/run/docker-a.sock' });
-  t.deepEqual(modemOptions('tcp://127.0.0.2:2375', undefined, {}), { protocol: 'http', host: '127.0.0.2', port: 2375 });
-  const own = modemOptions('tcp://127.0.0.2:2375', dir, {});
-  t.is(own.protocol, 'https', 'its own cert folder means TLS');
-  t.is(own.ca?.toString(), 'ca.pem contents');
-  t.is(own.cert?.toString(), 'cert.pem contents');
-  t.is(own.key?.toString(), 'key.pem contents');
-  const verified = modemOptions('tcp://127.0.0.2:2375', undefined, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir });
-  t.is(verified.protocol, 'https', 'DOCKER_TLS_VERIFY with DOCKER_CERT_PATH');
-  t.is(modemOptions('tcp://127.0.0.2:2376', undefined, { DOCKER_CERT_PATH: dir }).protocol, 'https', 'port 2376 is TLS');
+  const own = modemOptions('tcp://127.0.0.2:2375', join(dir, 'own'), {});
+  t.like(own, { protocol: 'https', host: '127.0.0.2', port: 2375 });
+  t.is(own.ca?.toString(), 'own ca.pem', 'its own cert folder');
+  t.is(own.cert?.toString(), 'own cert.pem');
+  t.is(own.key?.toString(), 'own key.pem');
+  t.is(modemOptions('tcp://127.0.0.3:2376', undefined, { DOCKER_CERT_PATH: dir }, 'b').ca?.toString(), 'b ca.pem', 'DOCKER_CERT_PATH/<name>/');
+  t.is(modemOptions('tcp://127.0.0.4:2376', undefined, { DOCKER_CERT_PATH: dir }, 'c').ca?.toString(), 'shared ca.pem', 'DOCKER_CERT_PATH');
+  t.is(modemOptions('tcp://127.0.0.4:2376', undefined, { DOCKER_CERT_PATH: dir }).protocol, 'https', 'no plain TCP');
   t.throws(() => modemOptions('tcp://127.0.0.2:2376', join(dir, 'nope'), {}), { message: /TLS file .*nope\/ca.pem cannot be read/ });
 });

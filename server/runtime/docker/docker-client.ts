@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigurationError } from '../../errors.js';
@@ -61,7 +61,7 @@ export interface DockerRuntimeOptions {
   dockerHost?: string;
   /** The engine's name among several (CAPSULE_ENGINES): errors name it. */
   name?: string;
-  /** TLS files (ca.pem, cert.pem, key.pem) for a tcp:// dockerHost; default DOCKER_CERT_PATH, else ~/.docker. */
+  /** TLS files (ca.pem, cert.pem, key.pem) for a tcp:// dockerHost; default DOCKER_CERT_PATH/<name>/, DOCKER_CERT_PATH, ~/.docker. */
   certPath?: string;
   /** Request timeouts replacing the defaults, per call (ms; null: none). */
   requestTimeoutsMs?: Partial<RequestTimeouts>;
@@ -80,19 +80,19 @@ function tlsFiles(dir: string): { ca: Buffer; cert: Buffer; key: Buffer } {
 }
 
 /**
- * docker-modem options for an explicit host. A tcp:// endpoint follows the docker CLI's conventions:
- * TLS (verified against ca.pem) when it has its own cert folder, when DOCKER_TLS_VERIFY is set, or on
- * port 2376; plain HTTP otherwise.
+ * docker-modem options for an explicit host. A tcp:// endpoint always means TLS, verified against its
+ * ca.pem (whoever reaches an engine's API is root on its host): the files of `certPath`, else
+ * DOCKER_CERT_PATH/<name>/ when that folder exists, else DOCKER_CERT_PATH, else ~/.docker (the docker
+ * CLI's conventions). Only an explicit http:// is plain.
  */
-export function modemOptions(host: string, certPath?: string, env: NodeJS.ProcessEnv = process.env): Docker.DockerOptions {
+export function modemOptions(host: string, certPath?: string, env: NodeJS.ProcessEnv = process.env, name?: string): Docker.DockerOptions {
   const url = new URL(host);
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
-    const verify = env['DOCKER_TLS_VERIFY'] !== undefined && env['DOCKER_TLS_VERIFY'] !== '' && env['DOCKER_TLS_VERIFY'] !== '0';
-    const tls = url.protocol === 'https:' || (url.protocol === 'tcp:' && (certPath !== undefined || verify || url.port === '2376'));
-    if (!tls) return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
-    const dir = certPath ?? env['DOCKER_CERT_PATH'] ?? join(homedir(), '.docker');
-    return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376), ...tlsFiles(dir) };
+  if (url.protocol === 'http:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
+  if (url.protocol === 'tcp:' || url.protocol === 'https:') {
+    const shared = env['DOCKER_CERT_PATH'] || join(homedir(), '.docker');
+    const own = name !== undefined && existsSync(join(shared, name)) ? join(shared, name) : null;
+    return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376), ...tlsFiles(certPath ?? own ?? shared) };
   }
   throw new ConfigurationError(`unsupported Docker host ${host}: use unix:///path or tcp://host:port`);
 }
@@ -113,7 +113,7 @@ export class DockerClient {
   constructor(options: DockerRuntimeOptions = {}) {
     const host = options.dockerHost ?? process.env.DOCKER_HOST;
     this.endpoint = host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
-    this.docker = options.dockerHost ? new Docker(modemOptions(options.dockerHost, options.certPath)) : new Docker();
+    this.docker = options.dockerHost ? new Docker(modemOptions(options.dockerHost, options.certPath, process.env, options.name)) : new Docker();
     this.name = options.name ?? null;
     this.where = options.name ? `${this.endpoint} (engine "${options.name}")` : this.endpoint;
     this.timeouts = { ...DEFAULT_REQUEST_TIMEOUTS_MS, ...options.requestTimeoutsMs };
