@@ -173,3 +173,15 @@ test('without CAPSULE_ENGINES: one engine named default, never probed or refused
   rt.default!.engineDown = false;
   t.is((await services.sandbox.runCommand({ command: 'echo' })).engine, 'default');
 });
+
+test('a start that finds its engine unreachable before any probe: marked down, the run goes to another with no error', async (t) => {
+  const { services, rt } = fleet(['e1', 'e2', 'e3']);
+  await using _s = services;
+  rt.e1!.engineDown = true;
+  const results = [];
+  for (let i = 0; i < 12; i++) results.push(await services.sandbox.runCommand({ command: 'echo' }));
+  t.true(results.every((r) => r.status === 'exited' && r.engine !== 'e1'), JSON.stringify(results.map((r) => r.engine)));
+  t.false(services.engines.get('e1')!.facts.reachable, 'marked down by the failed start');
+  t.regex(services.engines.get('e1')!.facts.lastError ?? '', /not reachable/);
+  for (const r of Object.values(rt)) t.is(r.containers.size, 0, 'nothing left on any engine');
+});

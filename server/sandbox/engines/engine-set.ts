@@ -128,6 +128,13 @@ export class EngineSet {
     );
   }
 
+  /** A call to the engine found it unreachable: down now, without waiting for the next probe (which brings it back). */
+  markDown(e: Engine, why: string): void {
+    if (!e.facts.reachable) return;
+    e.facts = { ...e.facts, reachable: false, lastError: why, checkedAt: Date.now() };
+    this.changed(e, 'down');
+  }
+
   private changed(e: Engine, change: 'up' | 'down'): void {
     if (change === 'down') this.options.log?.warn({ engine: e.name, err: e.facts.lastError }, 'engine down: its runs end failed, new runs go elsewhere');
     else this.options.log?.info({ engine: e.name }, 'engine back: it gets runs again');

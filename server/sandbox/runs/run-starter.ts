@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { EngineUnavailableError, RuntimeFailureError, ShuttingDownError } from '../../errors.js';
+import { RuntimeFailureError, ShuttingDownError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import type { RunStore } from '../../store/run-store.js';
 import { capsuleMetrics } from '../../telemetry/metrics.js';
 import { activeTraceIds, withSpan } from '../../telemetry/tracing.js';
 import { type InstanceIdentity, ownedBy } from '../container/labels.js';
 import type { Engine } from '../engines/engine.js';
-import { EngineSet, placementOf } from '../engines/engine-set.js';
+import { EngineSet } from '../engines/engine-set.js';
+import { RunEngines } from './run-engines.js';
 import type { EgressLease, EgressService } from '../egress/egress-service.js';
 import { ConcurrencyLimiter } from '../limits/concurrency-limiter.js';
 import { OwnerLimits } from '../limits/owner-limits.js';
@@ -57,9 +58,8 @@ export class RunStarter {
   /** Removals done after the result is returned (warm containers, scratch volumes), with their run ids; shutdown waits for them. */
   private readonly pendingRemovals = new Map<Promise<void>, string>();
   private readonly handles = new Map<string, RunHandle>();
-  /** Started runs per engine name, so an engine marked down ends its runs at once. */
-  private readonly onEngine = new Map<string, Set<LiveRun>>();
-  readonly engines: EngineSet;
+  /** Which engine each run goes to and runs on. */
+  private readonly placement: RunEngines;
 
   constructor(private readonly deps: RunStarterDeps) {
     const { config } = deps;
@@ -68,23 +68,12 @@ export class RunStarter {
     this.limiter = new ConcurrencyLimiter(max, queue);
     this.ownerLimits = new OwnerLimits(config.CAPSULE_OWNER_MAX_CONCURRENT ?? max + queue, config.CAPSULE_OWNER_RUNS_PER_MINUTE);
     const { runtime, pool, volumes } = deps;
-    this.engines = deps.engines ?? new EngineSet([{ name: 'default', labels: {}, runtime, ...(pool ? { pool } : {}), ...(volumes ? { volumes } : {}) }]);
-    this.engines.onChange((engine, change) => {
-      if (change === 'up') engine.parts.pool?.retryNow();
-      else for (const run of this.onEngine.get(engine.name) ?? []) run.lost(new EngineUnavailableError(`engine "${engine.name}" stopped answering (${engine.facts.lastError ?? 'no answer'})`));
-    });
+    this.placement = new RunEngines(deps.engines ?? new EngineSet([{ name: 'default', labels: {}, runtime, ...(pool ? { pool } : {}), ...(volumes ? { volumes } : {}) }]));
   }
 
-  /** The engine a run goes to: its workspace's home, else placement. */
-  private engineFor(job: PreparedRun): Engine {
-    return job.workspace ? this.engines.home(job.workspace.engine, `workspace ${job.workspace.id}`) : this.engines.place(placementOf(job.profile));
-  }
-
-  private track(engine: Engine, run: LiveRun): () => void {
-    let runs = this.onEngine.get(engine.name);
-    if (!runs) this.onEngine.set(engine.name, (runs = new Set()));
-    runs.add(run);
-    return () => runs.delete(run);
+  /** Every engine runs go to. */
+  get engines(): EngineSet {
+    return this.placement.engines;
   }
 
   /** Slots in use, waiting and available right now. */
@@ -126,11 +115,12 @@ export class RunStarter {
     this.inFlight.add(tracked);
     void tracked.then(() => this.inFlight.delete(tracked));
     try {
-      const handle = await this.launch(job, options, signal, () => {
-        done();
-        settled();
-      });
-      return handle;
+      return await this.placement.launchSomewhere(job, () =>
+        this.launch(job, options, signal, () => {
+          done();
+          settled();
+        }),
+      );
     } catch (err) {
       done();
       settled();
@@ -159,7 +149,7 @@ export class RunStarter {
 
   /** The run's engine, a warm container there when one fits, and the job as it will run. */
   private placed(queued: PreparedRun, options: StartOptions): { engine: Engine; warm: WarmContainer | null; job: PreparedRun } {
-    const engine = this.engineFor(queued);
+    const engine = this.placement.engineFor(queued);
     const warm = this.takeWarm(queued, engine);
     // A warm container was created for a run id of its own: the run adopts it, so labels and records agree.
     // A call that returns a capped result lets the launcher drop what lies between head and tail in the
@@ -186,14 +176,15 @@ export class RunStarter {
     this.liveRuns.add(job.runId);
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
     this.recordStarted(job, options);
-    const end = () => {
+    const end = (runFinished = true) => {
       if (warm) pool?.release(warm);
       unhold();
       untrack();
       this.liveRuns.delete(job.runId);
       this.handles.delete(job.runId);
       capsuleMetrics.runsActive.add(-1, { profile: job.profile.name });
-      finished();
+      // A failed start is the caller's to finish (start() releases the slot, or the next engine is tried).
+      if (runFinished) finished();
     };
     const ctx: ContainerRunContext = { runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval(job.runId) };
     let scratch: RunVolumes | null = null;
@@ -213,17 +204,14 @@ export class RunStarter {
       const settle = async (result: RunResult) => {
         try {
           this.finished(job, run, warm !== null, result);
-          const removal = run[Symbol.asyncDispose]().then(() => held.scratch?.[Symbol.asyncDispose]());
-          // On an engine marked down the result goes back now; the removal waits for the engine (or its reaper does it).
-          if (engine.facts.reachable || !this.engines.many) await removal;
-          else this.deferRemoval(job.runId)(removal);
+          await this.removeRun(engine, run, held.scratch, job.runId);
         } finally {
           held.lease?.release();
           end();
         }
       };
       const handle = await LiveRun.begin(run, this.liveOptions(job, runtime, options, signal, held, settle));
-      untrack = this.track(engine, handle);
+      untrack = this.placement.track(engine, handle);
       capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' });
       if (!warm) pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
       this.handles.set(job.runId, handle);
@@ -233,9 +221,17 @@ export class RunStarter {
       await container?.[Symbol.asyncDispose]();
       await scratch?.[Symbol.asyncDispose]();
       lease?.release();
-      end();
+      end(false);
+      if (err !== signal.reason) this.placement.startFailed(err, engine);
       throw err;
     }
+  }
+
+  /** A finished run's container, then its scratch volumes; on an engine marked down the result goes back first (the removal waits for the engine, or its reaper does it). */
+  private async removeRun(engine: Engine, run: ContainerRun, scratch: RunVolumes | null, runId: string): Promise<void> {
+    const removal = run[Symbol.asyncDispose]().then(() => scratch?.[Symbol.asyncDispose]());
+    if (engine.facts.reachable || !this.engines.many) await removal;
+    else this.deferRemoval(runId)(removal);
   }
 
   private liveOptions(job: PreparedRun, runtime: ContainerRuntime, options: StartOptions, signal: AbortSignal, held: { scratch: RunVolumes | null; lease: EgressLease | null }, settle: LiveRunOptions['settle']): LiveRunOptions {
