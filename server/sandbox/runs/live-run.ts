@@ -28,6 +28,8 @@ export interface LiveRunOptions {
   settle: (result: RunResult) => Promise<void>;
   /** An egress run's traffic, asked for once the program has ended (never rejects): the result's `network`. */
   network?: () => Promise<NonNullable<RunResult['network']>>;
+  /** The engine's name, when there are several: a run its engine cut short names it. */
+  engine?: string;
 }
 
 /**
@@ -168,7 +170,7 @@ export class LiveRun implements RunHandle {
       await this.runAfterExit();
     } catch (err) {
       // After the start the partial output is the result.
-      this.outcome.failure = await describeMidRunFailure(this.options.runtime, this.lostWith ?? err);
+      this.outcome.failure = await describeMidRunFailure(this.options.runtime, this.lostWith ?? err, this.options.engine);
       this.options.log.warn({ run_id: job.runId, container_id: this.container.id, err }, 'run failed mid-way');
     } finally {
       this.settleControls();

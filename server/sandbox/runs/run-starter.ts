@@ -245,6 +245,7 @@ export class RunStarter {
       retainBytes: options.retainBytes ?? job.profile.outputMaxBytesPerStream,
       afterExit: afterExitSteps({ runtime, ...(workspaces ? { workspaces } : {}), collectMaxBytes: config.CAPSULE_COLLECT_MAX_BYTES }, job, scratch, options.outputs?.maxBytes ?? null),
       ...(lease ? { network: () => lease.summary() } : {}),
+      ...(this.engines.many && job.engine ? { engine: job.engine } : {}),
       settle,
     };
   }
