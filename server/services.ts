@@ -12,7 +12,8 @@ import { SelfProfiler } from './profiling/self-profiler.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import type { BoundedVolumes } from './sandbox/volumes/bounded-volumes.js';
 import type { Engine } from './sandbox/engines/engine.js';
-import { buildEngineParts, type EngineRuntime } from './sandbox/engines/engine-parts.js';
+import { buildEngineParts, type EngineRuntime, type EngineSource, type SwarmSetup } from './sandbox/engines/engine-parts.js';
+import { SwarmDiscovery } from './sandbox/engines/swarm-discovery.js';
 import { EngineSet } from './sandbox/engines/engine-set.js';
 import { egressFromConfig } from './sandbox/egress/egress-from-config.js';
 import type { EgressService } from './sandbox/egress/egress-service.js';
@@ -21,7 +22,7 @@ import { ProcessManager } from './sandbox/processes/process-manager.js';
 import { ProfileRegistry } from './sandbox/profiles/profiles.js';
 import { Reaper } from './sandbox/reaper.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
-import type { WarmPool } from './sandbox/pool/warm-pool.js';
+import { WarmPool } from './sandbox/pool/warm-pool.js';
 import { WorkspaceRouter } from './sandbox/workspaces/workspace-router.js';
 import type { Workspaces } from './sandbox/workspaces/workspace-service.js';
 import { ArtifactStore } from './store/artifact-store.js';
@@ -93,16 +94,19 @@ type Core = Omit<Services, 'reaper' | 'tools' | 'start' | 'drain' | typeof Symbo
 const TASK_POLL_INTERVAL_MS = 1000;
 
 /** The composition of Capsule's services: the one place that decides who gets what. */
-export function buildServices(config: Config, runtime: ContainerRuntime | EngineRuntime[], log: Logger, overrides: ServiceOverrides = {}): Services {
+export function buildServices(config: Config, runtime: ContainerRuntime | EngineRuntime[] | EngineSource, log: Logger, overrides: ServiceOverrides = {}): Services {
   const closers = new Closers(log);
-  const core = buildCore(config, Array.isArray(runtime) ? runtime : [{ name: 'default', labels: {}, runtime }], log, overrides, closers);
-  const reapers = core.engines.all().map((e) => buildReaper(core, e));
-  const reaper = reapers[0]!;
+  const source: EngineSource = Array.isArray(runtime) ? { engines: runtime } : 'engines' in runtime ? runtime : { engines: [{ name: 'default', labels: {}, runtime }] };
+  const core = buildCore(config, source, log, overrides, closers);
+  for (const e of core.engines.all()) e.parts.reaper = buildReaper(core, e);
+  const reaper = core.engines.primary.parts.reaper!;
+  const discovery = source.swarm ? buildDiscovery(core, source.swarm) : null;
   const tools = toolDeps(core);
   let drained: Promise<void> | null = null;
   const drain = () =>
     (drained ??= (async () => {
-      reapers.forEach((r) => r.stop());
+      await discovery?.stop();
+      core.engines.all().forEach((e) => e.parts.reaper?.stop());
       core.engines.stop();
       // Tasks' bodies stop too (their runs end killed), and store their results before the database closes.
       await Promise.all([core.sandbox.shutdown(), tools.tasks.drain(config.CAPSULE_SHUTDOWN_TIMEOUT_MS)]);
@@ -118,9 +122,12 @@ export function buildServices(config: Config, runtime: ContainerRuntime | Engine
       await reaper.sweep().catch((err: unknown) => core.log.warn({ err: (err as Error).message }, 'reaper sweep failed'));
       await core.egress.start();
     }
+    // Node states (drained, paused, not Ready) apply before any pool fills.
+    await discovery?.refresh().catch((err: unknown) => core.log.warn({ err: (err as Error).message }, 'reading the Swarm nodes failed'));
     if (drained) return;
-    reapers.forEach((r) => r.start());
+    core.engines.all().forEach((e) => e.parts.reaper?.start());
     core.engines.start();
+    discovery?.start();
     for (const e of core.engines.all()) e.parts.pool?.start();
     startRuntimeGauges(core.pool ? () => poolSizes(core.engines) : undefined);
   };
@@ -134,7 +141,31 @@ function poolSizes(engines: EngineSet): Record<string, number> {
   return sizes;
 }
 
-function buildCore(config: Config, runtimes: EngineRuntime[], log: Logger, overrides: ServiceOverrides, closers: Closers): Core {
+/** Swarm discovery: engines that join get their services and background work; engines that leave are stopped. */
+function buildDiscovery(c: Core, swarm: SwarmSetup): SwarmDiscovery {
+  const { config, log, instance, profiles } = c;
+  return new SwarmDiscovery({
+    source: swarm.source,
+    engines: c.engines,
+    log,
+    intervalMs: config.CAPSULE_SWARM_REFRESH_MS,
+    attach: (w) => buildEngineParts({ name: w.name, labels: w.labels, runtime: swarm.runtimeFor(w) }, { config, log, instance, profiles, many: true }),
+    started: (engine) => {
+      engine.parts.reaper = buildReaper(c, engine);
+      engine.parts.reaper.start();
+      engine.parts.pool?.start();
+    },
+    newPool: (engine) => (config.CAPSULE_POOL ? new WarmPool({ runtime: engine.runtime, log: log.child({ engine: engine.name }), instance, profiles }) : undefined),
+    detach: async (engine) => {
+      engine.parts.reaper?.stop();
+      await engine.parts.pool?.close();
+      await engine.parts.volumes?.close();
+    },
+  });
+}
+
+function buildCore(config: Config, source: EngineSource, log: Logger, overrides: ServiceOverrides, closers: Closers): Core {
+  const runtimes = source.engines;
   const instance = overrides.instance ?? { name: config.CAPSULE_INSTANCE, bootId: randomBytes(6).toString('hex') };
   const profiles =
     overrides.profiles ?? ProfileRegistry.load(config.CAPSULE_PROFILES_DIR, { defaultImage: config.CAPSULE_SANDBOX_IMAGE, allowNetwork: config.CAPSULE_ALLOW_NETWORK_PROFILES });
@@ -150,11 +181,12 @@ function buildCore(config: Config, runtimes: EngineRuntime[], log: Logger, overr
   });
   const interruptedTasks = taskStore.markInterrupted('the server stopped while this task was in flight');
   if (interruptedTasks) log.warn({ tasks: interruptedTasks }, 'marked MCP tasks of an earlier start as failed');
-  const many = runtimes.length > 1;
+  const many = runtimes.length > 1 || source.swarm !== undefined;
   const parts = runtimes.map((e) => buildEngineParts(e, { config, log, instance, profiles, many }));
   // Volume helpers still running (a reaper sweep, a usage read) finish and remove their containers.
   for (const p of parts) closers.add(() => p.volumes.close());
   const engines = new EngineSet(parts, { log, checkIntervalMs: config.CAPSULE_ENGINE_CHECK_INTERVAL_MS });
+  engines.dynamic = source.swarm !== undefined;
   const { runtime, volumes, pool } = parts[0]!;
   const workspaces: Workspaces = many ? new WorkspaceRouter({ engines, instance, maxPerOwner: config.CAPSULE_MAX_WORKSPACES_PER_OWNER }) : parts[0]!.workspaces;
   const artifacts = new ArtifactStore(config.CAPSULE_DATA_DIR, config.CAPSULE_ARTIFACT_MAX_BYTES);
@@ -181,10 +213,11 @@ function buildCore(config: Config, runtimes: EngineRuntime[], log: Logger, overr
  */
 function buildReaper(c: Core, e: Engine): Reaper {
   const { config } = c;
-  const { pool, volumes, workspaces } = e.parts;
+  const { volumes, workspaces } = e.parts;
+  const pool = () => e.parts.pool;
   const primary = e === c.engines.primary;
   const egress = primary ? c.egress : undefined;
-  const perEngine = [() => workspaces?.sweepExpired() ?? Promise.resolve(0), () => volumes?.sweep() ?? Promise.resolve(0), async () => (pool ? pool.sweepIdle() : 0)];
+  const perEngine = [() => workspaces?.sweepExpired() ?? Promise.resolve(0), () => volumes?.sweep() ?? Promise.resolve(0), async () => pool()?.sweepIdle() ?? 0];
   const global = [
     async () => c.processes.sweepExpired(),
     async () => c.store.purgeFinishedBefore(config.CAPSULE_RESULT_TTL),
@@ -201,7 +234,7 @@ function buildReaper(c: Core, e: Engine): Reaper {
     log: c.engines.many ? c.log.child({ engine: e.name }) : c.log,
     instance: c.instance,
     isOwned: (labels) =>
-      c.sandbox.ownsContainer(labels) || (workspaces?.ownsContainer(labels) ?? false) || (volumes?.ownsContainer(labels) ?? false) || (pool?.ownsContainer(labels) ?? false) || (egress?.ownsContainer(labels) ?? false),
+      c.sandbox.ownsContainer(labels) || (workspaces?.ownsContainer(labels) ?? false) || (volumes?.ownsContainer(labels) ?? false) || (pool()?.ownsContainer(labels) ?? false) || (egress?.ownsContainer(labels) ?? false),
     intervalMs: config.CAPSULE_REAP_INTERVAL_MS,
     extraSweeps: primary ? [...perEngine, ...global] : perEngine,
   });

@@ -1,18 +1,32 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import type { SwarmNodeSource } from '../../runtime/swarm-nodes.js';
 import type { InstanceIdentity } from '../container/labels.js';
 import { WarmPool } from '../pool/warm-pool.js';
 import type { ProfileRegistry } from '../profiles/profiles.js';
 import { BoundedVolumes } from '../volumes/bounded-volumes.js';
 import { WorkspaceService } from '../workspaces/workspace-service.js';
 import type { EngineParts } from './engine.js';
+import type { SwarmEngine } from './swarm-engines.js';
 
 /** An engine as the composition root hands it over: a name, placement labels, a runtime. */
 export interface EngineRuntime {
   name: string;
   labels: Record<string, string>;
   runtime: ContainerRuntime;
+}
+
+/** Engines from a Swarm manager: its node list, and how to reach a node's engine. */
+export interface SwarmSetup {
+  source: SwarmNodeSource;
+  runtimeFor: (e: SwarmEngine) => ContainerRuntime;
+}
+
+/** Where the engines come from: a fixed list, or (with `swarm`) the first read of a Swarm's nodes, refreshed on a timer. */
+export interface EngineSource {
+  engines: EngineRuntime[];
+  swarm?: SwarmSetup;
 }
 
 export interface EnginePartsDeps {
