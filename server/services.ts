@@ -74,6 +74,8 @@ export interface Services extends AsyncDisposable {
   start(): Promise<void>;
   /** Stop the reaper and kill and remove every run in flight (bounded by CAPSULE_SHUTDOWN_TIMEOUT_MS). */
   drain(): Promise<void>;
+  /** Read the Swarm's nodes now (what the CAPSULE_SWARM_REFRESH_MS timer does); nothing without Swarm. */
+  refreshSwarm(): Promise<void>;
 }
 
 /** Closers run in reverse order of registration (what was built last is closed first). */
@@ -88,7 +90,7 @@ class Closers {
   }
 }
 
-type Core = Omit<Services, 'reaper' | 'tools' | 'start' | 'drain' | typeof Symbol.asyncDispose> & { cache: ResultCache; context: ContextStore; calculator: Calculator };
+type Core = Omit<Services, 'reaper' | 'tools' | 'start' | 'drain' | 'refreshSwarm' | typeof Symbol.asyncDispose> & { cache: ResultCache; context: ContextStore; calculator: Calculator };
 
 // Tasks suggest polling once a second: the SDK's tasks/result also re-reads a task at its poll interval.
 const TASK_POLL_INTERVAL_MS = 1000;
@@ -131,7 +133,8 @@ export function buildServices(config: Config, runtime: ContainerRuntime | Engine
     for (const e of core.engines.all()) e.parts.pool?.start();
     startRuntimeGauges(core.pool ? () => poolSizes(core.engines) : undefined);
   };
-  return { ...core, reaper, tools, start, drain, [Symbol.asyncDispose]: dispose };
+  const refreshSwarm = async () => discovery?.refresh();
+  return { ...core, reaper, tools, start, drain, refreshSwarm, [Symbol.asyncDispose]: dispose };
 }
 
 /** Idle warm containers per profile, over every engine (the capsule.pool.idle gauge). */
