@@ -28,7 +28,8 @@ export function loadAfter(e: EngineLoad, demand: Demand): number {
 
 /** True when every wanted label is on the engine with that value. */
 export function matchesLabels(labels: Record<string, string>, wanted: Record<string, string> | undefined): boolean {
-  return Object.entries(wanted ?? {}).every(([k, v]) => labels[k] === v);
+  for (const k in wanted) if (labels[k] !== wanted[k]) return false;
+  return true;
 }
 
 /** Best of two: two distinct candidates at random, the less loaded wins (a tie: the first drawn). Null when none. */

@@ -174,7 +174,7 @@ export class RunStarter {
     const unhold = engine.hold({ cpus: job.limits.cpus, memoryBytes: job.limits.memoryBytes });
     let untrack = () => {};
     this.liveRuns.add(job.runId);
-    capsuleMetrics.runsActive.add(1, { profile: job.profile.name });
+    capsuleMetrics.runsActive.add(1, { profile: job.profile.name, engine: engine.name });
     this.recordStarted(job, options);
     const end = (runFinished = true) => {
       if (warm) pool?.release(warm);
@@ -182,7 +182,7 @@ export class RunStarter {
       untrack();
       this.liveRuns.delete(job.runId);
       this.handles.delete(job.runId);
-      capsuleMetrics.runsActive.add(-1, { profile: job.profile.name });
+      capsuleMetrics.runsActive.add(-1, { profile: job.profile.name, engine: engine.name });
       // A failed start is the caller's to finish (start() releases the slot, or the next engine is tried).
       if (runFinished) finished();
     };
@@ -212,7 +212,7 @@ export class RunStarter {
       };
       const handle = await LiveRun.begin(run, this.liveOptions(job, runtime, options, signal, held, settle));
       untrack = this.placement.track(engine, handle);
-      capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold' });
+      capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold', engine: engine.name });
       if (!warm) pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
       this.handles.set(job.runId, handle);
       return handle;
@@ -252,8 +252,8 @@ export class RunStarter {
 
   /** Metrics, the log line and the record of a run that ended. */
   private finished(job: PreparedRun, run: ContainerRun, warm: boolean, result: RunResult): void {
-    if (result.status === 'timed_out') capsuleMetrics.timeouts.add(1, { profile: job.profile.name });
-    if (result.status === 'oom_killed') capsuleMetrics.oomKills.add(1, { profile: job.profile.name });
+    if (result.status === 'timed_out') capsuleMetrics.timeouts.add(1, { profile: job.profile.name, engine: job.engine ?? 'default' });
+    if (result.status === 'oom_killed') capsuleMetrics.oomKills.add(1, { profile: job.profile.name, engine: job.engine ?? 'default' });
     this.deps.log.info(
       { run_id: job.runId, container_id: run.id, engine: job.engine, owner: job.owner, what: job.summary, path: warm ? 'warm' : 'cold', status: result.status, exit_code: result.exit_code, duration_ms: result.duration_ms },
       'run finished',
