@@ -58,7 +58,7 @@ export const configSchema = z.object({
   CAPSULE_ENGINES: enginesSetting.optional()
     .describe('Docker engines to spread runs over: `name=endpoint[;key=value...]`, comma-separated (unix:// or tcp://; `cert_path=<folder>` gives a tcp:// engine its TLS files, any other key is a placement label). Unset: the one engine of DOCKER_HOST.'),
   CAPSULE_ENGINE_CHECK_INTERVAL_MS: int(200, 60_000).default(1000)
-    .describe('How often each engine of CAPSULE_ENGINES is probed; one that does not answer within twice this (at least 1 s) is marked down.'),
+    .describe('How often each engine of CAPSULE_ENGINES is probed; one that refuses the connection, or twice in a row does not answer within twice this (at least 1 s), is marked down.'),
   CAPSULE_SWARM_MANAGER: z.string().regex(/^(unix:\/\/\/\S+|tcp:\/\/[A-Za-z0-9.\-\[\]:]+:\d{1,5})$/, 'unix:///path or tcp://host:port').optional()
     .describe('A Docker Swarm manager (unix:// or tcp://, TLS as for DOCKER_HOST): its nodes labelled capsule.engine=<endpoint> are the engines (name: capsule.engine.name, else the hostname); not with CAPSULE_ENGINES.'),
   CAPSULE_SWARM_REFRESH_MS: int(500, 600_000).default(5000)

@@ -95,6 +95,9 @@ test('an engine that stops answering: its run ends failed naming it, new runs go
   }
   rt.e1!.silent = true;
   await services.engines.check();
+  t.true(services.engines.get('e1')!.facts.reachable, 'one missed deadline is not down yet (a loaded engine)');
+  await services.engines.check();
+  t.false(services.engines.get('e1')!.facts.reachable, 'two in a row are');
   const lost = await running;
   t.is(lost.status, 'failed');
   t.is(lost.engine, 'e1');

@@ -122,7 +122,8 @@ export class EngineSet {
         this.probing.add(e);
         try {
           const change = await e.probe(Math.max(1000, interval * 2));
-          if (change) this.changed(e, change);
+          // One engine alone is never refused nor has its runs ended: its own errors speak, as before engines.
+          if (change && this.many) this.changed(e, change);
         } finally {
           this.probing.delete(e);
         }

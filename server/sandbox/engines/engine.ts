@@ -44,6 +44,8 @@ export class Engine {
   /** A Swarm node's status is Ready (always true for a configured engine). */
   nodeReady = true;
   private readonly held = { runs: 0, cpus: 0, memoryBytes: 0 };
+  /** Probes in a row that got no answer in time. */
+  private slowProbes = 0;
 
   constructor(readonly parts: EngineParts) {}
 
@@ -98,15 +100,22 @@ export class Engine {
     };
   }
 
-  /** Ask the engine (bounded by `timeoutMs`); returns 'down' or 'up' when reachability changed, else null. */
+  /**
+   * Ask the engine (bounded by `timeoutMs`); returns 'down' or 'up' when reachability changed, else
+   * null. A refused connection is down at once; no answer in time twice in a row (a loaded engine may
+   * miss one deadline and still be serving its runs).
+   */
   async probe(timeoutMs: number): Promise<'up' | 'down' | null> {
     const was = this.facts.reachable;
     try {
       const info = await this.runtime.info({ signal: AbortSignal.timeout(timeoutMs) });
+      this.slowProbes = 0;
       this.facts = { reachable: true, version: info.version, runtimes: info.runtimes, cpus: info.cpus, memoryBytes: info.memoryBytes, lastError: this.facts.lastError, checkedAt: Date.now() };
     } catch (err) {
-      const message = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message;
-      this.facts = { ...this.facts, reachable: false, lastError: message, checkedAt: Date.now() };
+      const slow = err instanceof Error && err.name === 'TimeoutError';
+      this.slowProbes = slow ? this.slowProbes + 1 : 0;
+      const message = slow ? `no answer within ${timeoutMs} ms` : (err as Error).message;
+      this.facts = { ...this.facts, reachable: was && slow && this.slowProbes < 2, lastError: message, checkedAt: Date.now() };
     }
     if (was === this.facts.reachable) return null;
     return this.facts.reachable ? 'up' : 'down';
