@@ -188,3 +188,12 @@ test('a start that finds its engine unreachable before any probe: marked down, t
   t.regex(services.engines.get('e1')!.facts.lastError ?? '', /not reachable/);
   for (const r of Object.values(rt)) t.is(r.containers.size, 0, 'nothing left on any engine');
 });
+
+test('the owner\'s workspace limit counts every engine', async (t) => {
+  const { services } = fleet(['e1', 'e2', 'e3'], { env: { CAPSULE_MAX_WORKSPACES_PER_OWNER: '2' } });
+  await using _s = services;
+  await services.workspaces.create('local');
+  await services.workspaces.create('local');
+  await t.throwsAsync(services.workspaces.create('local'), { message: /already has 2 workspaces \(limit 2\)/ });
+  t.is((await services.workspaces.create('bob')).workspace_id.length, 19, 'another owner has their own');
+});

@@ -31,7 +31,10 @@ export class WorkspaceRouter implements Workspaces {
 
   /** Create a workspace on the engine placement picks (the owner's limit counts every engine). */
   async create(owner: string, ttlS?: number): Promise<WorkspaceInfo> {
-    const mine = await this.list(owner);
+    // Counted from the volumes' labels (list() would also read every workspace's usage).
+    const { engines, instance } = this.deps;
+    const counts = await Promise.all(engines.all().filter((e) => e.facts.reachable).map((e) => e.runtime.listVolumes(ofInstance(instance, { [LABEL.workspace]: '', [LABEL.owner]: owner })).then((v) => v.length, () => 0)));
+    const mine = { length: counts.reduce((a, b) => a + b, 0) };
     if (mine.length >= this.deps.maxPerOwner) throw new QuotaExceededError(`owner "${owner}" already has ${mine.length} workspaces (limit ${this.deps.maxPerOwner}); delete one first`);
     const engine = this.deps.engines.place({ cpus: 0, memoryBytes: 0 });
     const info = await this.service(engine).create(owner, ttlS);
