@@ -29,6 +29,8 @@ const NAMES = DEFS.map((d) => d.name);
 
 let set: EngineSet;
 let services: Services;
+/** A workspace whose home is eng-b, made before eng-b is killed. */
+let wsOnB = '';
 
 test.before(async () => {
   set = await startEngines(DEFS);
@@ -104,7 +106,15 @@ test.serial('a workspace follows its home engine: its volume is there, and its r
   t.deepEqual(await set.get(home).runtime.listVolumes({ 'capsule.workspace': ws.workspace_id }), []);
 });
 
-test.serial('an engine killed mid-run: its run ends failed naming it, it is reported down, runs go on elsewhere', async (t) => {
+test.serial('an engine killed mid-run: its run ends failed naming it, it is reported down, runs go on elsewhere, its workspace answers engine_unavailable', async (t) => {
+  // A workspace on eng-b (placed while every engine is idle: best of two is then a coin).
+  for (let i = 0; i < 12 && !wsOnB; i++) {
+    const ws = await services.workspaces.create('local');
+    if (ws.engine === 'eng-b') wsOnB = ws.workspace_id;
+    else await services.workspaces.delete('local', ws.workspace_id);
+  }
+  t.truthy(wsOnB, 'a workspace landed on eng-b');
+  await services.sandbox.runCommand({ command: 'echo before > /workspace/b.txt', workspace_id: wsOnB });
   // A long run on eng-b: place runs until one lands there (the others are killed at once).
   let onB: Promise<RunResult> | null = null;
   while (!onB) {
@@ -131,14 +141,20 @@ test.serial('an engine killed mid-run: its run ends failed naming it, it is repo
   t.false(b.can_serve);
   t.truthy(b.last_error);
   t.true(ready.notes.some((n) => /engine "eng-b" takes no runs: down/.test(n)), ready.notes.join('\n'));
+  const err = await t.throwsAsync(services.sandbox.runCommand({ command: 'cat /workspace/b.txt', workspace_id: wsOnB }));
+  t.is((err as { code?: string }).code, 'engine_unavailable');
+  t.regex(err!.message, new RegExp(`workspace ${wsOnB} lives on engine "eng-b", which is down`));
 });
 
-test.serial('the engine restarted: it gets runs again, its pool refills, and what the killed run left is removed', async (t) => {
+test.serial('the engine restarted: it gets runs again, its workspace is served again, its pool refills, and what the killed run left is removed', async (t) => {
   await set.get('eng-b').engine.start();
   await until('eng-b is reachable again', () => services.engines.get('eng-b')!.facts.reachable);
   const engines = new Set<string>();
   for (let round = 0; round < 10 && !engines.has('eng-b'); round++) for (const r of await Promise.all([0, 1, 2].map((i) => echo(i)))) engines.add(r.engine!);
   t.true(engines.has('eng-b'), `eng-b is used again: ${[...engines].join(', ')}`);
+  const back = await services.sandbox.runCommand({ command: 'cat /workspace/b.txt', workspace_id: wsOnB });
+  t.deepEqual([back.engine, back.stdout], ['eng-b', 'before\n'], 'the workspace is served by its home again, its files kept');
+  await services.workspaces.delete('local', wsOnB);
   await until('eng-b\'s warm pool refills', () => (services.engines.get('eng-b')!.parts.pool?.sizes()['default'] ?? 0) >= 2, 30_000);
   // The killed run's container (and scratch volumes) are the reaper's once the engine answers.
   await until('nothing of the killed run is left on eng-b', async () => (await leftOn('eng-b')).every((l) => / pool$/.test(l)), 30_000);
