@@ -10,6 +10,12 @@
  * round, rounds one after another, and the table gives the median round and the slowest-fastest range:
  * other work on a shared machine moves single figures by 30% or more.
  *
+ * --capsule adds the same cases through Capsule itself: buildServices over 1, 2 and 3 engines (what
+ * CAPSULE_ENGINES builds: per-engine runtimes, placement, health probes), `runCommand({command: 'true'})`
+ * on the shipped default profile with its warm pool off (every run cold, as the raw rows; quota'd
+ * scratch volumes when the volume root is provisioned, as the server does). It also times placement
+ * alone: EngineSet.place() over 3 and 100 engines (no engine call is made; ns per decision).
+ *
  * The engines share this machine's CPUs (2 cores here): more engines cannot add throughput, only show
  * what spreading costs. Figures, not assertions. Engines: sw-a, sw-b, sw-c (data roots kept).
  */
@@ -18,10 +24,11 @@ import { parseArgs } from 'node:util';
 import type { ContainerRuntime, ContainerSpec } from '../server/runtime/container-runtime.js';
 import { DEFAULT_SANDBOX_IMAGE } from '../server/version.js';
 import { startEngines } from '../test/helpers/engines.js';
+import { capsuleCases, placementCost } from './engines-capsule.js';
 import { summarize, table } from './stats.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, tls: { type: 'boolean', default: false } },
+  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, tls: { type: 'boolean', default: false }, capsule: { type: 'boolean', default: false } },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -46,20 +53,28 @@ async function oneRun(runtime: ContainerRuntime): Promise<void> {
 
 /** `concurrency` loops for `seconds`, each taking the next runtime in turn; runs/s, latency, runs per engine. */
 async function measure(runtimes: ContainerRuntime[], concurrency: number) {
+  return measureWith(runtimes.length, concurrency, async (i) => {
+    await oneRun(runtimes[i]!);
+    return i;
+  });
+}
+
+/** `concurrency` loops of `run(next engine index)` for `seconds`; `run` resolves with the engine that served it. */
+async function measureWith(engines: number, concurrency: number, run: (i: number) => Promise<number>) {
   const latencies: number[] = [];
-  const perEngine = runtimes.map(() => 0);
+  const perEngine = Array.from({ length: engines }, () => 0);
   let next = 0;
   let errors = 0;
   const end = performance.now() + seconds * 1000;
   const began = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < end) {
-      const i = next++ % runtimes.length;
+      const i = next++ % engines;
       const t0 = performance.now();
       try {
-        await oneRun(runtimes[i]!);
+        const served = await run(i);
         latencies.push(performance.now() - t0);
-        perEngine[i]!++;
+        perEngine[served]!++;
       } catch {
         errors++;
       }
@@ -102,14 +117,26 @@ try {
   // One untimed round per engine: the first container after an engine starts pays for cold caches.
   for (const e of set.engines) await oneRun(e.runtime);
   const results = new Map<string, Result[]>();
-  for (let round = 1; round <= rounds; round++) {
-    for (const [engines, runtimes] of cases) {
-      for (const concurrency of CONCURRENCY) {
-        const r = await measure(runtimes, concurrency);
-        results.set(`${engines}|${concurrency}`, [...(results.get(`${engines}|${concurrency}`) ?? []), r]);
-        console.error(`round ${round}: ${engines} c=${concurrency}: ${r.rate} runs/s`);
+  const capsule = values.capsule ? await capsuleCases(set.engines.map((e) => ({ name: e.name, host: e.host }))) : [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const [engines, runtimes] of cases) {
+        for (const concurrency of CONCURRENCY) {
+          const r = await measure(runtimes, concurrency);
+          results.set(`${engines}|${concurrency}`, [...(results.get(`${engines}|${concurrency}`) ?? []), r]);
+          console.error(`round ${round}: ${engines} c=${concurrency}: ${r.rate} runs/s`);
+        }
+      }
+      for (const c of capsule) {
+        for (const concurrency of CONCURRENCY) {
+          const r = await measureWith(c.engines, concurrency, () => c.run());
+          results.set(`${c.label}|${concurrency}`, [...(results.get(`${c.label}|${concurrency}`) ?? []), r]);
+          console.error(`round ${round}: ${c.label} c=${concurrency}: ${r.rate} runs/s`);
+        }
       }
     }
+  } finally {
+    for (const c of capsule) await c.close();
   }
   for (const [key, r] of results) {
     const [engines, concurrency] = key.split('|');
@@ -120,3 +147,7 @@ try {
 }
 console.log(`fresh containers (create+start+wait+remove), median of ${rounds} rounds of ${seconds} s, ${DEFAULT_SANDBOX_IMAGE}; load average ${loadBefore} before, ${load()} after\n`);
 console.log(table(rows));
+if (values.capsule) {
+  console.log('\nplacement alone (EngineSet.place, best of two by load; no engine call)\n');
+  console.log(table(placementCost()));
+}

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { enginesSetting } from './engines-config.js';
 import { DEFAULT_EGRESS_IMAGE, DEFAULT_SANDBOX_IMAGE, projectRoot } from './version.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -54,6 +55,14 @@ export const configSchema = z.object({
     .describe('Name of this server on its engine; the reaper removes containers of this name that no live run owns. Give each server sharing an engine its own name.'),
   CAPSULE_REAP_INTERVAL_MS: int(1000, 3_600_000).default(30_000)
     .describe('How often the reaper sweeps for orphaned containers (it also sweeps at start-up).'),
+  CAPSULE_ENGINES: enginesSetting.optional()
+    .describe('Docker engines to spread runs over: `name=endpoint[;key=value...]`, comma-separated (unix:// or tcp://; `cert_path=<folder>` gives a tcp:// engine its TLS files, any other key is a placement label). Unset: the one engine of DOCKER_HOST.'),
+  CAPSULE_ENGINE_CHECK_INTERVAL_MS: int(200, 60_000).default(1000)
+    .describe('How often each engine of CAPSULE_ENGINES is probed; one that refuses the connection, or twice in a row does not answer within twice this (at least 1 s), is marked down.'),
+  CAPSULE_SWARM_MANAGER: z.string().regex(/^(unix:\/\/\/\S+|tcp:\/\/[A-Za-z0-9.\-\[\]:]+:\d{1,5})$/, 'unix:///path or tcp://host:port').optional()
+    .describe('A Docker Swarm manager (unix:// or tcp://, TLS as for DOCKER_HOST): its nodes labelled capsule.engine=<endpoint> are the engines (name: capsule.engine.name, else the hostname); not with CAPSULE_ENGINES.'),
+  CAPSULE_SWARM_REFRESH_MS: int(500, 600_000).default(5000)
+    .describe('How often the Swarm manager\'s nodes are read again (joins, leaves, drains, label changes).'),
   CAPSULE_ALLOW_NETWORK_PROFILES: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true')
     .describe('Set to 1 to enable profiles that attach a network (otherwise listed as disabled).'),
   CAPSULE_EGRESS_NETWORK: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a Docker network name').optional()

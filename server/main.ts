@@ -9,6 +9,9 @@ import { McpSessions } from './http/mcp-sessions.js';
 import { createLogger } from './log.js';
 import { createToolCatalog } from './mcp/server.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
+import { DockerSwarmNodes } from './runtime/docker/docker-swarm.js';
+import type { EngineSource } from './sandbox/engines/engine-parts.js';
+import { ENGINE_LABEL, type SwarmEngine, swarmEngines } from './sandbox/engines/swarm-engines.js';
 import { buildServices, type Services } from './services.js';
 import type { Telemetry } from './telemetry/setup.js';
 import { CAPSULE_VERSION } from './version.js';
@@ -39,7 +42,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       `refusing to serve on ${config.CAPSULE_HOST} without authentication: set CAPSULE_TOKENS or CAPSULE_TOKENS_FILE, or bind a loopback address (CAPSULE_HOST=127.0.0.1)`,
     );
   }
-  const services = buildServices(config, new DockerRuntime(), log);
+  const services = buildServices(config, await engineSource(config), log);
   const transports: Transport[] = [];
   let stopping: Promise<void> | null = null;
   const shutdown = (why: string) => {
@@ -71,6 +74,30 @@ export async function serve(options: ServeOptions): Promise<void> {
   log.info({ ...identity, url, auth: tokens.length > 0 }, 'Capsule listening');
   // A line for humans and for tests that start the server on port 0.
   process.stderr.write(`Capsule ${CAPSULE_VERSION} listening on ${url}${tokens.length ? ' (bearer tokens required)' : ''}\n`);
+}
+
+/**
+ * Where runs go: the engines of CAPSULE_ENGINES (each its own runtime, TLS from its cert folder), the
+ * labelled nodes of the Swarm at CAPSULE_SWARM_MANAGER (read once now, then on a timer), else the one
+ * engine of DOCKER_HOST.
+ */
+async function engineSource(config: Config): Promise<DockerRuntime | EngineSource> {
+  if (config.CAPSULE_ENGINES && config.CAPSULE_SWARM_MANAGER) throw new ConfigurationError('set CAPSULE_ENGINES or CAPSULE_SWARM_MANAGER, not both');
+  if (config.CAPSULE_ENGINES) {
+    return {
+      engines: config.CAPSULE_ENGINES.map((e) => ({
+        name: e.name,
+        labels: e.labels,
+        runtime: new DockerRuntime({ dockerHost: e.endpoint, name: e.name, ...(e.certPath ? { certPath: e.certPath } : {}) }),
+      })),
+    };
+  }
+  if (!config.CAPSULE_SWARM_MANAGER) return new DockerRuntime();
+  const source = new DockerSwarmNodes({ dockerHost: config.CAPSULE_SWARM_MANAGER });
+  const found = swarmEngines(await source.listNodes());
+  if (!found.length) throw new ConfigurationError(`no node of the Swarm at ${config.CAPSULE_SWARM_MANAGER} has the label ${ENGINE_LABEL}=<endpoint>: docker node update --label-add ${ENGINE_LABEL}=unix:///var/run/docker.sock <node>`);
+  const runtimeFor = (w: SwarmEngine) => new DockerRuntime({ dockerHost: w.endpoint, name: w.name });
+  return { engines: found.map((w) => ({ name: w.name, labels: w.labels, runtime: runtimeFor(w) })), swarm: { source, runtimeFor } };
 }
 
 /** One client on stdin/stdout; its going away shuts the server down. */

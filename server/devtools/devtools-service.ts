@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { InvalidInputError } from '../errors.js';
 import type { RunResult } from '../sandbox/runs/run-result.js';
 import type { CallOptions, SandboxService } from '../sandbox/sandbox-service.js';
-import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
+import type { Workspaces } from '../sandbox/workspaces/workspace-service.js';
 import { type AnalysisLanguage, analysisPlan } from './analysis-plan.js';
 import { type Analysis, parseAnalysis } from './diagnostics.js';
 import { detectFramework, JUNIT_FILE, parseJUnitXml, type TestFramework, type TestReport, testRunPlan } from './test-report.js';
@@ -21,7 +21,7 @@ const MAX_OUTPUT_BYTES = 16 << 20;
 
 /** analyze_code and run_tests: both run inside a fresh sandbox; nothing here executes user code on the host. */
 export class DevToolsService {
-  constructor(private readonly deps: { sandbox: SandboxService; workspaces: WorkspaceService }) {}
+  constructor(private readonly deps: { sandbox: SandboxService; workspaces: Workspaces }) {}
 
   /** Syntax check, linter and metrics of a code block, or of a file in a workspace; the code itself is never run. */
   async analyzeCode(

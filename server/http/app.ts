@@ -4,7 +4,7 @@ import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
-import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
+import type { Workspaces } from '../sandbox/workspaces/workspace-service.js';
 import { InternalError, ParseError, PayloadTooLargeError } from '../errors.js';
 import { CAPSULE_VERSION } from '../version.js';
 import { sendJsonRpcError } from './json-rpc-errors.js';
@@ -17,7 +17,7 @@ import { restSystemRouter } from './rest-system.js';
 import { restWorkspacesRouter } from './rest-workspaces.js';
 
 export interface HttpAppDeps extends RestDeps {
-  workspaces: WorkspaceService;
+  workspaces: Workspaces;
   host: string;
   allowedHosts?: string[];
   /** When set, every route but /healthz, /readyz and /openapi.json needs a valid bearer token. */
@@ -57,7 +57,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     const ready = await deps.sandbox.engine.readiness();
-    const pool = { pool: ready.pool, notes: ready.notes };
+    const pool = { pool: ready.pool, notes: ready.notes, engines: ready.engines };
     if (ready.ready) res.json({ status: 'ready', ...pool });
     else res.status(503).json({ status: 'not_ready', reason: ready.reason, ...pool });
   });

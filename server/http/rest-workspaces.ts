@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { ownerOf } from '../auth/owner.js';
 import { InvalidInputError } from '../errors.js';
-import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
+import type { Workspaces } from '../sandbox/workspaces/workspace-service.js';
 import { entriesQuery } from '../schemas/dashboard.js';
 import { handle } from './rest-errors.js';
 import { parseWith } from './viewer.js';
@@ -17,7 +17,7 @@ function filePath(req: Request): string {
  * deletion, raw bytes per file, and whole-workspace tar archives. Bodies stream through to the engine;
  * nothing is buffered whole except a validated upload spool.
  */
-export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
+export function restWorkspacesRouter(workspaces: Workspaces): Router {
   const router = Router();
   workspaceListingRoutes(router, workspaces);
   router.put(
@@ -72,7 +72,7 @@ export function restWorkspacesRouter(workspaces: WorkspaceService): Router {
 }
 
 /** GET /v1/workspaces, GET /v1/workspaces/:id/entries and DELETE /v1/workspaces/:id (the dashboard's file browser). */
-function workspaceListingRoutes(router: Router, workspaces: WorkspaceService): void {
+function workspaceListingRoutes(router: Router, workspaces: Workspaces): void {
   router.get(
     '/v1/workspaces',
     handle(async (req, res) => {

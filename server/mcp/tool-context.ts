@@ -10,7 +10,7 @@ import { contextFromMeta, recordError, tracer } from '../telemetry/tracing.js';
 import type { ProcessManager } from '../sandbox/processes/process-manager.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { RunStore } from '../store/run-store.js';
-import type { WorkspaceService } from '../sandbox/workspaces/workspace-service.js';
+import type { Workspaces } from '../sandbox/workspaces/workspace-service.js';
 import type { ProfilingService } from '../profiling/profiling-service.js';
 import type { SelfProfiler } from '../profiling/self-profiler.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
@@ -29,7 +29,7 @@ export interface ToolDeps {
   sandbox: SandboxService;
   processes: ProcessManager;
   store: RunStore;
-  workspaces: WorkspaceService;
+  workspaces: Workspaces;
   profiling: ProfilingService;
   selfProfiler: SelfProfiler;
   artifacts: ArtifactStore;

@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import { CAPSULE_VERSION } from '../version.js';
 import { ConfigurationError, ImageMissingError } from '../errors.js';
 import type { ContainerRuntime, EngineInfo } from '../runtime/container-runtime.js';
-import type { SystemInfo } from '../schemas/system-outputs.js';
+import type { EngineReport, SystemInfo } from '../schemas/system-outputs.js';
 import type { PoolProfileState } from '../schemas/pool-state.js';
 import type { InstanceIdentity } from './container/labels.js';
+import { EngineReports } from './engines/engine-report.js';
+import { EngineSet } from './engines/engine-set.js';
 import type { ProfileRegistry } from './profiles/profiles.js';
 import type { WarmPool } from './pool/warm-pool.js';
 import type { BoundedVolumes, DiskQuotaStatus } from './volumes/bounded-volumes.js';
@@ -21,9 +23,11 @@ export interface EngineStatusDeps {
   runs: () => { active: number; queued: number; max_concurrent: number };
   /** The egress proxy: a note while it is down. */
   egress?: { readinessNote(): string | null };
+  /** Every engine (default: the one of `runtime`). */
+  engines?: EngineSet;
 }
 
-export type Readiness = ({ ready: true } | { ready: false; reason: string }) & { pool: Record<string, PoolProfileState>; notes: string[] };
+export type Readiness = ({ ready: true } | { ready: false; reason: string }) & { pool: Record<string, PoolProfileState>; notes: string[]; engines: EngineReport[] };
 
 /** One line per profile whose pool is below its size, for /readyz. */
 function poolNotes(pool: Record<string, PoolProfileState>): string[] {
@@ -35,12 +39,38 @@ function poolNotes(pool: Record<string, PoolProfileState>): string[] {
     });
 }
 
+/** With many engines: ready while at least one can serve. */
+function manyReady(engines: EngineReport[]): { ready: true } | { ready: false; reason: string } {
+  if (engines.some((e) => e.can_serve)) return { ready: true };
+  return { ready: false, reason: `no engine can serve: ${engines.map((e) => `"${e.name}": ${whyNotServing(e)}`).join('; ')}` };
+}
+
+function whyNotServing(e: EngineReport): string {
+  if (!e.reachable) return `down (${e.last_error ?? 'no answer'})`;
+  if (e.availability !== 'active') return `node availability is ${e.availability}`;
+  if (e.missing_images.length) return new ImageMissingError(`image ${e.missing_images.join(', ')} is missing on engine "${e.name}"`).message;
+  if (e.images_present === null) return 'its images are not checked yet';
+  return 'not serving';
+}
+
 /**
  * What the engine offers and whether Capsule can run on it: `system_info`, `/readyz`, and the
  * start-up checks (a runtime or network a profile names but the engine lacks).
  */
 export class EngineStatus {
-  constructor(private readonly deps: EngineStatusDeps) {}
+  private readonly engines: EngineSet;
+  private readonly reports: EngineReports;
+
+  constructor(private readonly deps: EngineStatusDeps) {
+    this.engines = deps.engines ?? new EngineSet([{ name: 'default', labels: {}, runtime: deps.runtime }]);
+    this.reports = new EngineReports(this.engines, () => deps.profiles.images());
+  }
+
+  /** The runtime engine facts come from: the primary, or with many engines the first reachable one. */
+  private get runtime() {
+    if (!this.engines.many) return this.deps.runtime;
+    return (this.engines.all().find((e) => e.facts.reachable) ?? this.engines.primary).runtime;
+  }
 
   /** Engine, host and Capsule facts, and which sandbox images are present (engine facts cached 30 s). */
   async systemInfo(): Promise<SystemInfo> {
@@ -74,6 +104,7 @@ export class EngineStatus {
       pool: this.deps.pool?.sizes() ?? {},
       pool_state: this.deps.pool?.state() ?? {},
       disk_quota: await this.diskQuota(),
+      engines: await this.reports.all(),
     };
   }
 
@@ -89,7 +120,7 @@ export class EngineStatus {
    * Capsule runs) without a restart; called on /readyz, system_info, list_profiles and every reaper sweep.
    */
   async refreshRuntimes(): Promise<void> {
-    this.observeRuntimes(await this.deps.runtime.info());
+    this.observeRuntimes(await this.runtime.info());
   }
 
   private observeRuntimes(engine: EngineInfo): void {
@@ -111,7 +142,8 @@ export class EngineStatus {
   }
 
   private async readEngineFacts() {
-    const { runtime, profiles } = this.deps;
+    const { profiles } = this.deps;
+    const { runtime } = this;
     const engine = await runtime.info();
     this.observeRuntimes(engine);
     const present = await Promise.all(profiles.images().map(async (ref) => ({ ref, info: await runtime.inspectImage(ref) })));
@@ -125,9 +157,11 @@ export class EngineStatus {
    */
   async readiness(): Promise<Readiness> {
     const pool = this.deps.pool?.state() ?? {};
-    const ready = await this.engineReadiness();
+    const engines = await this.reports.all();
+    const ready = this.engines.many ? manyReady(engines) : await this.engineReadiness();
     const egress = this.deps.egress?.readinessNote();
-    return { ...ready, pool, notes: [...poolNotes(pool), ...this.runtimeNotes(), ...(egress ? [egress] : [])] };
+    const down = this.engines.many ? engines.filter((e) => !e.can_serve).map((e) => `engine "${e.name}" takes no runs: ${whyNotServing(e)}`) : [];
+    return { ...ready, pool, engines, notes: [...poolNotes(pool), ...this.runtimeNotes(), ...down, ...(egress ? [egress] : [])] };
   }
 
   private async engineReadiness(): Promise<{ ready: true } | { ready: false; reason: string }> {

@@ -47,7 +47,7 @@ export class SandboxService {
 
   constructor(private readonly deps: SandboxServiceDeps) {
     this.starter = new RunStarter(deps);
-    this.engine = new EngineStatus({ ...deps, runs: () => this.starter.counts() });
+    this.engine = new EngineStatus({ ...deps, engines: this.starter.engines, runs: () => this.starter.counts() });
   }
 
   /** Start `/bin/sh -c command` in a fresh container. */

@@ -78,6 +78,7 @@ export const runResultShape = {
   profile: z.string().describe('Sandbox profile used.'),
   image: z.string().describe('Container image used.'),
   runtime: z.string().describe('OCI runtime the container ran under: runc (the host kernel), runsc (gVisor\'s user-space kernel), or another the engine offers.'),
+  engine: z.string().optional().describe('The Docker engine the run ran on (its CAPSULE_ENGINES or Swarm name; "default" with one engine). Every run has it; absent only in cache replays stored before engines were named.'),
   error: z.string().optional().describe('Why the run failed or was killed (engine error, cancellation, shutdown), when it was.'),
   workspace: workspaceUsageReportObject.optional(),
   files: z.array(collectedFileObject).optional().describe('Files matched by collect.'),
@@ -104,6 +105,7 @@ export const runRecordShape = {
   error: z.string().nullable(),
   trace_id: z.string().nullable().describe('OpenTelemetry trace id of the call that started the run (its span is in the trace).'),
   task_id: z.string().nullable().describe('The MCP task the run belongs to, when its tool call was made as a task (tasks/get, tasks/result).'),
+  engine: z.string().nullable().describe('The Docker engine the run ran on (null for records made before engines were recorded).'),
 };
 export const runRecordSummaryObject = z.object(runRecordShape);
 

@@ -45,6 +45,25 @@ export type ProfileInfo = z.infer<typeof profileInfoObject>;
 
 export const listProfilesOutput = z.object({ profiles: z.array(profileInfoObject), disk_quota: diskQuotaSchema });
 
+/** One engine Capsule runs on, as system_info and /readyz report it. */
+export const engineReportObject = z.object({
+  name: z.string().describe('Its name ("default" with the one engine of DOCKER_HOST).'),
+  endpoint: z.string(),
+  labels: z.record(z.string(), z.string()).describe('Placement labels (CAPSULE_ENGINES, or Swarm node labels).'),
+  reachable: z.boolean().describe('False once it stopped answering its health probe, until it answers again.'),
+  availability: z.enum(['active', 'drain', 'pause']).describe('A Swarm node\'s availability; only active engines get new runs.'),
+  can_serve: z.boolean().describe('Reachable, active, and every profile image present: it takes new runs.'),
+  version: z.string().nullable(),
+  runtimes: z.array(z.string()).describe('OCI runtimes it offers.'),
+  images_present: z.boolean().nullable().describe('Every profile image is on it (null: not known yet).'),
+  missing_images: z.array(z.string()),
+  live_runs: z.number().int().describe('Runs placed on it and not over.'),
+  pool_idle: z.number().int().describe('Idle warm containers on it.'),
+  last_error: z.string().nullable().describe('The last probe failure, if any.'),
+  checked_at: z.string().nullable(),
+});
+export type EngineReport = z.infer<typeof engineReportObject>;
+
 /** Engine, host and Capsule facts (system_info). */
 export const systemInfoObject = z.object({
   capsule_version: z.string(),
@@ -72,5 +91,6 @@ export const systemInfoObject = z.object({
   pool: z.record(z.string(), z.number()).describe('Idle warm containers per profile.'),
   pool_state: z.record(z.string(), poolProfileState).describe('Per pooled profile: target size, idle, refill and retry status, last error.'),
   disk_quota: diskQuotaSchema,
+  engines: z.array(engineReportObject).describe('Every engine runs are placed on; `engine` above is the primary\'s.'),
 });
 export type SystemInfo = z.infer<typeof systemInfoObject>;

@@ -11,6 +11,7 @@ export const workspaceInfoObject = z.object({
   files: z.number().int().describe('Number of files and folders.'),
   quota_bytes: z.number().int(),
   quota_files: z.number().int(),
+  engine: z.string().optional().describe('Its home engine (with several engines): runs and file operations on it go there.'),
 });
 
 export const createWorkspaceOutput = workspaceInfoObject;

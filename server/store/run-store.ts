@@ -26,6 +26,8 @@ export interface RunRecord {
   trace_id: string | null;
   /** The MCP task the run belongs to (a tools/call made as a task), when it does. */
   task_id: string | null;
+  /** The engine it ran on (null for records made before engines were recorded). */
+  engine: string | null;
   /** The full result (capped output included) once finished. */
   result: RunResult | null;
 }
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS runs (
   error       TEXT,
   result_json TEXT,
   trace_id    TEXT,
-  task_id     TEXT
+  task_id     TEXT,
+  engine      TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_owner_started ON runs (owner, started_at DESC);
 CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at);
@@ -88,7 +91,7 @@ export class RunStore {
     db.exec(SCHEMA);
     // A database made before the column existed (CREATE TABLE IF NOT EXISTS leaves it as it was).
     const columns = db.prepare(`PRAGMA table_info(runs)`).all() as Array<{ name: string }>;
-    for (const column of ['trace_id', 'task_id']) if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE runs ADD COLUMN ${column} TEXT`);
+    for (const column of ['trace_id', 'task_id', 'engine']) if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE runs ADD COLUMN ${column} TEXT`);
     return new RunStore(db, instance);
   }
 
@@ -102,13 +105,13 @@ export class RunStore {
   }
 
   /** Record a run as started (status running). */
-  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string; trace_id?: string | null; task_id?: string | null }): void {
+  recordStarted(r: { run_id: string; process_id?: string | null; kind: 'run' | 'process'; owner: string; profile: string; summary: string; trace_id?: string | null; task_id?: string | null; engine?: string | null }): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at, trace_id, task_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+        `INSERT OR REPLACE INTO runs (run_id, process_id, kind, instance, owner, profile, summary, status, started_at, trace_id, task_id, engine)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
       )
-      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString(), r.trace_id ?? null, r.task_id ?? null);
+      .run(r.run_id, r.process_id ?? null, r.kind, this.instance, r.owner, r.profile, r.summary.slice(0, 300), new Date().toISOString(), r.trace_id ?? null, r.task_id ?? null, r.engine ?? null);
     this.writes++;
   }
 
@@ -185,6 +188,7 @@ function toRecord(row: Row): RunRecord {
     error: row.error,
     trace_id: row.trace_id ?? null,
     task_id: row.task_id ?? null,
+    engine: row.engine ?? null,
     // A result stored before results named their OCI runtime (kept for CAPSULE_RESULT_TTL) says "unknown".
     result: row.result_json ? withRuntime(JSON.parse(row.result_json) as Partial<RunResult>) : null,
   };

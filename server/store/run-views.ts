@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { RunRecord } from './run-store.js';
 
 /** A run as lists show it: the record without its result (results can be megabytes each). */
-export type RunSummary = Omit<RunRecord, 'result'>;
+export type RunSummary = Omit<RunRecord, 'result' | 'engine'>;
 
 export interface RunFilter {
   /** One owner's runs, or null for every owner's (admins). */

@@ -1,4 +1,8 @@
 import Docker from 'dockerode';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigurationError } from '../../errors.js';
 import type { Readable } from 'node:stream';
 import type { CallOptions, RuntimeCall } from '../container-runtime.js';
 import { RequestSignal } from '../request-signal.js';
@@ -55,16 +59,42 @@ export const DEFAULT_REQUEST_TIMEOUTS_MS: RequestTimeouts = {
 export interface DockerRuntimeOptions {
   /** unix:///path or tcp://host:port; overrides DOCKER_HOST. By default docker-modem reads DOCKER_HOST and its TLS variables. */
   dockerHost?: string;
+  /** The engine's name among several (CAPSULE_ENGINES): errors name it. */
+  name?: string;
+  /** TLS files (ca.pem, cert.pem, key.pem) for a tcp:// dockerHost; default DOCKER_CERT_PATH/<name>/, DOCKER_CERT_PATH, ~/.docker. */
+  certPath?: string;
   /** Request timeouts replacing the defaults, per call (ms; null: none). */
   requestTimeoutsMs?: Partial<RequestTimeouts>;
 }
 
-function modemOptions(host: string): Docker.DockerOptions {
+/** The TLS files of a folder (Docker's names); a missing file is an error naming it. */
+function tlsFiles(dir: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(dir, f));
+    } catch (err) {
+      throw new ConfigurationError(`TLS file ${join(dir, f)} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
+}
+
+/**
+ * docker-modem options for an explicit host. A tcp:// endpoint always means TLS, verified against its
+ * ca.pem (whoever reaches an engine's API is root on its host): the files of `certPath`, else
+ * DOCKER_CERT_PATH/<name>/ when that folder exists, else DOCKER_CERT_PATH, else ~/.docker (the docker
+ * CLI's conventions). Only an explicit http:// is plain.
+ */
+export function modemOptions(host: string, certPath?: string, env: NodeJS.ProcessEnv = process.env, name?: string): Docker.DockerOptions {
   const url = new URL(host);
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  if (url.protocol === 'tcp:' || url.protocol === 'http:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
-  if (url.protocol === 'https:') return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376) };
-  throw new Error(`unsupported Docker host ${host}: use unix:///path or tcp://host:port`);
+  if (url.protocol === 'http:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
+  if (url.protocol === 'tcp:' || url.protocol === 'https:') {
+    const shared = env['DOCKER_CERT_PATH'] || join(homedir(), '.docker');
+    const own = name !== undefined && existsSync(join(shared, name)) ? join(shared, name) : null;
+    return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376), ...tlsFiles(certPath ?? own ?? shared) };
+  }
+  throw new ConfigurationError(`unsupported Docker host ${host}: use unix:///path or tcp://host:port`);
 }
 
 /**
@@ -74,12 +104,18 @@ function modemOptions(host: string): Docker.DockerOptions {
 export class DockerClient {
   readonly docker: Docker;
   readonly endpoint: string;
+  /** How errors name this engine: its endpoint, and its name among several. */
+  readonly where: string;
+  /** Its name among several engines, else null. */
+  readonly name: string | null;
   private readonly timeouts: RequestTimeouts;
 
   constructor(options: DockerRuntimeOptions = {}) {
     const host = options.dockerHost ?? process.env.DOCKER_HOST;
     this.endpoint = host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
-    this.docker = options.dockerHost ? new Docker(modemOptions(options.dockerHost)) : new Docker();
+    this.docker = options.dockerHost ? new Docker(modemOptions(options.dockerHost, options.certPath, process.env, options.name)) : new Docker();
+    this.name = options.name ?? null;
+    this.where = options.name ? `${this.endpoint} (engine "${options.name}")` : this.endpoint;
     this.timeouts = { ...DEFAULT_REQUEST_TIMEOUTS_MS, ...options.requestTimeoutsMs };
   }
 
@@ -118,11 +154,11 @@ export class DockerClient {
   }
 
   private request(call: RuntimeCall, options: CallOptions | undefined): RequestSignal {
-    return new RequestSignal(call, options?.signal, this.timeouts[call], `Docker engine at ${this.endpoint}`);
+    return new RequestSignal(call, options?.signal, this.timeouts[call], `Docker engine at ${this.where}`);
   }
 
   /** The abort reason once the signal fired (dockerode's own AbortError says less), else the translated error. */
   private failure(request: RequestSignal, raw: unknown): unknown {
-    return request.signal.aborted ? request.signal.reason : translate(raw as DockerodeError, this.endpoint);
+    return request.signal.aborted ? request.signal.reason : translate(raw as DockerodeError, this.where);
   }
 }

@@ -123,7 +123,7 @@ export class DockerRuntime implements ContainerRuntime {
       return container.id;
     } catch (err) {
       if (engineStatus(err) === 404 && /image/i.test((err as Error).message)) {
-        throw new ImageMissingError(`image ${spec.image} is not present on the engine: run \`make images\``, { cause: err });
+        throw new ImageMissingError(`image ${spec.image} is not present on the engine${this.client.name ? ` "${this.client.name}"` : ''}: run \`make images\``, { cause: err });
       }
       throw err;
     }

@@ -57,6 +57,8 @@ export const profileFileSchema = z.strictObject({
   env: z.record(z.string().regex(ENV_NAME, 'env names must match [A-Za-z_][A-Za-z0-9_]*'), z.string()).default({}),
   pool: z.strictObject({ size: z.number().int().min(0).max(64), max_idle_s: positiveInt }).default({ size: 0, max_idle_s: 300 }),
   egress: egressSchema.optional(),
+  // Which engines may run it (CAPSULE_ENGINES labels, or Swarm node labels): every label must match.
+  placement: z.strictObject({ engine_labels: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,127}$/, 'label keys are [A-Za-z0-9_./-]'), z.string().min(1)) }).optional(),
 });
 
 function describeIssue(issue: z.core.$ZodIssue): string {

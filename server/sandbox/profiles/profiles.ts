@@ -50,6 +50,8 @@ export interface Profile {
   env: Record<string, string>;
   /** Warm containers kept started for this profile, and how long one may wait idle. */
   pool: { size: number; maxIdleMs: number };
+  /** Labels an engine must carry to run it (profile key `placement.engine_labels`); absent = any engine. */
+  engineLabels?: Record<string, string>;
   /** The file it came from, for messages. */
   source: string;
 }
@@ -99,6 +101,7 @@ export function parseProfile(name: string, text: string, source: string, options
     ...(p.memory_guard ? { memoryGuardHeadroomBytes: p.memory_guard.headroom } : {}),
     network: p.network,
     ...(p.egress ? { egress: p.egress } : {}),
+    ...(p.placement ? { engineLabels: p.placement.engine_labels } : {}),
     ...(seccompJson ? { seccompJson } : {}),
     ...(p.env_allowlist ? { envAllowlist: p.env_allowlist } : {}),
     enabled,

@@ -2,14 +2,14 @@ import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { OUTPUT_DIR } from '../container/container-spec.js';
 import { readRange, tarEntries } from '../container/tar.js';
 import type { RunVolumes } from '../volumes/run-volumes.js';
-import type { WorkspaceService } from '../workspaces/workspace-service.js';
+import type { Workspaces } from '../workspaces/workspace-service.js';
 import { collectFiles } from './collect-files.js';
 import type { PreparedRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
 
 export interface AfterExitDeps {
   runtime: ContainerRuntime;
-  workspaces?: WorkspaceService;
+  workspaces?: Workspaces;
   /** CAPSULE_COLLECT_MAX_BYTES: most bytes `collect` embeds in one result. */
   collectMaxBytes: number;
 }

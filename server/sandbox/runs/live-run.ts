@@ -28,6 +28,8 @@ export interface LiveRunOptions {
   settle: (result: RunResult) => Promise<void>;
   /** An egress run's traffic, asked for once the program has ended (never rejects): the result's `network`. */
   network?: () => Promise<NonNullable<RunResult['network']>>;
+  /** The engine's name, when there are several: a run its engine cut short names it. */
+  engine?: string;
 }
 
 /**
@@ -43,6 +45,9 @@ export class LiveRun implements RunHandle {
   private readonly finished: Promise<RunResult>;
   private collected = new Map<string, Buffer>();
   private ended = false;
+  /** Set when the run's engine was marked down: the run ends failed with this, without asking the engine. */
+  private lostWith: Error | null = null;
+  private readonly lostSignal = new AbortController();
   private timers: Array<NodeJS.Timeout | undefined> = [];
 
   private constructor(
@@ -101,6 +106,14 @@ export class LiveRun implements RunHandle {
     return this.finished;
   }
 
+  /** Its engine stopped answering (marked down): end the run now as failed with `why` (its engine named). */
+  lost(why: Error): void {
+    if (this.ended || this.lostWith) return;
+    this.lostWith = why;
+    this.lostSignal.abort(why);
+    this.io.destroy();
+  }
+
   signal(name: string): Promise<void> {
     return this.container.signal(name);
   }
@@ -157,7 +170,7 @@ export class LiveRun implements RunHandle {
       await this.runAfterExit();
     } catch (err) {
       // After the start the partial output is the result.
-      this.outcome.failure = await describeMidRunFailure(this.options.runtime, err);
+      this.outcome.failure = await describeMidRunFailure(this.options.runtime, this.lostWith ?? err, this.options.engine);
       this.options.log.warn({ run_id: job.runId, container_id: this.container.id, err }, 'run failed mid-way');
     } finally {
       this.settleControls();
@@ -179,7 +192,7 @@ export class LiveRun implements RunHandle {
   private async follow(): Promise<void> {
     const { outcome, container } = this;
     let launched = false;
-    for await (const event of launcherEvents(this.io.output)) {
+    for await (const event of untilAborted(launcherEvents(this.io.output), this.lostSignal.signal)) {
       if (event.kind === 'started') launched = true;
       else if (event.kind === 'output') {
         outcome.output(event.chunk);
@@ -194,6 +207,7 @@ export class LiveRun implements RunHandle {
         break;
       }
     }
+    if (this.lostWith && !outcome.exit) throw this.lostWith;
     const by = outcome.exit?.terminated_by ?? 0;
     if (by > 0 && !outcome.end && !container.sentByCapsule(signalName(by))) outcome.stoppedOutside = await describeOutsideStop(this.options.runtime, signalName(by));
     if (!outcome.exit) {
@@ -217,5 +231,21 @@ export class LiveRun implements RunHandle {
       log.warn({ run_id: job.runId, err }, 'collecting after the run failed');
       this.outcome.extra = { collect_error: (err as Error).message };
     }
+  }
+}
+
+/** `source` until `signal` aborts: then the loop throws its reason, even while the source waits (a hung engine's stream). */
+async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    void it.return?.()?.catch(() => undefined);
   }
 }

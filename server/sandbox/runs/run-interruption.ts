@@ -37,10 +37,10 @@ export async function describeOutsideStop(runtime: ContainerRuntime, signal: str
 }
 
 /** A run whose output stream, wait or inspect failed after its start: name the engine when it is gone. */
-export async function describeMidRunFailure(runtime: ContainerRuntime, err: unknown): Promise<string> {
+export async function describeMidRunFailure(runtime: ContainerRuntime, err: unknown, engine?: string): Promise<string> {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof EngineUnavailableError || !(await engineReachable(runtime))) {
-    return `the Docker engine stopped or became unreachable mid-run, so the run was cut short: ${message}`;
+    return `the Docker engine${engine ? ` "${engine}"` : ''} stopped or became unreachable mid-run, so the run was cut short: ${message}`;
   }
   if (err instanceof CapsuleError) return message;
   return `the connection to the container broke mid-run: ${message}`;

@@ -83,6 +83,7 @@ export class RunOutcome {
       profile: job.profile.name,
       image: job.profile.image,
       runtime: job.runtime,
+      engine: job.engine ?? 'default',
       stats: this.stats ? toRunStats(this.stats) : EMPTY_STATS,
       ...(error ? { error } : {}),
       ...this.extra,

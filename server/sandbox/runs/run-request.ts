@@ -68,6 +68,8 @@ export interface RunWorkspace {
   id: string;
   volume: string;
   driverOptions?: Record<string, string>;
+  /** Its home engine (runs on it go there); absent with one engine. */
+  engine?: string;
 }
 
 /** Who asks and how the run lives: a call that waits for it, or a background process. */
@@ -109,6 +111,8 @@ export interface PreparedRun {
    * carries far less). Unset for background processes, whose retained log and cursors need every byte.
    */
   launcherOutputCap?: number | null;
+  /** The engine it was placed on (set at launch; every result and record names it). */
+  engine?: string;
   /** What ran, safe to log: never the command or code itself. */
   summary: string;
   /** What ran, for its owner (list_processes, the run store): the command (cut at 300 chars) or the code summary. */

@@ -51,6 +51,11 @@ export interface BoundedVolumesDeps {
   root: string;
   /** CAPSULE_REQUIRE_DISK_QUOTA: refuse to start (and to make volumes) without enforcement. */
   required: boolean;
+  /**
+   * The folder of the root its subvolumes live in (default: the instance name). Engines on one host
+   * share the root: each gets its own folder, so one engine's sweep never takes another's subvolumes.
+   */
+  partition?: string;
 }
 
 /**
@@ -75,7 +80,7 @@ export class BoundedVolumes {
   private closed = false;
 
   constructor(private readonly deps: BoundedVolumesDeps) {
-    this.helper = { runtime: deps.runtime, log: deps.log, instance: deps.instance, image: deps.image, root: deps.root, live: new Set() };
+    this.helper = { runtime: deps.runtime, log: deps.log, instance: deps.instance, image: deps.image, root: deps.root, live: new Set(), ...(deps.partition ? { partition: deps.partition } : {}) };
   }
 
   /** The last known status, without asking the engine. */
@@ -116,7 +121,7 @@ export class BoundedVolumes {
 
   /** The subvolume of a volume, as the engine host sees it. */
   hostPath(name: string): string {
-    return posix.join(this.deps.root, this.deps.instance.name, checkVolumeName(name));
+    return posix.join(this.deps.root, this.deps.partition ?? this.deps.instance.name, checkVolumeName(name));
   }
 
   /** Docker local-driver options that bind the volume to its subvolume (also given to mounts that may re-create it). */

@@ -25,6 +25,8 @@ export interface VolumeHelperContext {
   root: string;
   /** Run ids of helpers alive now, so the reaper leaves them alone. */
   live: Set<string>;
+  /** The folder of the root its subvolumes live in (default: the instance name). */
+  partition?: string;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function runVolumeHelper(ctx: VolumeHelperContext, command: VolumeC
     return await withSpan('volume.helper', { 'capsule.volume_command': command, 'capsule.volumes': args.length }, async () => {
       id = await ctx.runtime.create(lockedDown({
         image: ctx.image,
-        cmd: [VOLUME_HELPER_PATH, command, ctx.instance.name, ...args],
+        cmd: [VOLUME_HELPER_PATH, command, ctx.partition ?? ctx.instance.name, ...args],
         user: '0:0',
         workdir: '/',
         env: {},

@@ -6,6 +6,8 @@ import type { Usage } from './workspace-archive.js';
 /** What list_workspaces and create_workspace report of one workspace. */
 export interface WorkspaceInfo {
   workspace_id: string;
+  /** Its home engine, with several. */
+  engine?: string;
   created_at: string;
   expires_at: string;
   bytes: number;

@@ -42,6 +42,9 @@ export interface WorkspaceDeps {
 
 const ID = /^ws_[0-9a-f]{16}$/;
 
+/** What callers use of workspaces: one engine's WorkspaceService, or the router over many engines. */
+export type Workspaces = Pick<WorkspaceService, keyof WorkspaceService>;
+
 /**
  * Workspaces: Docker volumes that persist files between ephemeral runs; with disk quotas enforced each
  * is a quota'd btrfs subvolume (bounded-volumes.ts), so a run cannot write past quota + slack. Files

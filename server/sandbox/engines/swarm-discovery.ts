@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { SwarmNodeSource } from '../../runtime/swarm-nodes.js';
+import type { WarmPool } from '../pool/warm-pool.js';
+import type { Engine, EngineParts } from './engine.js';
+import type { EngineSet } from './engine-set.js';
+import { type SwarmEngine, swarmEngines } from './swarm-engines.js';
+
+export interface SwarmDiscoveryDeps {
+  source: SwarmNodeSource;
+  engines: EngineSet;
+  log: Logger;
+  intervalMs: number;
+  /** A new engine's services (runtime, volumes, workspaces, pool, reaper), not started yet. */
+  attach: (e: SwarmEngine) => EngineParts;
+  /** Start an added engine's background work (reaper, pool). */
+  started: (engine: Engine) => void;
+  /** A fresh warm pool for an engine that became active again (undefined with pools off). */
+  newPool: (engine: Engine) => WarmPool | undefined;
+  /** Stop a dropped engine's background work and services (its runs in flight go on to their end). */
+  detach: (engine: Engine) => Promise<void>;
+}
+
+/**
+ * Engines from a Swarm manager: its nodes are read on a timer (CAPSULE_SWARM_REFRESH_MS). A node
+ * labelled capsule.engine joins the engine set; only Ready + Active nodes get new runs; a drained or
+ * paused node's warm pool is removed (its running work goes on) and made again when it is active; a
+ * node that left (or lost its label) is dropped. The manager not answering changes nothing.
+ */
+export class SwarmDiscovery {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: SwarmDiscoveryDeps) {}
+
+  /** Read the nodes once now (concurrent calls share one read). */
+  refresh(): Promise<void> {
+    this.running ??= this.refreshOnce().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  start(): void {
+    const tick = () => void this.refresh().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'reading the Swarm nodes failed; engines stay as they were'));
+    this.timer = setInterval(tick, this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const { engines, source, log } = this.deps;
+    const wanted = swarmEngines(await source.listNodes({ signal: AbortSignal.timeout(Math.max(2000, this.deps.intervalMs)) }));
+    if (this.stopped) return;
+    for (const w of wanted) {
+      let engine = engines.get(w.name);
+      if (!engine) {
+        engine = engines.add(this.deps.attach(w));
+        log.info({ engine: w.name, endpoint: w.endpoint, node: w.nodeId }, 'Swarm node joined as an engine');
+        this.deps.started(engine);
+      }
+      await this.apply(engine, w);
+    }
+    for (const engine of [...engines.all()]) {
+      if (wanted.some((w) => w.name === engine.name)) continue;
+      if (engine === engines.primary) {
+        engine.nodeReady = false; // the primary stays in the set (egress lives there) but gets no runs
+        continue;
+      }
+      engines.remove(engine.name);
+      log.info({ engine: engine.name }, 'Swarm node left (or lost its capsule.engine label): engine dropped');
+      await this.deps.detach(engine);
+    }
+  }
+
+  /** A node's state onto its engine: Ready, availability (the pool follows it) and labels. */
+  private async apply(engine: Engine, w: SwarmEngine): Promise<void> {
+    const was = engine.availability;
+    engine.nodeReady = w.ready;
+    engine.availability = w.availability;
+    engine.parts.labels = w.labels;
+    if (was === 'active' && w.availability !== 'active') {
+      const pool = engine.parts.pool;
+      delete engine.parts.pool;
+      this.deps.log.info({ engine: engine.name, availability: w.availability }, 'Swarm node not active: no new runs, warm pool removed, running work goes on');
+      await pool?.close();
+    } else if (was !== 'active' && w.availability === 'active' && !engine.parts.pool) {
+      const pool = this.deps.newPool(engine);
+      if (pool) engine.parts.pool = pool;
+      pool?.start();
+      this.deps.log.info({ engine: engine.name }, 'Swarm node active again: it gets runs, its warm pool refills');
+    }
+  }
+}
