@@ -137,11 +137,9 @@ export function buildServices(config: Config, runtime: ContainerRuntime | Engine
   return { ...core, reaper, tools, start, drain, refreshSwarm, [Symbol.asyncDispose]: dispose };
 }
 
-/** Idle warm containers per profile, over every engine (the capsule.pool.idle gauge). */
-function poolSizes(engines: EngineSet): Record<string, number> {
-  const sizes: Record<string, number> = {};
-  for (const e of engines.all()) for (const [k, n] of Object.entries(e.parts.pool?.sizes() ?? {})) sizes[k] = (sizes[k] ?? 0) + n;
-  return sizes;
+/** Idle warm containers per profile and engine (the capsule.pool.idle gauge). */
+function poolSizes(engines: EngineSet): Array<{ profile: string; engine: string; idle: number }> {
+  return engines.all().flatMap((e) => Object.entries(e.parts.pool?.sizes() ?? {}).map(([profile, idle]) => ({ profile, engine: e.name, idle })));
 }
 
 /** Swarm discovery: engines that join get their services and background work; engines that leave are stopped. */

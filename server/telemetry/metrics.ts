@@ -21,7 +21,7 @@ export const capsuleMetrics = {
 let gaugesStarted = false;
 
 /** Register the observable gauges: server memory, event-loop delay, and (given) pool sizes. */
-export function startRuntimeGauges(poolSizes?: () => Record<string, number>): void {
+export function startRuntimeGauges(poolSizes?: () => Array<{ profile: string; engine: string; idle: number }>): void {
   if (gaugesStarted) return;
   gaugesStarted = true;
   const loop = monitorEventLoopDelay({ resolution: 20 });
@@ -37,8 +37,8 @@ export function startRuntimeGauges(poolSizes?: () => Record<string, number>): vo
     loop.reset();
   });
   if (poolSizes) {
-    meter.createObservableGauge('capsule.pool.idle', { description: 'Idle warm containers, by profile.' }).addCallback((r: ObservableResult) => {
-      for (const [profile, size] of Object.entries(poolSizes())) r.observe(size, { profile });
+    meter.createObservableGauge('capsule.pool.idle', { description: 'Idle warm containers, by profile and engine.' }).addCallback((r: ObservableResult) => {
+      for (const { profile, engine, idle } of poolSizes()) r.observe(idle, { profile, engine });
     });
   }
 }
