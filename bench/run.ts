@@ -12,7 +12,7 @@ import { httpClient } from '../test/helpers/mcp-client.js';
 import { startServer, type RunningServer } from '../test/helpers/server-process.js';
 import { startSinkProcess } from './otlp-sink.js';
 import { dockerRunCli, rawAttachThroughput, rawDockerode, warmJobFloor } from './references.js';
-import { summarize, table, type LatencySummary } from './stats.js';
+import { cpuMs, summarize, table, type LatencySummary } from './stats.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, duration: { type: 'string' } } });
 const quick = values.quick ?? false;
@@ -51,12 +51,15 @@ async function mcpLatency(server: RunningServer, n: number, gapMs: number): Prom
  * on a waiting launcher, engine only (bench/alternatives.ts' warm design). The first call of each
  * server warms its JIT and is not counted.
  */
-async function warmInterleaved(servers: Record<string, RunningServer>, n: number, gapMs: number): Promise<Record<string, LatencySummary>> {
+type WarmSummary = LatencySummary & { server_cpu_ms_per_call?: number };
+
+async function warmInterleaved(servers: Record<string, RunningServer>, n: number, gapMs: number): Promise<Record<string, WarmSummary>> {
   const clients = await Promise.all(Object.entries(servers).map(async ([name, server]) => ({ name, ...(await httpClient(server.url)), times: [] as number[] })));
   for (const c of clients) await c.call('list_profiles');
   await sleep(3000); // the pools fill
   for (const c of clients) await c.call('run_command', { command: 'echo hi' });
   const floor: number[] = [];
+  const cpu = new Map(Object.entries(servers).map(([name, s]) => [name, cpuMs(s.child.pid!)]));
   for (let i = 0; i < n; i++) {
     floor.push((await warmJobFloor(DEFAULT_SANDBOX_IMAGE)).job);
     for (const c of i % 2 ? [...clients].reverse() : clients) {
@@ -67,8 +70,11 @@ async function warmInterleaved(servers: Record<string, RunningServer>, n: number
       if (r.s.stdout !== 'hi\n') throw new Error(`${c.name}: bad output: ${r.text}`);
     }
   }
+  // Server CPU per call (its refill and removal included): unlike latency, load from other work barely moves it.
+  const perCall = (name: string) => Math.round(((cpuMs(servers[name]!.child.pid!) - cpu.get(name)!) / n) * 10) / 10;
+  const summaries = Object.fromEntries(clients.map((c) => [c.name, { ...summarize(c.times), server_cpu_ms_per_call: perCall(c.name) }]));
   for (const c of clients) await c.client.close();
-  return { floor: summarize(floor), ...Object.fromEntries(clients.map((c) => [c.name, summarize(c.times)])) };
+  return { floor: summarize(floor), ...summaries };
 }
 
 /** bench/sessions.ts in a child process: heap and RSS per idle MCP session (least-squares slope). */
@@ -206,14 +212,14 @@ async function main() {
     traced: await startServer({ CAPSULE_LOG_LEVEL: 'error', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }),
     profile_tools: await startServer({ CAPSULE_LOG_LEVEL: 'error', CAPSULE_PROFILE_TOOLS: '1' }),
   };
-  let warm: Record<string, LatencySummary>;
+  let warm: Record<string, WarmSummary>;
   try {
     warm = await warmInterleaved(servers, nLat, 400);
   } finally {
     for (const server of Object.values(servers)) await server.stop();
   }
   const exported = await sink.close();
-  const { floor, pooled, traced, profile_tools: profiledTools } = warm as Record<'floor' | 'pooled' | 'traced' | 'profile_tools', LatencySummary>;
+  const { floor, pooled, traced, profile_tools: profiledTools } = warm as Record<'floor' | 'pooled' | 'traced' | 'profile_tools', WarmSummary>;
   log('cold path');
   const cold = await withServer({ CAPSULE_POOL: '0' }, (s) => mcpLatency(s, quick ? 8 : 20, 0));
   results['latency_ms'] = { floor_warm_job: floor, pooled, cold, docker_run_cli: cli, raw_dockerode: raw };
@@ -257,6 +263,7 @@ async function main() {
     warm_p95_vs_cli: ratio(pooled.p95, cli.p50),
     tracing_p50_over_ms: Math.round((traced.p50 - pooled.p50) * 10) / 10,
     tracing_p50_over_pct: Math.round((traced.p50 / pooled.p50 - 1) * 1000) / 10,
+    tracing_server_cpu_ms_per_call: Math.round(((traced.server_cpu_ms_per_call ?? 0) - (pooled.server_cpu_ms_per_call ?? 0)) * 10) / 10,
     rss_peak_mb: rss.rss_peak_mb,
     idle_session_heap_kb: session.heap_kb,
     cold_p50_vs_cli: ratio(cold.p50, cli.p50),
@@ -269,6 +276,7 @@ async function main() {
   console.log(`raw dockerode churn at concurrency 8: ${churn.runs_per_s} runs/s (${churn.errors} errors)`);
   console.log(`\nStreaming: run_command ${stream.mb_per_s_wall} MB/s end to end, ${stream.mb_per_s_program} MB/s while the program ran (100 MB, truncated result: ${stream.truncated}); background process (every byte kept) ${stream.process_mb_per_s_program} MB/s; raw engine attach: ${rawAttach} MB/s`);
   console.log(`Server RSS with 32 concurrent runs: ${rss.rss_before_mb} MB before, ${rss.rss_peak_mb} MB peak`);
+  console.log(`Server CPU per warm call (refill and removal included): untraced ${pooled.server_cpu_ms_per_call} ms, traced ${traced.server_cpu_ms_per_call} ms, CAPSULE_PROFILE_TOOLS=1 ${profiledTools.server_cpu_ms_per_call} ms`);
   console.log(`Idle MCP session: heap ${session.heap_kb} KB, RSS ${session.rss_kb} KB; OTLP sink received ${exported.requests} export requests`);
   console.log('\nTargets (issue 17)\n' + table(targetRows(targets)));
   console.log('\nRatios: ' + JSON.stringify(targets));

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { httpClient } from '../test/helpers/mcp-client.js';
 import { startSink } from '../test/helpers/http-sink.js';
 import { startServer } from '../test/helpers/server-process.js';
-import { summarize, table } from './stats.js';
+import { cpuMs, summarize, table } from './stats.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '40' }, gap: { type: 'string', default: '400' }, variant: { type: 'string', multiple: true, default: ['base:'] } } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,11 +28,12 @@ async function main() {
       const server = await startServer(env, cli);
       const c = await httpClient(server.url);
       await c.call('list_profiles');
-      return { name, server, ...c, times: [] as number[] };
+      return { name, server, ...c, times: [] as number[], cpu: 0 };
     }),
   );
   await sleep(4000);
   for (const v of variants) await v.call('run_command', { command: 'echo hi' }); // first call: warm the JIT
+  for (const v of variants) v.cpu = cpuMs(v.server.child.pid!);
   for (let i = 0; i < Number(values.n); i++) {
     for (const v of i % 2 ? [...variants].reverse() : variants) {
       await sleep(Number(values.gap));
@@ -42,12 +43,14 @@ async function main() {
       if (r.s.stdout !== 'hi\n') throw new Error(`${v.name}: bad output ${r.text}`);
     }
   }
+  // Server CPU per call (its refill and removal included): unlike latency, load from other work barely moves it.
+  for (const v of variants) v.cpu = (cpuMs(v.server.child.pid!) - v.cpu) / v.times.length;
   for (const v of variants) {
     await v.client.close();
     await v.server.stop();
   }
   await sink.close();
-  console.log(table(variants.map((v) => ({ variant: v.name, ...summarize(v.times) }))));
+  console.log(table(variants.map((v) => ({ variant: v.name, ...summarize(v.times), server_cpu_ms_per_call: Math.round(v.cpu * 10) / 10 }))));
   console.log(`sink received ${sink.received.length} requests`);
 }
 
