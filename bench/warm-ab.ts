@@ -7,15 +7,15 @@
  */
 import { parseArgs } from 'node:util';
 import { httpClient } from '../test/helpers/mcp-client.js';
-import { startSink } from '../test/helpers/http-sink.js';
 import { startServer } from '../test/helpers/server-process.js';
+import { startSinkProcess } from './otlp-sink.js';
 import { cpuMs, summarize, table } from './stats.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '40' }, gap: { type: 'string', default: '400' }, variant: { type: 'string', multiple: true, default: ['base:'] } } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
-  const sink = await startSink();
+  const sink = await startSinkProcess();
   const variants = await Promise.all(
     values.variant!.map(async (spec) => {
       const [head, cli] = spec.split('@');
@@ -49,9 +49,9 @@ async function main() {
     await v.client.close();
     await v.server.stop();
   }
-  await sink.close();
+  const exported = await sink.close();
   console.log(table(variants.map((v) => ({ variant: v.name, ...summarize(v.times), server_cpu_ms_per_call: Math.round(v.cpu * 10) / 10 }))));
-  console.log(`sink received ${sink.received.length} requests`);
+  console.log(`OTLP sink received ${exported.requests} requests`);
 }
 
 main().catch((err) => {
