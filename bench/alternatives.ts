@@ -7,19 +7,14 @@
  * Run: npx tsx bench/alternatives.ts
  */
 import Docker from 'dockerode';
-import { Readable } from 'node:stream';
 import { DEFAULT_SANDBOX_IMAGE } from '../server/version.js';
-import { demuxDockerStream } from '../server/runtime/docker/docker-stream-demux.js';
-import { encodeJob, launcherEvents, LAUNCHER } from '../server/sandbox/container/launcher-protocol.js';
+import { LAUNCHER } from '../server/sandbox/container/launcher-protocol.js';
+import { untilExit, warmJobFloor } from './references.js';
 import { summarize, table } from './stats.js';
 
 const docker = new Docker();
 const N = Number(process.env['N'] ?? 15);
 const base = { Image: DEFAULT_SANDBOX_IMAGE, User: '10001:10001', HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'none', Config: {} }, Init: true, ReadonlyRootfs: true } };
-
-async function untilExit(stream: NodeJS.ReadableStream): Promise<void> {
-  for await (const e of launcherEvents(demuxDockerStream(stream as Readable))) if (e.kind === 'exit') return;
-}
 
 async function cold(hostConfig = {}): Promise<number> {
   const t = performance.now();
@@ -41,21 +36,6 @@ async function exec(target: Docker.Container): Promise<number> {
   return performance.now() - t;
 }
 
-async function warm(): Promise<{ total: number; job: number }> {
-  const t = performance.now();
-  const c = await docker.createContainer({ ...base, Cmd: [LAUNCHER, '--wait-job'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
-  const s = (await c.attach({ stream: true, stdout: true, stderr: true, stdin: true, hijack: true })) as unknown as NodeJS.ReadWriteStream;
-  await c.start();
-  const ready = performance.now();
-  const j = performance.now();
-  s.write(encodeJob({ cwd: '/workspace', argv: ['echo', 'hi'], env: { PATH: '/usr/bin:/bin' }, outputCap: null }));
-  s.end();
-  await untilExit(s);
-  const job = performance.now() - j;
-  await c.remove({ force: true });
-  return { total: ready - t + job, job };
-}
-
 async function main() {
   const rows: Array<Record<string, string | number>> = [];
   const coldT: number[] = [];
@@ -73,7 +53,7 @@ async function main() {
   await target.remove({ force: true });
 
   const jobT: number[] = [];
-  for (let i = 0; i < N; i++) jobT.push((await warm()).job);
+  for (let i = 0; i < N; i++) jobT.push((await warmJobFloor(DEFAULT_SANDBOX_IMAGE)).job);
   rows.push({ design: 'warm: job on a waiting launcher\'s stdin, until exit frame', ...pick(summarize(jobT)) });
   console.log(table(rows));
 }

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { demuxDockerStream } from '../server/runtime/docker/docker-stream-demux.js';
+import { encodeJob, launcherEvents, LAUNCHER } from '../server/sandbox/container/launcher-protocol.js';
 
 const run = promisify(execFile);
 const docker = new Docker();
@@ -40,6 +43,35 @@ export async function rawAttachThroughput(image: string): Promise<number> {
     await c.start();
     await done;
     return bytes / 1e6 / ((performance.now() - first) / 1000);
+  } finally {
+    await c.remove({ force: true });
+  }
+}
+
+const LOCKED = { User: '10001:10001', HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'none', Config: {} }, Init: true, ReadonlyRootfs: true } };
+
+/** Read a launcher's framed output until its exit frame. */
+export async function untilExit(stream: NodeJS.ReadableStream): Promise<void> {
+  for await (const e of launcherEvents(demuxDockerStream(stream as Readable))) if (e.kind === 'exit') return;
+}
+
+/**
+ * The warm path's floor, on the engine alone: a started `capsule-launch --wait-job` container gets
+ * `echo hi` as a job on its stdin; the figure is from the write until its exit frame (the container's
+ * creation, before, and removal, after, are not timed).
+ */
+export async function warmJobFloor(image: string): Promise<{ total: number; job: number }> {
+  const t = performance.now();
+  const c = await docker.createContainer({ ...LOCKED, Image: image, Cmd: [LAUNCHER, '--wait-job'], OpenStdin: true, StdinOnce: true, AttachStdin: true, Labels: { 'capsule.bench': 'true' } });
+  try {
+    const s = (await c.attach({ stream: true, stdout: true, stderr: true, stdin: true, hijack: true })) as unknown as NodeJS.ReadWriteStream;
+    await c.start();
+    const ready = performance.now();
+    s.write(encodeJob({ cwd: '/workspace', argv: ['echo', 'hi'], env: { PATH: '/usr/bin:/bin' }, outputCap: null }));
+    s.end();
+    await untilExit(s);
+    const job = performance.now() - ready;
+    return { total: ready - t + job, job };
   } finally {
     await c.remove({ force: true });
   }

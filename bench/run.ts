@@ -2,16 +2,17 @@
  * Capsule benchmarks: `npm run bench` (full, ~12 min) or `npm run bench -- --quick` (~3 min).
  * Prints a table and writes bench/results/<date>.json. Figures, not assertions.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../server/version.js';
 import { httpClient } from '../test/helpers/mcp-client.js';
-import { startSink } from '../test/helpers/http-sink.js';
 import { startServer, type RunningServer } from '../test/helpers/server-process.js';
-import { dockerRunCli, rawAttachThroughput, rawDockerode } from './references.js';
-import { summarize, table, type LatencySummary } from './stats.js';
+import { startSinkProcess } from './otlp-sink.js';
+import { dockerRunCli, rawAttachThroughput, rawDockerode, warmJobFloor } from './references.js';
+import { cpuMs, summarize, table, type LatencySummary } from './stats.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, duration: { type: 'string' } } });
 const quick = values.quick ?? false;
@@ -44,6 +45,46 @@ async function mcpLatency(server: RunningServer, n: number, gapMs: number): Prom
   return summarize(times);
 }
 
+/**
+ * Warm `echo hi` on several servers at once, calls interleaved (the order flips every round) so load
+ * from other work on the machine hits every variant alike; each round also samples the floor: a job
+ * on a waiting launcher, engine only (bench/alternatives.ts' warm design). The first call of each
+ * server warms its JIT and is not counted.
+ */
+type WarmSummary = LatencySummary & { server_cpu_ms_per_call?: number };
+
+async function warmInterleaved(servers: Record<string, RunningServer>, n: number, gapMs: number): Promise<Record<string, WarmSummary>> {
+  const clients = await Promise.all(Object.entries(servers).map(async ([name, server]) => ({ name, ...(await httpClient(server.url)), times: [] as number[] })));
+  for (const c of clients) await c.call('list_profiles');
+  await sleep(3000); // the pools fill
+  for (const c of clients) await c.call('run_command', { command: 'echo hi' });
+  const floor: number[] = [];
+  const cpu = new Map(Object.entries(servers).map(([name, s]) => [name, cpuMs(s.child.pid!)]));
+  for (let i = 0; i < n; i++) {
+    floor.push((await warmJobFloor(DEFAULT_SANDBOX_IMAGE)).job);
+    for (const c of i % 2 ? [...clients].reverse() : clients) {
+      await sleep(gapMs);
+      const t = performance.now();
+      const r = await c.call<{ stdout: string }>('run_command', { command: 'echo hi' });
+      c.times.push(performance.now() - t);
+      if (r.s.stdout !== 'hi\n') throw new Error(`${c.name}: bad output: ${r.text}`);
+    }
+  }
+  // Server CPU per call (its refill and removal included): unlike latency, load from other work barely moves it.
+  const perCall = (name: string) => Math.round(((cpuMs(servers[name]!.child.pid!) - cpu.get(name)!) / n) * 10) / 10;
+  const summaries = Object.fromEntries(clients.map((c) => [c.name, { ...summarize(c.times), server_cpu_ms_per_call: perCall(c.name) }]));
+  for (const c of clients) await c.client.close();
+  return { floor: summarize(floor), ...summaries };
+}
+
+/** bench/sessions.ts in a child process: heap and RSS per idle MCP session (least-squares slope). */
+async function idleSession(sessions: number): Promise<{ heap_kb: number; rss_kb: number }> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(projectRoot, 'bench', 'sessions.ts'), '--sessions', String(sessions)], { cwd: projectRoot });
+  const m = /per idle session \(slope[^)]*\): heap ([\d.]+) KB, RSS ([\d.-]+) KB/.exec(stdout);
+  if (!m) throw new Error(`bench/sessions.ts printed no slope:\n${stdout}`);
+  return { heap_kb: Number(m[1]), rss_kb: Number(m[2]) };
+}
+
 async function referenceLatency(n: number, fn: (image: string) => Promise<number>): Promise<LatencySummary> {
   const times: number[] = [];
   for (let i = 0; i < n; i++) times.push(await fn(DEFAULT_SANDBOX_IMAGE));
@@ -57,7 +98,11 @@ async function mcpThroughput(server: RunningServer, clients: number, seconds: nu
   let errors = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      const { call, client } = await httpClient(server.url);
+      // A client that cannot even connect counts as one error and tries again.
+      let c: Awaited<ReturnType<typeof httpClient>> | null = null;
+      while (!c && Date.now() < end) c = await httpClient(server.url).catch(() => (errors++, null));
+      if (!c) return;
+      const { call, client } = c;
       while (Date.now() < end) {
         const t = performance.now();
         const r = await call<{ stdout: string }>('run_command', { command: 'echo hi' }).catch(() => null);
@@ -135,6 +180,22 @@ async function rssUnderLoad(server: RunningServer, concurrent: number) {
   return { concurrent, rss_before_mb: before.rss, rss_peak_mb: peak, hwm_mb: rssMb(server.child.pid!).hwm };
 }
 
+const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+
+/** Issue 17's targets against this run's figures: what each is, the figure, its bound, met or not. */
+function targetRows(t: Record<string, number>) {
+  const row = (target: string, figure: number, bound: string, met: boolean) => ({ target, figure, bound, met: met ? 'yes' : 'no' });
+  return [
+    row('warm p50 / floor p50', t['warm_p50_vs_floor']!, '<= 2', t['warm_p50_vs_floor']! <= 2),
+    row('warm p95 / floor p50', t['warm_p95_vs_floor']!, '<= 3', t['warm_p95_vs_floor']! <= 3),
+    row('warm p50 / docker run CLI p50', t['warm_p50_vs_cli']!, '<= 0.05', t['warm_p50_vs_cli']! <= 0.05),
+    row('tracing over OTLP, p50 over untraced (ms)', t['tracing_p50_over_ms']!, '<= 1 ms or <= 5%', t['tracing_p50_over_ms']! <= 1 || t['tracing_p50_over_pct']! <= 5),
+    row('tracing over OTLP, p50 over untraced (%)', t['tracing_p50_over_pct']!, '<= 5% or <= 1 ms', t['tracing_p50_over_ms']! <= 1 || t['tracing_p50_over_pct']! <= 5),
+    row('server RSS peak, 32 runs each returning 1 MiB stdout (MB)', t['rss_peak_mb']!, '<= 200', t['rss_peak_mb']! <= 200),
+    row('heap per idle MCP session (KB)', t['idle_session_heap_kb']!, '<= 64', t['idle_session_heap_kb']! <= 64),
+  ];
+}
+
 async function main() {
   const started = new Date();
   const machine = { cpus: availableParallelism(), cpu_model: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 1024 ** 3), node: process.version };
@@ -144,13 +205,26 @@ async function main() {
   log('reference latency: docker run --rm CLI, raw dockerode');
   const cli = await referenceLatency(quick ? 5 : 15, dockerRunCli);
   const raw = await referenceLatency(quick ? 5 : 15, rawDockerode);
-  log('MCP latency: warm pool and cold path');
-  const pooled = await withServer({}, async (s) => {
-    await sleep(3000);
-    return mcpLatency(s, nLat, 400);
-  });
+  log('warm latency, interleaved: floor, untraced, traced to a local OTLP sink');
+  const sink = await startSinkProcess();
+  const servers = {
+    pooled: await startServer({ CAPSULE_LOG_LEVEL: 'error' }),
+    traced: await startServer({ CAPSULE_LOG_LEVEL: 'error', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }),
+  };
+  let warm: Record<string, WarmSummary>;
+  try {
+    warm = await warmInterleaved(servers, nLat, 400);
+  } finally {
+    for (const server of Object.values(servers)) await server.stop();
+  }
+  const exported = await sink.close();
+  const { floor, pooled, traced } = warm as Record<'floor' | 'pooled' | 'traced', WarmSummary>;
+  // On its own: a profiled call costs ~100 ms of server CPU, which interleaved would land on the others' calls.
+  log('warm latency with CAPSULE_PROFILE_TOOLS=1');
+  const profiledTools = await withServer({ CAPSULE_PROFILE_TOOLS: '1' }, async (s) => (await warmInterleaved({ profile_tools: s }, nLat, 400))['profile_tools']!);
+  log('cold path');
   const cold = await withServer({ CAPSULE_POOL: '0' }, (s) => mcpLatency(s, quick ? 8 : 20, 0));
-  results['latency_ms'] = { pooled, cold, docker_run_cli: cli, raw_dockerode: raw };
+  results['latency_ms'] = { floor_warm_job: floor, pooled, cold, docker_run_cli: cli, raw_dockerode: raw };
 
   log(`throughput for ${durationS}s at 1, 8, 32 clients and raw dockerode churn at 8`);
   const throughput = await withServer({}, async (s) => {
@@ -170,42 +244,43 @@ async function main() {
   const rss = await withServer({ CAPSULE_POOL: '0' }, (s) => rssUnderLoad(s, 32));
   results['streaming'] = { ...stream, raw_attach_mb_per_s: rawAttach };
   results['memory'] = rss;
+  log('idle MCP sessions (bench/sessions.ts)');
+  const session = await idleSession(quick ? 200 : 500);
+  results['idle_session'] = session;
+  results['overheads'] = { tracing_off: pooled, tracing_on: traced, otlp_export_requests: exported.requests, profile_tools_on: profiledTools };
 
-  log('overheads: tracing on/off, CAPSULE_PROFILE_TOOLS on/off (warm path)');
-  const sink = await startSink();
-  const traced = await withServer({ OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: '500' }, async (s) => {
-    await sleep(3000);
-    return mcpLatency(s, nLat, 400);
-  });
-  const profiledTools = await withServer({ CAPSULE_PROFILE_TOOLS: '1' }, async (s) => {
-    await sleep(3000);
-    return mcpLatency(s, nLat, 400);
-  });
-  await sink.close();
-  results['overheads'] = { tracing_off: pooled, tracing_on: traced, profile_tools_on: profiledTools };
-
-  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
   const lat = [
+    { path: 'floor: job on a waiting launcher until its exit frame (engine only)', ...floor },
     { path: 'Capsule warm pool (MCP HTTP)', ...pooled },
+    { path: 'warm pool, traces exported over OTLP', ...traced },
+    { path: 'warm pool, CAPSULE_PROFILE_TOOLS=1 (own phase)', ...profiledTools },
     { path: 'Capsule cold (MCP HTTP)', ...cold },
     { path: 'docker run --rm (CLI)', ...cli },
     { path: 'raw dockerode create/start/wait/remove', ...raw },
-    { path: 'warm pool, tracing to OTLP', ...traced },
-    { path: 'warm pool, CAPSULE_PROFILE_TOOLS=1', ...profiledTools },
   ];
   const targets = {
-    pooled_p50_vs_cli: ratio(pooled.p50, cli.p50),
-    pooled_p95_vs_cli: ratio(pooled.p95, cli.p50),
+    warm_p50_vs_floor: ratio(pooled.p50, floor.p50),
+    warm_p95_vs_floor: ratio(pooled.p95, floor.p50),
+    warm_p50_vs_cli: ratio(pooled.p50, cli.p50),
+    warm_p95_vs_cli: ratio(pooled.p95, cli.p50),
+    tracing_p50_over_ms: Math.round((traced.p50 - pooled.p50) * 10) / 10,
+    tracing_p50_over_pct: Math.round((traced.p50 / pooled.p50 - 1) * 1000) / 10,
+    tracing_server_cpu_ms_per_call: Math.round(((traced.server_cpu_ms_per_call ?? 0) - (pooled.server_cpu_ms_per_call ?? 0)) * 10) / 10,
+    rss_peak_mb: rss.rss_peak_mb,
+    idle_session_heap_kb: session.heap_kb,
     cold_p50_vs_cli: ratio(cold.p50, cli.p50),
     throughput_32_vs_raw_churn: ratio((throughput[2] as { runs_per_s: number }).runs_per_s, churn.runs_per_s),
   };
   results['targets'] = targets;
   console.log(`\nMachine: ${machine.cpus} CPUs (${machine.cpu_model}), ${machine.memory_gb} GiB, Node ${machine.node}; ${started.toISOString()}\n`);
-  console.log('Latency of `echo hi` (ms)\n' + table(lat.map(({ path, n, p50, p95, p99 }) => ({ path, n, p50, p95, p99 }))));
+  console.log('Latency of `echo hi` (ms; warm rows and the floor interleaved in the same rounds)\n' + table(lat.map(({ path, n, p50, p95, p99 }) => ({ path, n, p50, p95, p99 }))));
   console.log(`\nThroughput (${durationS} s per level)\n` + table(throughput as Array<Record<string, number>>));
   console.log(`raw dockerode churn at concurrency 8: ${churn.runs_per_s} runs/s (${churn.errors} errors)`);
   console.log(`\nStreaming: run_command ${stream.mb_per_s_wall} MB/s end to end, ${stream.mb_per_s_program} MB/s while the program ran (100 MB, truncated result: ${stream.truncated}); background process (every byte kept) ${stream.process_mb_per_s_program} MB/s; raw engine attach: ${rawAttach} MB/s`);
   console.log(`Server RSS with 32 concurrent runs: ${rss.rss_before_mb} MB before, ${rss.rss_peak_mb} MB peak`);
+  console.log(`Server CPU per warm call (refill and removal included): untraced ${pooled.server_cpu_ms_per_call} ms, traced ${traced.server_cpu_ms_per_call} ms, CAPSULE_PROFILE_TOOLS=1 ${profiledTools.server_cpu_ms_per_call} ms`);
+  console.log(`Idle MCP session: heap ${session.heap_kb} KB, RSS ${session.rss_kb} KB; OTLP sink received ${exported.requests} export requests`);
+  console.log('\nTargets (issue 17)\n' + table(targetRows(targets)));
   console.log('\nRatios: ' + JSON.stringify(targets));
   const file = join(projectRoot, 'bench', 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2));

@@ -34,8 +34,16 @@ test('SIGKILL mid-run, then a restart: the orphan is reaped within 10 s', async 
   // Everything the first start made (its run and its warm pool) carries its boot id.
   const labels = { 'capsule.managed': 'true', 'capsule.instance': first.instance, 'capsule.boot': info.instance_id.split('/')[1]! };
   for (let i = 0; i < 200 && (await runtime.list(labels)).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 1000));
-  const before = (await runtime.list(labels)).length;
+  // The pool replaces the container the run took at most 1 s after the take: count once that refill
+  // is done, i.e. once the count holds still for a second.
+  await new Promise((r) => setTimeout(r, 1500));
+  let before = (await runtime.list(labels)).length;
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = (await runtime.list(labels)).length;
+    if (now === before) break;
+    before = now;
+  }
   t.true(before >= 1, 'the run container exists');
 
   await first.stop('SIGKILL');

@@ -119,3 +119,21 @@ test('close() during a backoff returns promptly and removes what is idle', async
   t.is(pool.state()['default']!.status, 'closed');
   t.is(runtime.containers.size, 0);
 });
+
+test('a refill waits for the run that took a container while another is idle; with none idle it starts at once', async (t) => {
+  const { runtime, pool } = setup();
+  pool.start();
+  await until('full', () => pool.sizes()['default'] === 2);
+  const creates = () => runtime.calls.filter((c) => c === 'create').length;
+  const before = creates();
+  const first = pool.take(profile)!;
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(creates(), before, 'no replacement is created while the taking run goes on and one container is idle');
+  pool.release(first);
+  await until('refilled after the run ended', () => pool.sizes()['default'] === 2, 1000);
+  pool.take(profile);
+  const second = pool.take(profile);
+  t.truthy(second);
+  await until('an empty pool refills without waiting for either run', () => creates() > before + 1, 500);
+  await pool.close();
+});

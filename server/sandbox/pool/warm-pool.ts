@@ -6,6 +6,10 @@ import { type InstanceIdentity, ownedBy, runLabels } from '../container/labels.j
 import { LAUNCHER } from '../container/launcher-protocol.js';
 import type { Profile, ProfileRegistry } from '../profiles/profiles.js';
 import { newRunId } from '../runs/run-request.js';
+import { RefillTimers } from './refill-timers.js';
+
+/** While another container is idle, a refill waits for the taking run to end (+20 ms), at most 1 s. */
+const REFILL = { deferMaxMs: 1000, afterRunMs: 20 };
 
 /** A started container whose launcher waits on stdin for one job. Used once, then removed. */
 export interface WarmContainer {
@@ -58,6 +62,7 @@ export class WarmPool {
   private closed = false;
   /** Container ids ever handed out: a container is never taken twice (tests check this). */
   readonly handedOut = new Set<string>();
+  private readonly refills = new RefillTimers();
 
   constructor(private readonly deps: WarmPoolDeps) {
     this.retry = deps.retry ?? { firstMs: 1000, maxMs: 30_000 };
@@ -114,7 +119,8 @@ export class WarmPool {
     if (slot && c) {
       this.handedOut.add(c.id);
       slot.handedOut++;
-      this.refill(profile);
+      if (slot.idle.length > 0) this.refills.set(c.id, REFILL.deferMaxMs, () => this.refill(profile));
+      else this.refill(profile);
     }
     return c;
   }
@@ -122,6 +128,7 @@ export class WarmPool {
   /** The run that took a warm container is done with it (its removal is the run's job). */
   release(c: WarmContainer): void {
     this.owned.delete(c.runId);
+    this.refills.hurry(c.id, REFILL.afterRunMs);
   }
 
   /** Replace idle containers older than their profile's max_idle_s; returns how many were removed. */
@@ -143,6 +150,7 @@ export class WarmPool {
   /** Remove every idle container and stop refilling (shutdown). */
   async close(): Promise<void> {
     this.closed = true;
+    this.refills.clear();
     this.retryNow();
     await Promise.allSettled([...this.slots.values()].map((s) => s.filling));
     const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { RuntimeFailureError } from '../../errors.js';
 import type { AttachedIo, ContainerRuntime } from '../../runtime/container-runtime.js';
@@ -21,6 +22,9 @@ export interface ContainerRunContext {
   /** Where a warm run hands its container removal, so the result does not wait for it. */
   deferRemoval?: (removal: Promise<void>) => void;
 }
+
+/** How long a warm run's removal waits for its result to be sent. */
+const REMOVE_AFTER_RESULT_MS = 30;
 
 /** Code files for /capsule: owned by root, so the sandbox user can read but not change them. */
 function tarOf(files: JobFile[]) {
@@ -162,9 +166,10 @@ export class ContainerRun implements AsyncDisposable {
     if (this.removed) return;
     this.removed = true;
     if (this.warm && this.ctx.deferRemoval) {
-      // A warm run's result goes back at once; its container is removed right after (shutdown waits).
+      // A warm run's result goes back at once; its container is removed right after (shutdown waits),
+      // once the result is on its way: the engine's removal work competed with sending it.
       this.warm.io.destroy();
-      this.ctx.deferRemoval(this.removeNow());
+      this.ctx.deferRemoval(delay(REMOVE_AFTER_RESULT_MS).then(() => this.removeNow()));
       return;
     }
     await this.removeNow();
