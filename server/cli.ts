@@ -32,7 +32,7 @@ async function cli(argv: string[]): Promise<void> {
   }
   // Telemetry starts before the HTTP stack is imported, so http and express get instrumented.
   const { startTelemetry } = await import('./telemetry/setup.js');
-  const telemetry = await startTelemetry();
+  const telemetry = startTelemetry();
   const { serve } = await import('./main.js');
   await serve({ stdio: values.stdio ?? false, telemetry });
 }
