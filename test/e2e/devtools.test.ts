@@ -13,6 +13,11 @@ const server = serverForThisFile();
 test('acceptance: run_tests on 3 passing and 1 failing pytest tests', async (t) => {
   const { call, client } = await httpClient(server().url);
   const ws = (await call<{ workspace_id: string }>('create_workspace')).s.workspace_id;
+  // Deleted on every path (a failed call would otherwise leave the volume until its TTL).
+  t.teardown(async () => {
+    await call('delete_workspace', { workspace_id: ws }).catch(() => undefined);
+    await client.close();
+  });
   await call('write_files', {
     workspace_id: ws,
     files: [
@@ -33,8 +38,6 @@ test('acceptance: run_tests on 3 passing and 1 failing pytest tests', async (t) 
   t.is(failing?.name, 'test_wrong');
   t.regex(failing?.message ?? '', /two and two is not five/);
   t.true(r.result.isError, 'a failing suite is flagged');
-  await call('delete_workspace', { workspace_id: ws });
-  await client.close();
 });
 
 test('acceptance: analyze_code reports an undefined variable in JS with its line', async (t) => {
