@@ -31,7 +31,7 @@ for (const rc of runtimeCases()) {
 
   test(`[${rc.label}] a program that ignores its stdin still finishes`, async (t) => {
     const r = await service.runCommand({ command: 'echo ok', stdin: 'x'.repeat(500_000) });
-    t.is(r.status, 'exited');
+    t.is(r.status, 'exited', r.error ?? '');
     t.is(r.stdout, 'ok\n');
   });
 

@@ -47,7 +47,8 @@ for (const rc of runtimeCases()) {
 
   test(`[${rc.label}] infinite stdout: truncated, counted, bounded`, async (t) => {
     // 3 MB first, so even a machine too loaded to run `yes` for long gets past the cap before the timeout.
-    const r = await service.runCommand({ command: "head -c 3000000 /dev/zero | tr '\\0' y; yes capsule", timeout_ms: 5000 });
+    // 10 s: a gVisor sandbox on a loaded machine took most of 5 s to get going (not truncated yet).
+    const r = await service.runCommand({ command: "head -c 3000000 /dev/zero | tr '\\0' y; yes capsule", timeout_ms: 10_000 });
     t.is(r.status, 'timed_out');
     t.true(r.truncated);
     // Throughput varies with load; anything past twice the 1 MiB cap proves head+tail truncation.

@@ -154,7 +154,7 @@ export class WarmPool {
     this.retryNow();
     await Promise.allSettled([...this.slots.values()].map((s) => s.filling));
     const all = [...this.slots.values()].flatMap((s) => s.idle.splice(0));
-    await Promise.all(all.map((c) => this.discard(c)));
+    await Promise.all(all.map((c) => this.discard(c, 3)));
   }
 
   private pooledProfiles(): Profile[] {
@@ -285,9 +285,15 @@ export class WarmPool {
     return env;
   }
 
-  private async discard(c: WarmContainer): Promise<void> {
+  /** Remove a container; at shutdown asked up to 3 times (a loaded engine missed a removal's timeout). */
+  private async discard(c: WarmContainer, attempts = 1): Promise<void> {
     c.io.destroy();
-    await this.deps.runtime.remove(c.id).catch((err) => this.deps.log.warn({ container_id: c.id, err: (err as Error).message }, 'removing a warm container failed'));
+    for (let i = 0; i < attempts; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 250 * 3 ** (i - 1)));
+      const err = await this.deps.runtime.remove(c.id).then(() => null, (e: unknown) => e as Error);
+      if (!err) break;
+      this.deps.log.warn({ container_id: c.id, err: err.message }, 'removing a warm container failed');
+    }
     this.owned.delete(c.runId);
   }
 }
