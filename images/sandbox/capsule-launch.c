@@ -391,6 +391,10 @@ int main(int argc, char **argv) {
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) die("signalfd");
 
+  /* A program that exits without reading its stdin makes the next write to its pipe fail: EPIPE is
+   * handled below, but the default SIGPIPE killed the launcher (engine exit code 141, seen in CI). */
+  signal(SIGPIPE, SIG_IGN);
+
   start_ms = now_ms();
   /* A cold container's whole cgroup usage belongs to this run; a pooled one waited idle first. */
   cpu_start = job.env ? cpu_ns() : 0;
@@ -399,6 +403,7 @@ int main(int argc, char **argv) {
   if (child < 0) die("fork");
   if (child == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_DFL); /* an ignored signal stays ignored across exec: programs expect the default */
     setpgid(0, 0); /* its own process group, so signals reach its children too */
     dup2(in[0], 0);
     dup2(out[1], 1);

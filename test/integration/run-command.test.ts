@@ -35,6 +35,12 @@ for (const rc of runtimeCases()) {
     t.is(r.stdout, 'ok\n');
   });
 
+  test(`[${rc.label}] the program gets the default SIGPIPE (the launcher ignores it only for itself)`, async (t) => {
+    // A shell whose SIGPIPE was ignored at exec could not die of one; with the default it does (141).
+    const r = await service.runCommand({ command: `sh -c 'kill -PIPE $$; echo survived'; echo "rc=$?"` });
+    t.is(r.stdout, 'rc=141\n');
+  });
+
   test(`[${rc.label}] env and workdir are applied`, async (t) => {
     const r = await service.runCommand({ command: 'echo "$GREETING"; pwd', env: { GREETING: 'hello world' }, workdir: '/tmp' });
     t.is(r.stdout, 'hello world\n/tmp\n');
