@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { type InstanceIdentity, LABEL, ofInstance } from './container/labels.js';
+import { Periodic } from './periodic.js';
 
 export interface ReaperDeps {
   runtime: ContainerRuntime;
@@ -19,29 +20,24 @@ export interface ReaperDeps {
  * start-up and on a timer, so cleanup never depends on the happy path.
  */
 export class Reaper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | null = null;
+  private readonly periodic: Periodic<number>;
 
-  constructor(private readonly deps: ReaperDeps) {}
+  constructor(private readonly deps: ReaperDeps) {
+    this.periodic = new Periodic(() => this.sweepOnce(), deps.intervalMs, (err) => deps.log.warn({ err: err.message }, 'reaper sweep failed'));
+  }
 
   /** Sweep once now (concurrent calls share one sweep); resolves with how many things were removed. */
   sweep(): Promise<number> {
-    this.running ??= this.sweepOnce().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.periodic.run();
   }
 
   /** Sweep now and then every intervalMs until stop(). Errors (engine down) are logged, not thrown. */
   start(): void {
-    const tick = () => void this.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'reaper sweep failed'));
-    tick();
-    this.timer = setInterval(tick, this.deps.intervalMs);
-    this.timer.unref();
+    this.periodic.start(true);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    void this.periodic.stop();
   }
 
   private async sweepOnce(): Promise<number> {

@@ -3,6 +3,7 @@ import type { SwarmNodeSource } from '../../runtime/swarm-nodes.js';
 import type { WarmPool } from '../pool/warm-pool.js';
 import type { Engine, EngineParts } from './engine.js';
 import type { EngineSet } from './engine-set.js';
+import { Periodic } from '../periodic.js';
 import { type SwarmEngine, swarmEngines } from './swarm-engines.js';
 
 export interface SwarmDiscoveryDeps {
@@ -27,30 +28,25 @@ export interface SwarmDiscoveryDeps {
  * node that left (or lost its label) is dropped. The manager not answering changes nothing.
  */
 export class SwarmDiscovery {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
+  private readonly periodic: Periodic<void>;
   private stopped = false;
 
-  constructor(private readonly deps: SwarmDiscoveryDeps) {}
+  constructor(private readonly deps: SwarmDiscoveryDeps) {
+    this.periodic = new Periodic(() => this.refreshOnce(), deps.intervalMs, (err) => deps.log.warn({ err: err.message }, 'reading the Swarm nodes failed; engines stay as they were'));
+  }
 
   /** Read the nodes once now (concurrent calls share one read). */
   refresh(): Promise<void> {
-    this.running ??= this.refreshOnce().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.periodic.run();
   }
 
   start(): void {
-    const tick = () => void this.refresh().catch((err: unknown) => this.deps.log.warn({ err: (err as Error).message }, 'reading the Swarm nodes failed; engines stay as they were'));
-    this.timer = setInterval(tick, this.deps.intervalMs);
-    this.timer.unref();
+    this.periodic.start(false);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.periodic.stop();
   }
 
   private async refreshOnce(): Promise<void> {
