@@ -11,6 +11,7 @@ import { DEFAULT_SANDBOX_IMAGE, projectRoot } from '../server/version.js';
 import { httpClient } from '../test/helpers/mcp-client.js';
 import { startServer, type RunningServer } from '../test/helpers/server-process.js';
 import { startSinkProcess } from './otlp-sink.js';
+import { rawToolCaller } from './raw-mcp.js';
 import { dockerRunCli, rawAttachThroughput, rawDockerode, warmJobFloor } from './references.js';
 import { cpuMs, summarize, table, type LatencySummary } from './stats.js';
 
@@ -47,21 +48,29 @@ async function mcpLatency(server: RunningServer, n: number, gapMs: number): Prom
 
 /**
  * Warm `echo hi` on several servers at once, calls interleaved (the order flips every round) so load
- * from other work on the machine hits every variant alike; each round also samples the floor: a job
- * on a waiting launcher, engine only (bench/alternatives.ts' warm design). The first call of each
- * server warms its JIT and is not counted.
+ * from other work on the machine hits every variant alike; each round also samples the floor: a job on
+ * a launcher that has waited `gapMs` for it, as a warm call's has (and, for comparison, one written
+ * right after the launcher's start). The first server's calls are also timed with a minimal HTTP
+ * client (`<name>_raw`): the server's own latency without the SDK client's work. The first call of
+ * each server warms its JIT and is not counted.
  */
 type WarmSummary = LatencySummary & { server_cpu_ms_per_call?: number };
 
 async function warmInterleaved(servers: Record<string, RunningServer>, n: number, gapMs: number): Promise<Record<string, WarmSummary>> {
   const clients = await Promise.all(Object.entries(servers).map(async ([name, server]) => ({ name, ...(await httpClient(server.url)), times: [] as number[] })));
   for (const c of clients) await c.call('list_profiles');
+  const first = clients[0]!;
+  const raw = rawToolCaller(servers[first.name]!.url, first.transport.sessionId!, first.transport.protocolVersion ?? '2025-06-18');
   await sleep(3000); // the pools fill
   for (const c of clients) await c.call('run_command', { command: 'echo hi' });
+  await raw.call('run_command', { command: 'echo hi' });
   const floor: number[] = [];
+  const floorHot: number[] = [];
+  const rawTimes: number[] = [];
   const cpu = new Map(Object.entries(servers).map(([name, s]) => [name, cpuMs(s.child.pid!)]));
   for (let i = 0; i < n; i++) {
-    floor.push((await warmJobFloor(DEFAULT_SANDBOX_IMAGE)).job);
+    floor.push((await warmJobFloor(DEFAULT_SANDBOX_IMAGE, gapMs)).job);
+    floorHot.push((await warmJobFloor(DEFAULT_SANDBOX_IMAGE)).job);
     for (const c of i % 2 ? [...clients].reverse() : clients) {
       await sleep(gapMs);
       const t = performance.now();
@@ -69,12 +78,20 @@ async function warmInterleaved(servers: Record<string, RunningServer>, n: number
       c.times.push(performance.now() - t);
       if (r.s.stdout !== 'hi\n') throw new Error(`${c.name}: bad output: ${r.text}`);
     }
+    await sleep(gapMs);
+    const t = performance.now();
+    const r = await raw.call('run_command', { command: 'echo hi' });
+    rawTimes.push(performance.now() - t);
+    if (r.structuredContent?.['stdout'] !== 'hi\n') throw new Error(`raw client: bad output: ${JSON.stringify(r)}`);
   }
   // Server CPU per call (its refill and removal included): unlike latency, load from other work barely moves it.
-  const perCall = (name: string) => Math.round(((cpuMs(servers[name]!.child.pid!) - cpu.get(name)!) / n) * 10) / 10;
+  // The first server's figure includes its raw-client calls: per call, it counts both.
+  const calls = (name: string) => (name === first.name ? 2 * n : n);
+  const perCall = (name: string) => Math.round(((cpuMs(servers[name]!.child.pid!) - cpu.get(name)!) / calls(name)) * 10) / 10;
   const summaries = Object.fromEntries(clients.map((c) => [c.name, { ...summarize(c.times), server_cpu_ms_per_call: perCall(c.name) }]));
   for (const c of clients) await c.client.close();
-  return { floor: summarize(floor), ...summaries };
+  raw.close();
+  return { floor: summarize(floor), floor_hot: summarize(floorHot), [`${first.name}_raw`]: summarize(rawTimes), ...summaries };
 }
 
 /** bench/sessions.ts in a child process: heap and RSS per idle MCP session (least-squares slope). */
@@ -188,6 +205,8 @@ function targetRows(t: Record<string, number>) {
   return [
     row('warm p50 / floor p50', t['warm_p50_vs_floor']!, '<= 2', t['warm_p50_vs_floor']! <= 2),
     row('warm p95 / floor p50', t['warm_p95_vs_floor']!, '<= 3', t['warm_p95_vs_floor']! <= 3),
+    row('(server only: minimal HTTP client) warm p50 / floor p50', t['warm_raw_client_p50_vs_floor']!, '<= 2', t['warm_raw_client_p50_vs_floor']! <= 2),
+    row('(server only: minimal HTTP client) warm p95 / floor p50', t['warm_raw_client_p95_vs_floor']!, '<= 3', t['warm_raw_client_p95_vs_floor']! <= 3),
     row('warm p50 / docker run CLI p50', t['warm_p50_vs_cli']!, '<= 0.05', t['warm_p50_vs_cli']! <= 0.05),
     row('tracing over OTLP, p50 over untraced (ms)', t['tracing_p50_over_ms']!, '<= 1 ms or <= 5%', t['tracing_p50_over_ms']! <= 1 || t['tracing_p50_over_pct']! <= 5),
     row('tracing over OTLP, p50 over untraced (%)', t['tracing_p50_over_pct']!, '<= 5% or <= 1 ms', t['tracing_p50_over_ms']! <= 1 || t['tracing_p50_over_pct']! <= 5),
@@ -218,13 +237,13 @@ async function main() {
     for (const server of Object.values(servers)) await server.stop();
   }
   const exported = await sink.close();
-  const { floor, pooled, traced } = warm as Record<'floor' | 'pooled' | 'traced', WarmSummary>;
+  const { floor, floor_hot: floorHot, pooled, pooled_raw: pooledRaw, traced } = warm as Record<'floor' | 'floor_hot' | 'pooled' | 'pooled_raw' | 'traced', WarmSummary>;
   // On its own: a profiled call costs ~100 ms of server CPU, which interleaved would land on the others' calls.
   log('warm latency with CAPSULE_PROFILE_TOOLS=1');
   const profiledTools = await withServer({ CAPSULE_PROFILE_TOOLS: '1' }, async (s) => (await warmInterleaved({ profile_tools: s }, nLat, 400))['profile_tools']!);
   log('cold path');
   const cold = await withServer({ CAPSULE_POOL: '0' }, (s) => mcpLatency(s, quick ? 8 : 20, 0));
-  results['latency_ms'] = { floor_warm_job: floor, pooled, cold, docker_run_cli: cli, raw_dockerode: raw };
+  results['latency_ms'] = { floor_warm_job: floor, floor_job_right_after_start: floorHot, pooled, pooled_raw_http_client: pooledRaw, cold, docker_run_cli: cli, raw_dockerode: raw };
 
   log(`throughput for ${durationS}s at 1, 8, 32 clients and raw dockerode churn at 8`);
   const throughput = await withServer({}, async (s) => {
@@ -250,8 +269,10 @@ async function main() {
   results['overheads'] = { tracing_off: pooled, tracing_on: traced, otlp_export_requests: exported.requests, profile_tools_on: profiledTools };
 
   const lat = [
-    { path: 'floor: job on a waiting launcher until its exit frame (engine only)', ...floor },
-    { path: 'Capsule warm pool (MCP HTTP)', ...pooled },
+    { path: 'floor: job on a launcher waiting 400 ms, until its exit frame (engine only)', ...floor },
+    { path: 'the same job written right after the launcher starts', ...floorHot },
+    { path: 'Capsule warm pool (MCP HTTP, SDK client)', ...pooled },
+    { path: 'warm pool, minimal HTTP client (server only)', ...pooledRaw },
     { path: 'warm pool, traces exported over OTLP', ...traced },
     { path: 'warm pool, CAPSULE_PROFILE_TOOLS=1 (own phase)', ...profiledTools },
     { path: 'Capsule cold (MCP HTTP)', ...cold },
@@ -261,6 +282,8 @@ async function main() {
   const targets = {
     warm_p50_vs_floor: ratio(pooled.p50, floor.p50),
     warm_p95_vs_floor: ratio(pooled.p95, floor.p50),
+    warm_raw_client_p50_vs_floor: ratio(pooledRaw.p50, floor.p50),
+    warm_raw_client_p95_vs_floor: ratio(pooledRaw.p95, floor.p50),
     warm_p50_vs_cli: ratio(pooled.p50, cli.p50),
     warm_p95_vs_cli: ratio(pooled.p95, cli.p50),
     tracing_p50_over_ms: Math.round((traced.p50 - pooled.p50) * 10) / 10,

@@ -4,7 +4,7 @@ import { RuntimeFailureError, ShuttingDownError } from '../../errors.js';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import type { RunStore } from '../../store/run-store.js';
 import { capsuleMetrics } from '../../telemetry/metrics.js';
-import { activeTraceIds, withSpan } from '../../telemetry/tracing.js';
+import { withSpan } from '../../telemetry/tracing.js';
 import { type InstanceIdentity, ownedBy } from '../container/labels.js';
 import type { Engine } from '../engines/engine.js';
 import { EngineSet } from '../engines/engine-set.js';
@@ -23,6 +23,7 @@ import { LiveRun, type LiveRunOptions } from './live-run.js';
 import type { RunHandle, StartOptions } from './run-handle.js';
 import type { PreparedRun } from './run-request.js';
 import type { RunResult } from './run-result.js';
+import { startRecorder } from './run-records.js';
 
 export interface RunStarterDeps {
   runtime: ContainerRuntime;
@@ -159,23 +160,15 @@ export class RunStarter {
     return { engine, warm, job: { ...queued, launcherOutputCap, engine: engine.name, ...(warm ? { runId: warm.runId } : {}) } };
   }
 
-  private recordStarted(job: PreparedRun, options: StartOptions): void {
-    // The trace of the call that started the run (the tool's or the HTTP request's span), for the dashboard's trace link.
-    const trace_id = activeTraceIds().trace_id ?? null;
-    const { runId: run_id, mode: kind, owner, display: summary } = job;
-    this.deps.store?.recordStarted({ run_id, process_id: options.processId ?? null, kind, owner, profile: job.profile.name, summary, trace_id, task_id: options.taskId ?? null, engine: job.engine ?? null });
-  }
-
   /** Take or create the container and start it; `finished` runs once the run (or its failed start) is over. */
   private async launch(queued: PreparedRun, options: StartOptions, signal: AbortSignal, finished: () => void): Promise<RunHandle> {
-    const { store, config } = this.deps;
     const { engine, warm, job } = this.placed(queued, options);
     const { pool, runtime } = engine.parts;
     const unhold = engine.hold({ cpus: job.limits.cpus, memoryBytes: job.limits.memoryBytes });
     let untrack = () => {};
     this.liveRuns.add(job.runId);
     capsuleMetrics.runsActive.add(1, { profile: job.profile.name, engine: engine.name });
-    this.recordStarted(job, options);
+    const record = startRecorder(this.deps.store, job, options, warm !== null);
     const end = (runFinished = true) => {
       if (warm) pool?.release(warm);
       unhold();
@@ -186,13 +179,12 @@ export class RunStarter {
       // A failed start is the caller's to finish (start() releases the slot, or the next engine is tried).
       if (runFinished) finished();
     };
-    const ctx: ContainerRunContext = { runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval(job.runId) };
+    const ctx: ContainerRunContext = { runtime, log: this.deps.log, instance: this.deps.instance, killGraceMs: this.deps.config.CAPSULE_KILL_GRACE_MS, deferRemoval: this.deferRemoval(job.runId) };
     let scratch: RunVolumes | null = null;
     let container: ContainerRun | null = null;
     let lease: EgressLease | null = null;
     const createStarted = performance.now();
     try {
-      // Registered with the egress proxy before the sandbox exists, so its first request is known.
       lease = await this.egressLease(job);
       scratch = warm ? null : await this.scratchVolumes(job, engine);
       // On the warm path the container already exists: the span records taking it (capsule.warm=true).
@@ -203,6 +195,7 @@ export class RunStarter {
       const held = { scratch, lease };
       const settle = async (result: RunResult) => {
         try {
+          record();
           this.finished(job, run, warm !== null, result);
           await this.removeRun(engine, run, held.scratch, job.runId);
         } finally {
@@ -211,13 +204,15 @@ export class RunStarter {
         }
       };
       const handle = await LiveRun.begin(run, this.liveOptions(job, runtime, options, signal, held, settle));
+      record();
       untrack = this.placement.track(engine, handle);
       capsuleMetrics.containerStart.record(performance.now() - createStarted, { profile: job.profile.name, path: warm ? 'warm' : 'cold', engine: engine.name });
       if (!warm) pool?.retryNow(); // a cold start proves the engine works: a pool in backoff retries now
       this.handles.set(job.runId, handle);
       return handle;
     } catch (err) {
-      store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
+      record();
+      this.deps.store?.recordAbandoned(job.runId, err instanceof Error ? err.message : String(err));
       await container?.[Symbol.asyncDispose]();
       await scratch?.[Symbol.asyncDispose]();
       lease?.release();
@@ -261,7 +256,7 @@ export class RunStarter {
     this.deps.store?.recordFinished(result);
   }
 
-  /** The run's registration with the egress proxy, for a profile with `egress` (null otherwise). */
+  /** The run's registration with the egress proxy, for a profile with `egress` (null otherwise); made before the sandbox exists, so its first request is known. */
   private egressLease(job: PreparedRun): Promise<EgressLease | null> {
     if (!job.profile.egress) return Promise.resolve(null);
     const { egress } = this.deps;
