@@ -123,13 +123,25 @@ export class EngineStatus {
     this.observeRuntimes(await this.runtime.info());
   }
 
-  private observeRuntimes(engine: EngineInfo): void {
+  /**
+   * A profile can run when any engine offers its OCI runtime: the first engine's as just read, and the
+   * others' as their last health probe listed them (placement then sends its runs only there).
+   */
+  private observeRuntimes(first: EngineInfo): void {
     const { profiles, log } = this.deps;
+    const others = (this.deps.engines?.all() ?? []).filter((e) => e.runtime !== this.runtime && e.facts.reachable).flatMap((e) => e.facts.runtimes);
+    const engine = { runtimes: [...new Set([...first.runtimes, ...others])], defaultRuntime: first.defaultRuntime };
     for (const change of profiles.engineRuntimes.observe(engine, profiles.all())) {
-      if (change.available) this.deps.pool?.retryNow();
+      if (change.available) for (const pool of this.pools()) pool.retryNow();
       if (change.available) log?.info({ profile: change.name }, 'profile enabled: the engine now offers its OCI runtime');
       else log?.warn({ profile: change.name, reason: profiles.disabledReason(profiles.get(change.name)) }, 'profile disabled: the engine does not offer its OCI runtime');
     }
+  }
+
+  /** Every engine's warm pool (the one of `runtime` without an engine set). */
+  private pools(): WarmPool[] {
+    const pools = (this.deps.engines?.all() ?? []).flatMap((e) => (e.parts.pool ? [e.parts.pool] : []));
+    return pools.length ? pools : this.deps.pool ? [this.deps.pool] : [];
   }
 
   /** One line per profile disabled for want of its runtime, for /readyz. */

@@ -91,7 +91,7 @@ export class EngineSet {
   private fits(e: Engine, request: PlacementRequest): boolean {
     if (request.primaryOnly && e !== this.primary) return false;
     if (!e.canServe() || !matchesLabels(e.labels, request.labels)) return false;
-    return !request.runtime || e.facts.checkedAt === null || e.facts.runtimes.includes(request.runtime);
+    return !request.runtime || e.offersRuntime(request.runtime);
   }
 
   /** Why an engine cannot take a run, or null. */
@@ -100,7 +100,7 @@ export class EngineSet {
     const down = e.whyNot();
     if (down) return down;
     if (!matchesLabels(e.labels, request.labels)) return `engine "${e.name}" lacks the labels ${JSON.stringify(request.labels)}`;
-    if (request.runtime && e.facts.checkedAt !== null && !e.facts.runtimes.includes(request.runtime)) return `engine "${e.name}" has no OCI runtime "${request.runtime}"`;
+    if (request.runtime && !e.offersRuntime(request.runtime)) return `engine "${e.name}" has no OCI runtime "${request.runtime}"`;
     return null;
   }
 

@@ -47,7 +47,14 @@ export class Engine {
   /** Probes in a row that got no answer in time. */
   private slowProbes = 0;
 
-  constructor(readonly parts: EngineParts) {}
+  constructor(readonly parts: EngineParts) {
+    parts.pool?.checkRuntimesWith((runtime) => this.offersRuntime(runtime));
+  }
+
+  /** True when the last probe listed `runtime`, or before the first probe (the engine's answer to a create then says). */
+  offersRuntime(runtime: string): boolean {
+    return this.facts.checkedAt === null || this.facts.runtimes.includes(runtime);
+  }
 
   get name(): string {
     return this.parts.name;

@@ -7,6 +7,7 @@ import { LAUNCHER } from '../container/launcher-protocol.js';
 import type { Profile, ProfileRegistry } from '../profiles/profiles.js';
 import { newRunId } from '../runs/run-request.js';
 import { RefillTimers } from './refill-timers.js';
+import { type Slot, slotState } from './slot.js';
 
 /** While another container is idle, a refill waits for the taking run to end (+20 ms), at most 1 s. */
 const REFILL = { deferMaxMs: 1000, afterRunMs: 20 };
@@ -32,20 +33,6 @@ export interface WarmPoolDeps {
   retry?: { firstMs: number; maxMs: number };
 }
 
-/** One profile's pool: its idle containers, its refill loop and what an operator needs to know. */
-interface Slot {
-  idle: WarmContainer[];
-  filling: Promise<void> | null;
-  failures: number;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  nextRetryAt: number | null;
-  /** Ends the current retry wait early (retryNow, close). */
-  wake: (() => void) | null;
-  replacedDead: number;
-  handedOut: number;
-}
-
 /**
  * Per profile, N containers created, attached and started ahead of time (`pool: {size, max_idle_s}`).
  * Each serves exactly one run and is never reused or shared; taking one triggers a refill in the
@@ -64,6 +51,9 @@ export class WarmPool {
   readonly handedOut = new Set<string>();
   private readonly refills = new RefillTimers();
 
+  /** Whether this pool's engine offers an OCI runtime, as last probed (unset: yes); set by its Engine. */
+  private offers: ((runtime: string) => boolean) | null = null;
+
   constructor(private readonly deps: WarmPoolDeps) {
     this.retry = deps.retry ?? { firstMs: 1000, maxMs: 30_000 };
   }
@@ -80,26 +70,7 @@ export class WarmPool {
 
   /** Each pooled profile's state: target, idle, refill and retry status, last error. */
   state(): Record<string, PoolProfileState> {
-    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    return Object.fromEntries(
-      this.pooledProfiles().map((p) => {
-        const s = this.slot(p.name);
-        const status = this.closed ? 'closed' : s.nextRetryAt !== null ? 'retrying' : s.idle.length >= p.pool.size ? 'full' : 'filling';
-        const state: PoolProfileState = {
-          status,
-          target_size: p.pool.size,
-          idle: s.idle.length,
-          filling: s.filling !== null,
-          consecutive_failures: s.failures,
-          last_error: s.lastError,
-          last_error_at: iso(s.lastErrorAt),
-          next_retry_at: iso(s.nextRetryAt),
-          replaced_dead: s.replacedDead,
-          handed_out: s.handedOut,
-        };
-        return [p.name, state];
-      }),
-    );
+    return Object.fromEntries(this.pooledProfiles().map((p) => [p.name, slotState(this.slot(p.name), p.pool.size, this.closed)]));
   }
 
   /** The engine just worked for a cold run: end every retry wait now instead of at its backoff. */
@@ -158,7 +129,18 @@ export class WarmPool {
   }
 
   private pooledProfiles(): Profile[] {
-    return this.deps.profiles.all().filter((p) => p.enabled && p.pool.size > 0);
+    return this.deps.profiles.all().filter((p) => p.enabled && p.pool.size > 0 && this.lacks(p) === null);
+  }
+
+  /** Learn which OCI runtimes this pool's engine offers: a profile whose runtime it lacks is not pooled here (another engine may offer it). */
+  checkRuntimesWith(offers: (runtime: string) => boolean): void {
+    this.offers = offers;
+    this.retryNow();
+  }
+
+  /** Why this pool's engine cannot run `profile`, or null. */
+  private lacks(profile: Profile): string | null {
+    return profile.runtime && this.offers?.(profile.runtime) === false ? `this engine has no OCI runtime "${profile.runtime}"` : null;
   }
 
   private slot(profile: string): Slot {
@@ -184,7 +166,7 @@ export class WarmPool {
   private async fill(profile: Profile, slot: Slot): Promise<void> {
     while (!this.closed && slot.idle.length < profile.pool.size) {
       // A profile whose OCI runtime the engine lacks (optional gvisor) waits quietly for it to appear.
-      const disabled = this.deps.profiles.disabledReason(profile);
+      const disabled = this.deps.profiles.disabledReason(profile) ?? this.lacks(profile);
       if (disabled !== null) {
         this.noteError(slot, disabled);
         await this.pause(slot, this.retry.maxMs);
