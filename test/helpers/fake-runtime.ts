@@ -36,7 +36,7 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGT
  * fake-programs.ts named by argv[0]. Files and volumes live in memory. Records every call.
  */
 export class FakeRuntime implements ContainerRuntime {
-  readonly endpoint = 'fake://';
+  readonly endpoint: string;
   readonly containers = new Map<string, FakeContainer>();
   readonly removed: string[] = [];
   readonly calls: string[] = [];
@@ -64,7 +64,9 @@ export class FakeRuntime implements ContainerRuntime {
   private counter = 0;
 
   /** `requestTimeoutMs`: the request timeout of every call but wait (none by default). */
-  constructor(private readonly options: { requestTimeoutMs?: number } = {}) {}
+  constructor(private readonly options: { requestTimeoutMs?: number; endpoint?: string } = {}) {
+    this.endpoint = options.endpoint ?? 'fake://';
+  }
 
   /** Like dockerd's shutdown: SIGTERM every running container (a launcher with a job reports it), then go away. */
   shutdownEngine(): void {

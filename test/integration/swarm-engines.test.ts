@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../server/config.js';
@@ -16,7 +16,8 @@ import type { Swarm } from '../helpers/swarm.js';
 // Engines from a real two-node Swarm (test/helpers/swarm.ts, on loopback addresses): Capsule reads the
 // manager's nodes as CAPSULE_SWARM_MANAGER does (main.ts), finds both labelled nodes, spreads runs over
 // them; a drained node gets no new runs and loses its warm pool, and is used again once active; a node
-// that leaves the swarm is dropped. The engines are stopped by their pid files on every path.
+// that leaves the swarm is dropped; one whose capsule.engine label names another endpoint is attached
+// again there. The engines are stopped by their pid files on every path.
 
 const INSTANCE = 'itest-swarm';
 const DEFS = [
@@ -85,6 +86,23 @@ test.serial('a drained node gets no new runs and loses its warm pool; active aga
   await services.refreshSwarm();
   t.true((await enginesOf(20)).includes('exited@swe-w'));
   await until('the worker\'s pool refills', async () => (await poolOn('swe-w')) > 0);
+});
+
+test.serial('a node whose capsule.engine label names another endpoint is attached again there; an unchanged label keeps the engine', async (t) => {
+  const worker = set.get('swe-w');
+  // Another endpoint of the same engine: a symlink to its socket.
+  const alias = join(mkdtempSync(join(tmpdir(), 'capsule-engine-alias-')), 'docker.sock');
+  symlinkSync(worker.host.replace(/^unix:\/\//, ''), alias);
+  const before = services.engines.get('swe-w');
+  await swarm.label(worker, { 'capsule.engine': `unix://${alias}` });
+  await services.refreshSwarm();
+  const after = services.engines.get('swe-w');
+  t.is(after?.runtime.endpoint, `unix://${alias}`);
+  t.not(after, before, 'a new engine object with its own runtime, pool and reaper');
+  t.true((await enginesOf(20)).includes('exited@swe-w'));
+  await until('the worker\'s pool refills through the new endpoint', async () => (await poolOn('swe-w')) > 0);
+  await services.refreshSwarm();
+  t.is(services.engines.get('swe-w'), after, 'the same label again changes nothing');
 });
 
 test.serial('a node that leaves the swarm is dropped; runs go on on the other', async (t) => {

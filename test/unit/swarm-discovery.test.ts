@@ -39,17 +39,18 @@ class FakeManager implements SwarmNodeSource {
   }
 }
 
-test('joins, drains and leaves: only Ready + Active nodes get runs, a drained node loses its pool, a node that left is dropped', async (t) => {
+test('joins, drains, moves and leaves: only Ready + Active nodes get runs, a drained node loses its pool, a moved one is attached again, a node that left is dropped', async (t) => {
   const manager = new FakeManager();
   const rts = new Map<string, FakeRuntime>();
-  const rtOf = (name: string) => rts.get(name) ?? rts.set(name, new FakeRuntime()).get(name)!;
-  const label = (name: string) => ({ 'capsule.engine': `unix:///var/run/docker-${name}.sock`, 'capsule.engine.name': name });
+  const endpointOf = (name: string) => `unix:///var/run/docker-${name}.sock`;
+  const rtOf = (name: string, endpoint = endpointOf(name)) => rts.get(endpoint) ?? rts.set(endpoint, new FakeRuntime({ endpoint })).get(endpoint)!;
+  const label = (name: string, endpoint = endpointOf(name)) => ({ 'capsule.engine': endpoint, 'capsule.engine.name': name });
   manager.nodes = [node('N1', 'h1', label('n1')), node('N2', 'h2', label('n2'))];
   const config = loadConfig({ CAPSULE_DATA_DIR: mkdtempSync(join(tmpdir(), 'capsule-test-data-')), CAPSULE_KILL_GRACE_MS: '50', CAPSULE_SWARM_REFRESH_MS: '100000' });
   const found = swarmEngines(await manager.listNodes());
   const services = buildServices(
     config,
-    { engines: found.map((w) => ({ name: w.name, labels: w.labels, runtime: rtOf(w.name) })), swarm: { source: manager, runtimeFor: (w) => rtOf(w.name) } },
+    { engines: found.map((w) => ({ name: w.name, labels: w.labels, runtime: rtOf(w.name) })), swarm: { source: manager, runtimeFor: (w) => rtOf(w.name, w.endpoint) } },
     silentLog,
     { profiles: ProfileRegistry.fromProfiles([testProfile({ pool: { size: 1, maxIdleMs: 300_000 } })]), instance: { name: 'unit', bootId: 'test' }, storeDir: ':memory:' },
   );
@@ -86,6 +87,19 @@ test('joins, drains and leaves: only Ready + Active nodes get runs, a drained no
   await services.refreshSwarm();
   t.truthy(services.engines.get('n2')!.parts.pool);
   t.true((await spread(30)).includes('n2'));
+
+  // n2's label names another endpoint: it is attached again there; the same label again changes nothing.
+  const n2 = services.engines.get('n2');
+  manager.nodes[1] = node('N2', 'h2', label('n2', 'tcp://127.0.0.22:2376'));
+  await services.refreshSwarm();
+  t.not(services.engines.get('n2'), n2);
+  t.is(services.engines.get('n2')!.runtime, rtOf('n2', 'tcp://127.0.0.22:2376'));
+  const moved = services.engines.get('n2');
+  await services.refreshSwarm();
+  t.is(services.engines.get('n2'), moved);
+  await services.engines.check();
+  t.true((await spread(30)).includes('n2'));
+  t.is(rtOf('n2').containers.size, 0, 'the old endpoint\'s warm containers are removed');
 
   // n3 is not Ready (it died), then leaves: no runs, then dropped.
   manager.nodes[2] = node('N3', 'h3', label('n3'), 'down');

@@ -48,7 +48,13 @@ export class Engine {
   private slowProbes = 0;
 
   constructor(readonly parts: EngineParts) {
-    parts.pool?.checkRuntimesWith((runtime) => this.offersRuntime(runtime));
+    if (parts.pool) this.adoptPool(parts.pool);
+  }
+
+  /** Give this engine its warm pool (at construction, or again when its Swarm node is active again). */
+  adoptPool(pool: WarmPool): void {
+    this.parts.pool = pool;
+    pool.checkRuntimesWith((runtime) => this.offersRuntime(runtime));
   }
 
   /** True when the last probe listed `runtime`, or before the first probe (the engine's answer to a create then says). */

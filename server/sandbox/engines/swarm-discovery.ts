@@ -25,13 +25,17 @@ export interface SwarmDiscoveryDeps {
  * Engines from a Swarm manager: its nodes are read on a timer (CAPSULE_SWARM_REFRESH_MS). A node
  * labelled capsule.engine joins the engine set; only Ready + Active nodes get new runs; a drained or
  * paused node's warm pool is removed (its running work goes on) and made again when it is active; a
- * node that left (or lost its label) is dropped. The manager not answering changes nothing.
+ * node that left (or lost its label) is dropped, one whose label names another endpoint is attached
+ * again there (not the first engine: the egress proxy lives on it). The manager not answering changes nothing.
  */
 export class SwarmDiscovery {
   private readonly periodic: Periodic<void>;
   private stopped = false;
+  /** The endpoint each engine was attached at (the first read's engines: their runtime's, made from the same labels). */
+  private readonly endpoints = new Map<string, string>();
 
   constructor(private readonly deps: SwarmDiscoveryDeps) {
+    for (const e of deps.engines.all()) this.endpoints.set(e.name, e.runtime.endpoint);
     this.periodic = new Periodic(() => this.refreshOnce(), deps.intervalMs, (err) => deps.log.warn({ err: err.message }, 'reading the Swarm nodes failed; engines stay as they were'));
   }
 
@@ -55,6 +59,15 @@ export class SwarmDiscovery {
     if (this.stopped) return;
     for (const w of wanted) {
       let engine = engines.get(w.name);
+      const was = this.endpoints.get(w.name);
+      if (engine && was !== undefined && was !== w.endpoint && engine !== engines.primary) {
+        // Its capsule.engine label now names another endpoint: the engine is made again there (runs in flight on the old one go on to their end).
+        engines.remove(engine.name);
+        log.info({ engine: engine.name, was, endpoint: w.endpoint }, 'Swarm node names another engine endpoint: engine re-attached');
+        await this.deps.detach(engine);
+        engine = undefined;
+      }
+      this.endpoints.set(w.name, w.endpoint);
       if (!engine) {
         engine = engines.add(this.deps.attach(w));
         log.info({ engine: w.name, endpoint: w.endpoint, node: w.nodeId }, 'Swarm node joined as an engine');
@@ -69,6 +82,7 @@ export class SwarmDiscovery {
         continue;
       }
       engines.remove(engine.name);
+      this.endpoints.delete(engine.name);
       log.info({ engine: engine.name }, 'Swarm node left (or lost its capsule.engine label): engine dropped');
       await this.deps.detach(engine);
     }
@@ -87,7 +101,7 @@ export class SwarmDiscovery {
       await pool?.close();
     } else if (was !== 'active' && w.availability === 'active' && !engine.parts.pool) {
       const pool = this.deps.newPool(engine);
-      if (pool) engine.parts.pool = pool;
+      if (pool) engine.adoptPool(pool);
       pool?.start();
       this.deps.log.info({ engine: engine.name }, 'Swarm node active again: it gets runs, its warm pool refills');
     }
